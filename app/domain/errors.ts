@@ -1,0 +1,70 @@
+/**
+ * Typed errors that carry their HTTP meaning. Services throw them; the API layer maps them once to
+ * `{"error": message, "details"?: …}` with `status` (SPEC §5). Anything else is a bug or an outage.
+ */
+export class HotpathError extends Error {
+  constructor(
+    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 422 | 503,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** 400: malformed input (zod issues in `details`, or a malformed duration naming its field). */
+export class BadRequestError extends HotpathError {
+  constructor(message: string, details?: unknown) {
+    super(400, message, details);
+  }
+}
+
+/** 401: missing or invalid credentials. */
+export class UnauthorizedError extends HotpathError {
+  constructor(message = "Missing or invalid credentials") {
+    super(401, message);
+  }
+}
+
+/** 403: authenticated, but not allowed to do this. */
+export class ForbiddenError extends HotpathError {
+  constructor(message: string) {
+    super(403, message);
+  }
+}
+
+/** 404: unknown resource (or one that belongs to another environment). */
+export class NotFoundError extends HotpathError {
+  constructor(message: string) {
+    super(404, message);
+  }
+}
+
+/** 409: conflicts with existing state (same version, other content). */
+export class ConflictError extends HotpathError {
+  constructor(message: string, details?: unknown) {
+    super(409, message, details);
+  }
+}
+
+/** 413: request body over the configured limit. */
+export class PayloadTooLargeError extends HotpathError {
+  constructor(limitBytes: number) {
+    super(413, `Request body is larger than the limit of ${limitBytes} bytes`);
+  }
+}
+
+/** 422: well-formed but not valid in this environment (the resolver's errors, SPEC §3). */
+export class ValidationError extends HotpathError {
+  constructor(message: string, details?: unknown) {
+    super(422, message, details);
+  }
+}
+
+/** 503: a required dependency (Postgres) is down. */
+export class ServiceUnavailableError extends HotpathError {
+  constructor(message: string) {
+    super(503, message);
+  }
+}

@@ -1,0 +1,190 @@
+import { z } from "zod";
+
+/**
+ * The only reader of `process.env`. Everything the app, the seed and the scripts need is parsed
+ * here once, with zod; a missing or malformed variable stops the process with a message naming it.
+ */
+
+const booleanString = (fallback: boolean) =>
+  z
+    .enum(["true", "false", "1", "0", "yes", "no", "on", "off"], {
+      error: "must be one of true/false/1/0/yes/no/on/off",
+    })
+    .optional()
+    .transform((v) => (v === undefined ? fallback : ["true", "1", "yes", "on"].includes(v)));
+
+const port = z.coerce.number({ error: "must be a number" }).int().min(1).max(65535);
+const nonNegativeInt = z.coerce.number({ error: "must be a number" }).int().min(0);
+const url = (protocols: string[]) =>
+  z.string().refine(
+    (v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(" or ")}` },
+  );
+const hostPortList = z
+  .string()
+  .transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean))
+  .pipe(
+    z
+      .array(z.string().regex(/^[^:\s]+:\d{1,5}$/, "must be a comma-separated list of host:port"))
+      .min(1, "must name at least one host:port"),
+  );
+
+const optional = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (v === "" ? undefined : v), schema.optional());
+
+const EnvSchema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  PORT: optional(port).transform((v) => v ?? 3000),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+
+  DATABASE_URL: url(["postgresql:", "postgres:"]),
+  DATABASE_READ_REPLICA_URL: optional(url(["postgresql:", "postgres:"])),
+  DATABASE_POOL_SIZE: optional(nonNegativeInt.min(1)).transform((v) => v ?? 10),
+
+  REDIS_URL: optional(url(["redis:", "rediss:"])),
+  REDIS_HOST: optional(z.string()),
+  REDIS_PORT: optional(port),
+  REDIS_USERNAME: optional(z.string()),
+  REDIS_PASSWORD: optional(z.string()),
+  REDIS_TLS: booleanString(false),
+  REDIS_CLUSTER_NODES: optional(hostPortList),
+  /** Prefix of every key Hotpath writes; tests give each file its own. */
+  REDIS_KEY_PREFIX: z.string().min(1).default("tr:"),
+
+  TASK_META_CACHE_REDIS_URL: optional(url(["redis:", "rediss:"])),
+  TASK_META_CACHE_REDIS_HOST: optional(z.string()),
+  TASK_META_CACHE_REDIS_PORT: optional(port),
+  TASK_META_CACHE_REDIS_USERNAME: optional(z.string()),
+  TASK_META_CACHE_REDIS_PASSWORD: optional(z.string()),
+  TASK_META_CACHE_REDIS_TLS: optional(z.enum(["true", "false", "1", "0"])),
+  TASK_META_CACHE_REDIS_CLUSTER_NODES: optional(hostPortList),
+  TASK_META_CACHE_CURRENT_ENV_TTL_SECONDS: optional(nonNegativeInt).transform((v) => v ?? 86_400),
+  TASK_META_CACHE_BY_WORKER_TTL_SECONDS: optional(nonNegativeInt).transform((v) => v ?? 2_592_000),
+  TASK_META_CACHE_COMMAND_TIMEOUT_MS: optional(nonNegativeInt.min(1)).transform((v) => v ?? 100),
+  TASK_META_CACHE_BREAKER_FAILURES: optional(nonNegativeInt.min(1)).transform((v) => v ?? 5),
+  TASK_META_CACHE_BREAKER_COOLDOWN_MS: optional(nonNegativeInt.min(1)).transform((v) => v ?? 2_000),
+  TASK_META_CACHE_L1_ENABLED: booleanString(true),
+  TASK_META_CACHE_L1_TTL_MS: optional(nonNegativeInt.min(1)).transform((v) => v ?? 2_000),
+  TASK_META_CACHE_L1_MAX_ENTRIES: optional(nonNegativeInt.min(1)).transform((v) => v ?? 10_000),
+
+  TRIGGER_MAX_TTL_SECONDS: optional(nonNegativeInt.min(1)).transform((v) => v ?? 14 * 86_400),
+  API_BODY_LIMIT_BYTES: optional(nonNegativeInt.min(1)).transform((v) => v ?? 1_048_576),
+
+  SESSION_SECRET: z.string({ error: "is required" }).min(16, "must be at least 16 characters"),
+  SESSION_COOKIE_SECURE: optional(z.enum(["true", "false", "auto"])).transform((v) => v ?? "auto"),
+  METRICS_TOKEN: optional(z.string().min(8, "must be at least 8 characters")),
+  METRICS_FLUSH_INTERVAL_MS: optional(nonNegativeInt.min(100)).transform((v) => v ?? 5_000),
+
+  ADMIN_EMAIL: optional(z.email({ error: "must be an email address" })),
+  ADMIN_PASSWORD: optional(z.string().min(8, "must be at least 8 characters")),
+  SEED_DEV_API_KEY: optional(z.string().regex(/^tr_dev_[A-Za-z0-9]{16,}$/, "must look like tr_dev_<16+ letters/digits>")),
+  SEED_STAGING_API_KEY: optional(z.string().regex(/^tr_stg_[A-Za-z0-9]{16,}$/, "must look like tr_stg_<16+ letters/digits>")),
+  SEED_PROD_API_KEY: optional(z.string().regex(/^tr_prod_[A-Za-z0-9]{16,}$/, "must look like tr_prod_<16+ letters/digits>")),
+  SEED_WEBHOOK_SECRET: optional(z.string().min(16, "must be at least 16 characters")),
+});
+
+type ParsedEnv = z.output<typeof EnvSchema>;
+
+export interface RedisConnectionConfig {
+  url?: string;
+  host: string;
+  port: number;
+  username?: string;
+  password?: string;
+  tls: boolean;
+  /** When set, connect with ioredis `Cluster` to these seed nodes. */
+  clusterNodes?: { host: string; port: number }[];
+}
+
+export type Env = ParsedEnv & {
+  /** The general-purpose Redis (sessions, metrics, replay protection). */
+  redis: RedisConnectionConfig;
+  /** The task metadata cache's Redis: `TASK_META_CACHE_REDIS_*`, each falling back to `REDIS_*`. */
+  taskMetaCacheRedis: RedisConnectionConfig;
+};
+
+export class EnvError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid environment configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "EnvError";
+  }
+}
+
+function splitNodes(nodes: string[] | undefined) {
+  return nodes?.map((n) => {
+    const i = n.lastIndexOf(":");
+    return { host: n.slice(0, i), port: Number(n.slice(i + 1)) };
+  });
+}
+
+/** Pure: parses a variables map (normally `process.env`). Throws {@link EnvError} naming each bad variable. */
+export function parseEnv(source: Record<string, string | undefined>): Env {
+  const result = EnvSchema.safeParse(source);
+  if (!result.success) {
+    throw new EnvError(
+      result.error.issues.map((issue) => {
+        const name = issue.path.join(".") || "(environment)";
+        const value = source[name];
+        const message = value === undefined && issue.code === "invalid_type" ? "is required" : issue.message;
+        return `${name} ${message}`;
+      }),
+    );
+  }
+  const e = result.data;
+  const redis: RedisConnectionConfig = {
+    url: e.REDIS_URL,
+    host: e.REDIS_HOST ?? "127.0.0.1",
+    port: e.REDIS_PORT ?? 6379,
+    username: e.REDIS_USERNAME,
+    password: e.REDIS_PASSWORD,
+    tls: e.REDIS_TLS,
+    clusterNodes: splitNodes(e.REDIS_CLUSTER_NODES),
+  };
+  const ownCacheConnection =
+    e.TASK_META_CACHE_REDIS_URL !== undefined || e.TASK_META_CACHE_REDIS_HOST !== undefined;
+  const taskMetaCacheRedis: RedisConnectionConfig = {
+    // A cache-specific URL or host replaces the general URL; other fields fall back one by one.
+    url: e.TASK_META_CACHE_REDIS_URL ?? (ownCacheConnection ? undefined : redis.url),
+    host: e.TASK_META_CACHE_REDIS_HOST ?? redis.host,
+    port: e.TASK_META_CACHE_REDIS_PORT ?? redis.port,
+    username: e.TASK_META_CACHE_REDIS_USERNAME ?? redis.username,
+    password: e.TASK_META_CACHE_REDIS_PASSWORD ?? redis.password,
+    tls:
+      e.TASK_META_CACHE_REDIS_TLS === undefined
+        ? redis.tls
+        : e.TASK_META_CACHE_REDIS_TLS === "true" || e.TASK_META_CACHE_REDIS_TLS === "1",
+    clusterNodes: splitNodes(e.TASK_META_CACHE_REDIS_CLUSTER_NODES) ?? redis.clusterNodes,
+  };
+  return { ...e, redis, taskMetaCacheRedis };
+}
+
+let cached: Env | undefined;
+
+/**
+ * The parsed environment of this process, parsed on first use. A bad configuration prints which
+ * variables are wrong and exits: a server must not start half-configured.
+ */
+export function getEnv(): Env {
+  if (cached) return cached;
+  try {
+    cached = parseEnv(process.env);
+    return cached;
+  } catch (error) {
+    if (error instanceof EnvError) {
+      console.error(`❌ ${error.message}`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+/** Tests only: forget the parsed environment so the next `getEnv()` reads `process.env` again. */
+export function resetEnvForTests() {
+  cached = undefined;
+}
