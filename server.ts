@@ -1,0 +1,33 @@
+import { createServer } from "node:http";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { createRequestHandler } from "@remix-run/express";
+import type { ServerBuild } from "@remix-run/node";
+import express from "express";
+
+/**
+ * The production server (`npm start`, `npm run quickstart`): Remix through express for pages and
+ * assets. The build is loaded once; its server entry (app/entry.server.tsx) is the same module
+ * graph the routes use, so anything the server needs from the app comes from `build.entry.module`.
+ */
+const root = path.dirname(fileURLToPath(import.meta.url));
+const build = (await import(pathToFileURL(path.join(root, "build/index.js")).href)) as ServerBuild;
+
+const app = express();
+app.disable("x-powered-by");
+app.use("/build", express.static(path.join(root, "public/build"), { immutable: true, maxAge: "1y" }));
+app.use(express.static(path.join(root, "public"), { maxAge: "1h" }));
+app.all("*", createRequestHandler({ build, mode: process.env.NODE_ENV ?? "production" }));
+
+const port = Number(process.env.PORT ?? 3000);
+const server = createServer(app);
+server.listen(port, () => {
+  console.log(`Hotpath listening on http://localhost:${port}`);
+});
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    server.close(() => process.exit(0));
+    setTimeout(() => process.exit(0), 5_000).unref();
+  });
+}
