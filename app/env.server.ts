@@ -83,6 +83,8 @@ const EnvSchema = z.object({
 
   ADMIN_EMAIL: optional(z.email({ error: "must be an email address" })),
   ADMIN_PASSWORD: optional(z.string().min(8, "must be at least 8 characters")),
+  /** The seed's demo VIEWER user (viewer@hotpath.local); random and printed when unset. */
+  SEED_VIEWER_PASSWORD: optional(z.string().min(8, "must be at least 8 characters")),
   SEED_DEV_API_KEY: optional(z.string().regex(/^tr_dev_[A-Za-z0-9]{16,}$/, "must look like tr_dev_<16+ letters/digits>")),
   SEED_STAGING_API_KEY: optional(z.string().regex(/^tr_stg_[A-Za-z0-9]{16,}$/, "must look like tr_stg_<16+ letters/digits>")),
   SEED_PROD_API_KEY: optional(z.string().regex(/^tr_prod_[A-Za-z0-9]{16,}$/, "must look like tr_prod_<16+ letters/digits>")),
