@@ -387,7 +387,7 @@ export function aptInstall(packages) {
     aptUpdated = true;
   }
   log(`apt-get install -y ${packages.join(" ")}`);
-  const result = spawnSync("apt-get", ["install", "-y", "--no-install-recommends", ...packages], { stdio: "inherit", env });
+  const result = spawnSync("apt-get", ["install", "-y", ...packages], { stdio: "inherit", env });
   if (result.status !== 0) throw new ServiceError(`apt-get install ${packages.join(" ")} failed`);
 }
 
