@@ -8,7 +8,7 @@
  *
  * Plain Node ESM without npm dependencies: it runs before `npm install`. Every child process gets
  * the merged configuration (real environment over .env) plus the chosen DATABASE_URL / REDIS_URL.
- * Why it works this way: docs/decisions/0001-bootstrap-services.md.
+ * Why it works this way: docs/decisions/0010-bootstrap-services.md.
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";

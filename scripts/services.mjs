@@ -6,7 +6,7 @@
  * The one package it uses, `pg`, is loaded from the project's node_modules on first use, after the
  * bootstrap has installed dependencies.
  *
- * Order, for each service (see docs/decisions/0001-bootstrap-services.md):
+ * Order, for each service (see docs/decisions/0010-bootstrap-services.md):
  *   1. the configured URL (DATABASE_URL / REDIS_URL from the environment or .env) when reachable;
  *   2. with nothing configured, this machine's defaults (postgres or root @127.0.0.1:5432, redis 6379);
  *   3. a project-local instance in .data/ (re-used, or restarted, if an earlier run made one);
