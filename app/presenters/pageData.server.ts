@@ -1,0 +1,23 @@
+import { isDatabaseUnavailable } from "~/api/errors";
+import { logger } from "~/services/logger.server";
+
+/**
+ * Loads an admin page's read model and turns a Postgres outage into a 503 the page's error boundary
+ * explains ("Postgres is unreachable…"), instead of a generic 500. Redis problems never come
+ * through here: the presenters report those inside the data so the page still shows Postgres' side.
+ */
+export async function loadPageData<T>(page: string, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (error) {
+    if (error instanceof Response) throw error;
+    if (isDatabaseUnavailable(error)) {
+      logger.error("admin page unavailable: postgres unreachable", { page, error });
+      throw new Response(
+        "Postgres is unreachable, so this page cannot be shown. Check the database (GET /healthz says which dependency is down) and reload.",
+        { status: 503, statusText: "Database unavailable" },
+      );
+    }
+    throw error;
+  }
+}

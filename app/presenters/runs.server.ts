@@ -1,0 +1,193 @@
+import { z } from "zod";
+import { readPrisma } from "~/db.server";
+import type { Prisma } from "~/generated/prisma/client.ts";
+import { TaskRunStatus, TaskTriggerSource } from "~/generated/prisma/enums.ts";
+import { decodeRunCursor, encodeRunCursor, type RunCursor } from "~/domain/runCursor";
+
+/**
+ * The runs list (/admin/runs): one environment at a time, filtered by task, status and Source
+ * (the task kind), newest first, paged by keyset over (createdAt desc, id desc). Every page is one
+ * range scan of the (environmentId, createdAt) index, whatever its depth. Filters live in the query
+ * string so a link can be shared.
+ */
+
+export const RUNS_PAGE_SIZE = 25;
+
+const blankToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
+
+const cursorParam = z.preprocess(
+  blankToUndefined,
+  z
+    .string()
+    .transform((value, ctx) => {
+      const cursor = decodeRunCursor(value);
+      if (!cursor) ctx.addIssue({ code: "custom", message: "is not a valid page cursor (the link may be truncated)" });
+      return cursor as RunCursor;
+    })
+    .optional(),
+);
+
+export const RunFiltersSchema = z.object({
+  env: z.preprocess(blankToUndefined, z.string().max(64).optional()),
+  task: z.preprocess(blankToUndefined, z.string().trim().max(256).optional()),
+  status: z.preprocess(blankToUndefined, z.enum(Object.values(TaskRunStatus)).optional()),
+  source: z.preprocess(blankToUndefined, z.enum(Object.values(TaskTriggerSource)).optional()),
+  /** Rows older than this position (the "next" page). */
+  after: cursorParam,
+  /** Rows newer than this position (the "newer" page). */
+  before: cursorParam,
+});
+
+export type RunFilters = z.output<typeof RunFiltersSchema>;
+
+/** The filters in `params`, or a message naming the first bad parameter. */
+export function parseRunFilters(params: URLSearchParams): { ok: true; filters: RunFilters } | { ok: false; error: string } {
+  const parsed = RunFiltersSchema.safeParse(Object.fromEntries(params));
+  if (parsed.success) return { ok: true, filters: parsed.data };
+  const issue = parsed.error.issues[0];
+  const name = String(issue.path[0] ?? "query");
+  const value = params.get(name);
+  return { ok: false, error: `Query parameter '${name}'${value === null ? "" : ` ('${value}')`}: ${issue.message}` };
+}
+
+export interface EnvironmentOption {
+  id: string;
+  label: string;
+}
+
+export interface RunRow {
+  id: string;
+  friendlyId: string;
+  taskIdentifier: string;
+  status: TaskRunStatus;
+  queue: string;
+  taskKind: TaskTriggerSource;
+  ttl: string | null;
+  expiresAt: string | null;
+  lockedVersion: string | null;
+  tags: string[];
+  createdAt: string;
+}
+
+export interface RunsPage {
+  environment: EnvironmentOption;
+  environments: EnvironmentOption[];
+  /** Task slugs registered in the environment, for the task filter's suggestions. */
+  taskSlugs: string[];
+  runs: RunRow[];
+  /** Cursor for the next (older) page, when there is one. */
+  olderCursor: string | null;
+  /** Cursor for the newer page, when this is not the first page. */
+  newerCursor: string | null;
+}
+
+async function environmentOptions(): Promise<EnvironmentOption[]> {
+  const environments = await readPrisma().runtimeEnvironment.findMany({
+    select: { id: true, slug: true, project: { select: { slug: true } } },
+    orderBy: [{ project: { slug: "asc" } }, { slug: "asc" }],
+  });
+  return environments.map((e) => ({ id: e.id, label: `${e.project.slug} / ${e.slug}` }));
+}
+
+/**
+ * The environment to show when the URL names none: the one with the most recent run (one indexed
+ * lookup per environment), else the first. Null when there are no environments at all.
+ */
+export async function defaultRunsEnvironment(): Promise<string | null> {
+  const db = readPrisma();
+  const environments = await environmentOptions();
+  if (environments.length === 0) return null;
+  const latest = await Promise.all(
+    environments.map((e) =>
+      db.taskRun.findFirst({ where: { environmentId: e.id }, orderBy: { createdAt: "desc" }, select: { createdAt: true } }),
+    ),
+  );
+  let best = 0;
+  latest.forEach((run, i) => {
+    const current = latest[best]?.createdAt.getTime() ?? -Infinity;
+    if (run && run.createdAt.getTime() > current) best = i;
+  });
+  return environments[best].id;
+}
+
+function keyset(cursor: RunCursor, direction: "older" | "newer"): Prisma.TaskRunWhereInput {
+  const op = direction === "older" ? "lt" : "gt";
+  return { OR: [{ createdAt: { [op]: cursor.createdAt } }, { createdAt: cursor.createdAt, id: { [op]: cursor.id } }] };
+}
+
+/** Null when the environment does not exist. */
+export async function runsPage(environmentId: string, filters: RunFilters, pageSize = RUNS_PAGE_SIZE): Promise<RunsPage | null> {
+  const db = readPrisma();
+  const environments = await environmentOptions();
+  const environment = environments.find((e) => e.id === environmentId);
+  if (!environment) return null;
+
+  const direction = filters.before && !filters.after ? "newer" : "older";
+  const cursor = direction === "newer" ? filters.before : filters.after;
+  const where: Prisma.TaskRunWhereInput = {
+    environmentId,
+    ...(filters.task ? { taskIdentifier: filters.task } : {}),
+    ...(filters.status ? { status: filters.status } : {}),
+    ...(filters.source ? { taskKind: filters.source } : {}),
+    ...(cursor ? keyset(cursor, direction) : {}),
+  };
+  const order = direction === "older" ? "desc" : "asc";
+  const [rows, tasks] = await Promise.all([
+    db.taskRun.findMany({
+      where,
+      orderBy: [{ createdAt: order }, { id: order }],
+      take: pageSize + 1,
+      select: {
+        id: true,
+        friendlyId: true,
+        taskIdentifier: true,
+        status: true,
+        queue: true,
+        taskKind: true,
+        ttl: true,
+        expiresAt: true,
+        tags: true,
+        createdAt: true,
+        lockedToVersion: { select: { version: true } },
+      },
+    }),
+    db.backgroundWorkerTask.findMany({
+      where: { environmentId },
+      distinct: ["slug"],
+      orderBy: { slug: "asc" },
+      take: 500,
+      select: { slug: true },
+    }),
+  ]);
+
+  const more = rows.length > pageSize;
+  const page = rows.slice(0, pageSize);
+  if (direction === "newer") page.reverse();
+  const position = (row: (typeof page)[number]) => encodeRunCursor({ createdAt: row.createdAt, id: row.id });
+  const first = page[0];
+  const last = page[page.length - 1];
+  // Going older, a newer page exists whenever we started from a cursor; going newer, an older one always does.
+  const olderCursor = last && (direction === "newer" || more) ? position(last) : null;
+  const newerCursor = first && (direction === "older" ? cursor !== undefined : more) ? position(first) : null;
+
+  return {
+    environment,
+    environments,
+    taskSlugs: tasks.map((t) => t.slug),
+    runs: page.map((r) => ({
+      id: r.id,
+      friendlyId: r.friendlyId,
+      taskIdentifier: r.taskIdentifier,
+      status: r.status,
+      queue: r.queue,
+      taskKind: r.taskKind,
+      ttl: r.ttl,
+      expiresAt: r.expiresAt?.toISOString() ?? null,
+      lockedVersion: r.lockedToVersion?.version ?? null,
+      tags: r.tags,
+      createdAt: r.createdAt.toISOString(),
+    })),
+    olderCursor,
+    newerCursor,
+  };
+}
