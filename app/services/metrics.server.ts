@@ -1,0 +1,224 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
+import type { CacheEvent, CacheEventSink, Keyspace } from "~/domain/cacheEvents";
+import {
+  addCounts,
+  BUCKET_TTL_SECONDS,
+  CACHE_EVENTS,
+  emptyCounts,
+  KEYSPACES,
+  LATENCY_BUCKETS_MS,
+  latencyBucketIndex,
+  type MetricCounts,
+  metricsBucketKey,
+  minuteOf,
+  parseBucketFields,
+  RESOLVE_SOURCES,
+  type ResolveSource,
+  toBucketFields,
+} from "~/domain/metricsMath";
+import { getEnv } from "~/env.server";
+import { keyPrefix, redis, type RedisClient } from "~/redis.server";
+import { logger } from "~/services/logger.server";
+
+/**
+ * The cache's metrics sink. On the hot path it only bumps in-memory counters: the Prometheus
+ * metrics this process serves on GET /metrics, and the deltas not yet written to Redis. A timer
+ * (started on first use, unref'd so it never keeps the process alive) writes the deltas every
+ * METRICS_FLUSH_INTERVAL_MS into the current minute's bucket hash — one pipeline per flush, never
+ * a Redis write per trigger — so the overview adds up every app instance.
+ *
+ * A failed flush keeps its deltas for the next one (logged once per streak of failures), so an
+ * outage delays counts but loses none.
+ */
+
+export interface MetricsRecorderOptions {
+  /** Where buckets are written; the general-purpose client by default. */
+  redis?: () => RedisClient;
+  prefix?: () => string;
+  flushIntervalMs?: number;
+  now?: () => number;
+  /** The Prometheus registry this recorder's counters live in; a fresh one by default. */
+  registry?: Registry;
+}
+
+type CounterChild = ReturnType<Counter<string>["labels"]>;
+type HistogramChild = ReturnType<Histogram<string>["labels"]>;
+
+export class MetricsRecorder implements CacheEventSink {
+  readonly registry: Registry;
+  private pending: MetricCounts = emptyCounts();
+  private readonly eventCounters: Record<CacheEvent, Record<Keyspace, CounterChild>>;
+  private readonly resolveHistograms: Record<ResolveSource, HistogramChild>;
+  private readonly redis: () => RedisClient;
+  private readonly prefix: () => string;
+  private readonly now: () => number;
+  private readonly flushIntervalMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private failing = false;
+
+  constructor(options: MetricsRecorderOptions = {}) {
+    this.redis = options.redis ?? redis;
+    this.prefix = options.prefix ?? keyPrefix;
+    this.now = options.now ?? Date.now;
+    this.flushIntervalMs = options.flushIntervalMs ?? getEnv().METRICS_FLUSH_INTERVAL_MS;
+    this.registry = options.registry ?? new Registry();
+
+    // Labels are the bounded event × keyspace and source sets; environments stay out of Prometheus.
+    const events = new Counter({
+      name: "hotpath_task_meta_cache_events_total",
+      help: "Task metadata cache events (hits, misses, back-fills, negative hits, decode and Redis errors, breaker opens) per keyspace.",
+      labelNames: ["event", "keyspace"],
+      registers: [this.registry],
+    });
+    const resolves = new Histogram({
+      name: "hotpath_resolve_duration_seconds",
+      help: "Queue resolver latency, by where the task metadata came from (cache or database).",
+      labelNames: ["source"],
+      buckets: LATENCY_BUCKETS_MS.map((ms) => ms / 1000),
+      registers: [this.registry],
+    });
+    this.eventCounters = {} as Record<CacheEvent, Record<Keyspace, CounterChild>>;
+    for (const event of CACHE_EVENTS) {
+      this.eventCounters[event] = {} as Record<Keyspace, CounterChild>;
+      for (const keyspace of KEYSPACES) {
+        // Every series exists from the start (at 0), so rate() works from the first scrape.
+        events.inc({ event, keyspace }, 0);
+        this.eventCounters[event][keyspace] = events.labels({ event, keyspace });
+      }
+    }
+    this.resolveHistograms = {} as Record<ResolveSource, HistogramChild>;
+    for (const source of RESOLVE_SOURCES) {
+      resolves.zero({ source });
+      this.resolveHistograms[source] = resolves.labels({ source });
+    }
+  }
+
+  record(event: CacheEvent, keyspace: Keyspace, count = 1): void {
+    // prom-client throws on a negative or non-finite increment; metrics must never fail a trigger.
+    if (!(count > 0 && Number.isFinite(count))) return;
+    this.pending.events[event][keyspace] += count;
+    this.eventCounters[event][keyspace].inc(count);
+    this.startTimer();
+  }
+
+  observeResolve(source: ResolveSource, durationMs: number, environmentId?: string): void {
+    if (!(durationMs >= 0 && Number.isFinite(durationMs))) return;
+    this.pending.resolves[source][latencyBucketIndex(durationMs)] += 1;
+    if (environmentId) (this.pending.environments[environmentId] ??= { cache: 0, database: 0 })[source] += 1;
+    this.resolveHistograms[source].observe(durationMs / 1000);
+    this.startTimer();
+  }
+
+  /**
+   * Writes the deltas counted so far to Redis and waits for it. Flushes never overlap: a call
+   * during a flush runs after it. Never rejects; a failure keeps the deltas for the next flush.
+   */
+  flush(): Promise<void> {
+    const run = (this.flushing ?? Promise.resolve()).then(() => this.writePending());
+    this.flushing = run;
+    void run.then(() => {
+      if (this.flushing === run) this.flushing = undefined;
+    });
+    return run;
+  }
+
+  /** Stops the timer and writes what is left (tests, shutdown). Recording again restarts the timer. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.flush();
+  }
+
+  /** The Prometheus text exposition of this recorder's registry. */
+  async render(): Promise<{ body: string; contentType: string }> {
+    return { body: await this.registry.metrics(), contentType: this.registry.contentType };
+  }
+
+  private startTimer() {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      // A slow Redis must not pile flushes up behind each other; the next tick catches up.
+      if (!this.flushing) void this.flush();
+    }, this.flushIntervalMs);
+    this.timer.unref();
+  }
+
+  private async writePending(): Promise<void> {
+    const batch = this.pending;
+    const fields = toBucketFields(batch);
+    if (fields.length === 0) return;
+    this.pending = emptyCounts();
+    let key = "(no key)";
+    let unwritten: MetricCounts;
+    let failure: unknown;
+    try {
+      key = metricsBucketKey(this.prefix(), minuteOf(this.now()));
+      const pipeline = this.redis().pipeline();
+      for (const [field, increment] of fields) pipeline.hincrby(key, field, increment);
+      pipeline.expire(key, BUCKET_TTL_SECONDS);
+      const results = await pipeline.exec();
+      if (!results) throw new Error("pipeline was discarded");
+      // Keep exactly the fields Redis refused: re-adding ones it applied would count them twice.
+      const refused = fields.filter((_, i) => results[i]?.[0]);
+      failure = results.find(([error]) => error)?.[0] ?? undefined;
+      unwritten = parseBucketFields(Object.fromEntries(refused.map(([field, n]) => [field, String(n)])));
+    } catch (error) {
+      failure = error;
+      unwritten = batch;
+    }
+    if (failure) {
+      addCounts(this.pending, unwritten);
+      if (!this.failing) {
+        logger.error("metrics flush to Redis failed; keeping the counts for the next flush", {
+          key,
+          fields: fields.length,
+          error: failure,
+        });
+      }
+      this.failing = true;
+    } else if (this.failing) {
+      this.failing = false;
+      logger.info("metrics flush to Redis recovered; held-back counts written", { key, fields: fields.length });
+    }
+  }
+}
+
+let processRecorder: MetricsRecorder | undefined;
+
+/**
+ * This process's recorder, created on first use (no timer, no connection until something is
+ * recorded). Its registry also carries Node's default process metrics.
+ */
+export function metricsRecorder(): MetricsRecorder {
+  if (!processRecorder) {
+    const registry = new Registry();
+    collectDefaultMetrics({ register: registry });
+    processRecorder = new MetricsRecorder({ registry });
+  }
+  return processRecorder;
+}
+
+/** Writes this process's last counts and stops its timer (graceful shutdown). */
+export async function stopMetrics(): Promise<void> {
+  await processRecorder?.stop();
+}
+
+export type MetricsAccess = "allowed" | "disabled" | "unauthorized";
+
+function digest(value: string): Buffer {
+  return createHash("sha256").update(value).digest();
+}
+
+/**
+ * Whether a scrape may read /metrics: "disabled" without METRICS_TOKEN, else the bearer token
+ * must match. Compared as fixed-length digests, so neither the content nor the length of the
+ * token leaks through timing.
+ */
+export function metricsAccess(authorization: string | null, token: string | undefined): MetricsAccess {
+  if (!token) return "disabled";
+  const match = /^Bearer\s+(.+)$/i.exec(authorization?.trim() ?? "");
+  if (!match) return "unauthorized";
+  return timingSafeEqual(digest(match[1]), digest(token)) ? "allowed" : "unauthorized";
+}
