@@ -1,0 +1,153 @@
+import { createCookieSessionStorage, redirect, type SessionStorage } from "@remix-run/node";
+import { getEnv } from "~/env.server";
+import { getSessionUserById, type SessionUser } from "~/models/user.server";
+
+/**
+ * The admin webapp's login session and the guards every admin route calls. The session is a signed
+ * cookie holding only the user id; the user (and so their current role) is read from Postgres on
+ * each request, so deleting a user or changing a role takes effect at once.
+ *
+ * Guard both the loader AND the action of every admin route: a layout's loader does not run for a
+ * child route's action in Remix.
+ *
+ *   export async function loader({ request }) { const user = await requireUser(request); … }
+ *   export async function action({ request }) { const user = await requireAdminAction(request); … }
+ */
+
+const SESSION_MAX_AGE_SECONDS = 7 * 24 * 60 * 60;
+const USER_ID_KEY = "userId";
+// The signed cookie carries no expiry of its own (Max-Age is only a request to the browser), so the
+// session records when it was issued and the server refuses it after SESSION_MAX_AGE_SECONDS.
+const ISSUED_AT_KEY = "issuedAt";
+
+let storage: SessionStorage | undefined;
+
+function sessionStorage(): SessionStorage {
+  storage ??= createCookieSessionStorage({
+    cookie: {
+      name: "__hotpath_session",
+      httpOnly: true,
+      sameSite: "lax",
+      path: "/",
+      maxAge: SESSION_MAX_AGE_SECONDS,
+      secrets: [getEnv().SESSION_SECRET],
+      // `secure` depends on the request (SESSION_COOKIE_SECURE=auto); it is set on each commit.
+    },
+  });
+  return storage;
+}
+
+/** Whether this request reached us over https, directly or through a proxy that says so. */
+function isHttps(request: Request): boolean {
+  const forwarded = request.headers.get("x-forwarded-proto")?.split(",")[0]?.trim().toLowerCase();
+  return forwarded ? forwarded === "https" : new URL(request.url).protocol === "https:";
+}
+
+function cookieSecure(request: Request): boolean {
+  const setting = getEnv().SESSION_COOKIE_SECURE;
+  return setting === "auto" ? isHttps(request) : setting === "true";
+}
+
+function getSession(request: Request) {
+  return sessionStorage().getSession(request.headers.get("Cookie"));
+}
+
+/** The signed-in user, or null (no cookie, a tampered cookie, or a user that no longer exists). */
+export async function getUser(request: Request): Promise<SessionUser | null> {
+  const session = await getSession(request);
+  const userId = session.get(USER_ID_KEY);
+  const issuedAt = session.get(ISSUED_AT_KEY);
+  if (typeof userId !== "string" || typeof issuedAt !== "number") return null;
+  if (Date.now() - issuedAt > SESSION_MAX_AGE_SECONDS * 1000) return null;
+  return getSessionUserById(userId);
+}
+
+function loginRedirect(request: Request): Response {
+  const url = new URL(request.url);
+  const redirectTo = `${url.pathname}${url.search}`;
+  return redirect(`/login?${new URLSearchParams({ redirectTo })}`);
+}
+
+/** The signed-in user; without one, throws a redirect to /login that comes back here afterwards. */
+export async function requireUser(request: Request): Promise<SessionUser> {
+  const user = await getUser(request);
+  if (!user) throw loginRedirect(request);
+  return user;
+}
+
+/** The signed-in user if they have the ADMIN role; a VIEWER gets a 403 that says why. */
+export async function requireAdmin(request: Request): Promise<SessionUser> {
+  return assertAdmin(await requireUser(request));
+}
+
+function assertAdmin(user: SessionUser): SessionUser {
+  if (user.role !== "ADMIN") {
+    throw new Response(`This action needs the ADMIN role; ${user.email} is signed in as ${user.role}.`, {
+      status: 403,
+      statusText: "Forbidden",
+    });
+  }
+  return user;
+}
+
+/** The host the browser addressed: the proxy's `x-forwarded-host`, else `Host`, else the URL's. */
+function requestHost(request: Request): string {
+  const forwarded = request.headers.get("x-forwarded-host")?.split(",")[0]?.trim();
+  return forwarded || request.headers.get("host") || new URL(request.url).host;
+}
+
+function originHost(origin: string): string | null {
+  try {
+    return new URL(origin).host || null;
+  } catch {
+    return null; // "null" (sandboxed or privacy-stripped origins) and anything unparsable
+  }
+}
+
+/**
+ * CSRF guard for state-changing requests: refuses (403) a request whose `Origin` header is present
+ * and names another host. Browsers send `Origin` on every cross-site POST; together with the
+ * SameSite=Lax cookie this keeps other sites from submitting forms as (or logging in) a user.
+ * It compares hosts like Remix's own check on document POSTs (a TLS-terminating proxy changes the
+ * scheme, not the host), and also covers what Remix does not check: client-side submissions
+ * (`?_data=` requests) and fetchers.
+ */
+export function assertSameOrigin(request: Request): void {
+  if (request.method === "GET" || request.method === "HEAD") return;
+  const origin = request.headers.get("origin");
+  if (origin === null) return;
+  if (originHost(origin) !== requestHost(request)) {
+    throw new Response(`Cross-origin form submission refused: ${origin} is not this site.`, {
+      status: 403,
+      statusText: "Forbidden",
+    });
+  }
+}
+
+/**
+ * The guard for admin actions (POSTs that change state): a session (else a redirect to /login),
+ * a same-origin request, and the ADMIN role.
+ */
+export async function requireAdminAction(request: Request): Promise<SessionUser> {
+  const user = await requireUser(request);
+  assertSameOrigin(request);
+  return assertAdmin(user);
+}
+
+/** Signs the user in: a fresh session cookie, then a redirect (to a path on this site). */
+export async function createUserSession(request: Request, userId: string, redirectTo: string): Promise<Response> {
+  const session = await sessionStorage().getSession();
+  session.set(USER_ID_KEY, userId);
+  session.set(ISSUED_AT_KEY, Date.now());
+  return redirect(redirectTo, {
+    headers: { "Set-Cookie": await sessionStorage().commitSession(session, { secure: cookieSecure(request) }) },
+  });
+}
+
+/** Signs the user out: the cookie is expired and the browser goes to /login. */
+export async function logout(request: Request): Promise<Response> {
+  const session = await getSession(request);
+  return redirect("/login", {
+    headers: { "Set-Cookie": await sessionStorage().destroySession(session, { secure: cookieSecure(request) }) },
+  });
+}
