@@ -1,0 +1,71 @@
+import { pgPool } from "~/db.server";
+import { redis } from "~/redis.server";
+import { logger } from "~/services/logger.server";
+
+/**
+ * Reachability of the two dependencies Hotpath cannot serve without. Each probe has its own short
+ * deadline so a dead or black-holed dependency answers /healthz in about a second, not after a
+ * driver's connect timeout.
+ */
+
+export const PROBE_TIMEOUT_MS = 1_000;
+
+export type Component = "postgres" | "redis";
+type Status = "ok" | "down";
+
+export interface HealthReport {
+  healthy: boolean;
+  body: Record<Component, Status> & { error?: string; details?: Partial<Record<Component, string>> };
+}
+
+class ProbeTimeout extends Error {}
+
+interface ProbeFailure {
+  reason: string;
+  error: unknown;
+}
+
+async function probe(run: () => Promise<unknown>): Promise<ProbeFailure | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ProbeTimeout()), PROBE_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([run(), deadline]);
+    return null;
+  } catch (error) {
+    return { reason: describe(error), error };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// The reason without hosts, ports or credentials: /healthz is public.
+function describe(error: unknown): string {
+  if (error instanceof ProbeTimeout) return `no answer within ${PROBE_TIMEOUT_MS} ms`;
+  const code = (error as { code?: unknown })?.code;
+  if (code === "ECONNREFUSED") return "connection refused";
+  if (typeof code === "string") return `connection failed (${code})`;
+  return "query failed";
+}
+
+export async function checkHealth(): Promise<HealthReport> {
+  const [postgresError, redisError] = await Promise.all([
+    probe(() => pgPool().query("SELECT 1")),
+    probe(() => redis().ping()),
+  ]);
+  const failures = { postgres: postgresError, redis: redisError };
+  const body: HealthReport["body"] = {
+    postgres: postgresError ? "down" : "ok",
+    redis: redisError ? "down" : "ok",
+  };
+  const down = (Object.keys(failures) as Component[]).filter((c) => failures[c] !== null);
+  if (down.length > 0) {
+    body.error = `${down.join(" and ")} ${down.length === 1 ? "is" : "are"} down`;
+    body.details = Object.fromEntries(down.map((c) => [c, failures[c]!.reason]));
+    for (const component of down) {
+      logger.warn("health check failed", { component, error: failures[component]!.error });
+    }
+  }
+  return { healthy: down.length === 0, body };
+}
