@@ -17,7 +17,30 @@ const app = express();
 app.disable("x-powered-by");
 app.use("/build", express.static(path.join(root, "public/build"), { immutable: true, maxAge: "1y" }));
 app.use(express.static(path.join(root, "public"), { maxAge: "1h" }));
+app.use(refuseCrossOriginForms);
 app.all("*", createRequestHandler({ build, mode: process.env.NODE_ENV ?? "production" }));
+
+/**
+ * Remix refuses a page POST whose Origin host differs from Host with a bare 500 (its own CSRF
+ * check, before any route code runs). Answer it as what it is: a 403 with a reason. Same host
+ * comparison as Remix and as assertSameOrigin (app/services/session.server.ts); /api/* is
+ * token-authenticated and never reaches that check.
+ */
+function refuseCrossOriginForms(req: express.Request, res: express.Response, next: express.NextFunction) {
+  const origin = req.get("origin");
+  if (origin === undefined || ["GET", "HEAD", "OPTIONS"].includes(req.method) || req.path.startsWith("/api/")) {
+    return next();
+  }
+  const host = req.get("x-forwarded-host")?.split(",")[0]?.trim() || req.get("host");
+  let originHost: string | null = null;
+  try {
+    originHost = new URL(origin).host || null;
+  } catch {
+    // "null" or unparsable: not this site.
+  }
+  if (originHost !== null && originHost === host) return next();
+  res.status(403).type("text/plain").send(`Cross-origin form submission refused: ${origin} is not this site.`);
+}
 
 const port = Number(process.env.PORT ?? 3000);
 const server = createServer(app);
