@@ -1,0 +1,218 @@
+import { z } from "zod";
+import { pgPool } from "~/db.server";
+import { hashApiKey, looksLikeApiKey, type EnvironmentTypeName } from "~/domain/apiKeys";
+import { UnauthorizedError } from "~/domain/errors";
+import { getEnv } from "~/env.server";
+import { createRedisClient, keyPrefix, type RedisClient } from "~/redis.server";
+import { logger } from "~/services/logger.server";
+
+/**
+ * `Authorization: Bearer <environment secret key>` → the environment it belongs to.
+ *
+ * Warm calls cost one Redis GET and no Postgres query: the key's sha256 maps to the environment in
+ * `<prefix>api-key:<hash>` for an hour. Rotation and revocation overwrite that entry with a
+ * tombstone (see {@link revokeCachedApiKeys}) instead of deleting it, and fills use SET NX, so a
+ * request that read Postgres just before the revocation cannot put the old key back.
+ *
+ * Redis failing open: an error, timeout or a connection that is not ready sends the lookup to
+ * Postgres; auth never fails because the cache is down. An in-process tier would sit in front of
+ * {@link ApiKeyCache.get}, with {@link revokeCachedApiKeys} publishing the revoked hashes on a
+ * channel that every instance listens to (and flushing the tier when the subscription drops).
+ */
+
+export interface AuthenticatedEnvironment {
+  id: string;
+  type: EnvironmentTypeName;
+  slug: string;
+  projectId: string;
+}
+
+const POSITIVE_TTL_SECONDS = 3_600;
+// Unknown keys and tombstones: long enough to absorb a flood of bad keys and any in-flight fill
+// racing a revocation, short enough that a mistake is not remembered for long.
+const NEGATIVE_TTL_SECONDS = 300;
+const CONNECT_WAIT_MS = 1_000;
+
+const CachedEntry = z.union([
+  z.object({
+    v: z.literal(1),
+    id: z.string(),
+    type: z.enum(["DEVELOPMENT", "STAGING", "PRODUCTION", "PREVIEW"]),
+    slug: z.string(),
+    projectId: z.string(),
+  }),
+  z.object({ v: z.literal(1), revoked: z.literal(true) }),
+]);
+
+type Lookup = AuthenticatedEnvironment | "revoked" | "miss";
+
+function cacheKey(hash: string) {
+  return `${keyPrefix()}api-key:${hash}`;
+}
+
+/** The Redis tier. Its client never queues commands while disconnected: a lookup either gets an answer within the command timeout or goes to Postgres. */
+class ApiKeyCache {
+  private client: RedisClient | undefined;
+  private connecting: Promise<void> | undefined;
+
+  private async ready(): Promise<RedisClient | undefined> {
+    if (!this.client) {
+      const env = getEnv();
+      this.client = createRedisClient(
+        env.redis,
+        {
+          lazyConnect: true,
+          enableOfflineQueue: false,
+          commandTimeout: env.TASK_META_CACHE_COMMAND_TIMEOUT_MS,
+          maxRetriesPerRequest: 1,
+        },
+        "api-key-cache",
+      );
+      // Lookups made while the first connection is being set up wait (briefly) instead of missing.
+      this.connecting = this.client
+        .connect()
+        .catch((error: unknown) => logger.warn("api key cache: first connect failed", { error }))
+        .finally(() => (this.connecting = undefined));
+    }
+    if (isReady(this.client)) return this.client;
+    if (this.connecting) {
+      await Promise.race([this.connecting, new Promise((r) => setTimeout(r, CONNECT_WAIT_MS).unref())]);
+      if (this.client && isReady(this.client)) return this.client;
+    }
+    return undefined;
+  }
+
+  async get(hash: string): Promise<Lookup> {
+    const client = await this.ready();
+    if (!client) return "miss";
+    let raw: string | null;
+    try {
+      raw = await client.get(cacheKey(hash));
+    } catch (error) {
+      logger.warn("api key cache read failed; using Postgres", { error });
+      return "miss";
+    }
+    if (raw === null) return "miss";
+    const parsed = CachedEntry.safeParse(safeJson(raw));
+    if (!parsed.success) {
+      logger.warn("api key cache entry failed to decode; treating as a miss", { key: cacheKey(hash) });
+      return "miss";
+    }
+    if ("revoked" in parsed.data) return "revoked";
+    const { id, type, slug, projectId } = parsed.data;
+    return { id, type, slug, projectId };
+  }
+
+  /** SET NX: never overwrites a tombstone written by a revocation that raced this fill. */
+  async fill(hash: string, environment: AuthenticatedEnvironment | null): Promise<void> {
+    const client = await this.ready();
+    if (!client) return;
+    const value = environment ? { v: 1, ...environment } : { v: 1, revoked: true };
+    const ttl = environment ? POSITIVE_TTL_SECONDS : NEGATIVE_TTL_SECONDS;
+    try {
+      await client.set(cacheKey(hash), JSON.stringify(value), "EX", ttl, "NX");
+    } catch (error) {
+      logger.warn("api key cache fill failed", { error });
+    }
+  }
+
+  /** Tombstones overwrite whatever is cached. Throws when Redis cannot confirm: the caller must not report success. */
+  async revoke(hashes: string[]): Promise<void> {
+    if (hashes.length === 0) return;
+    const client = await this.ready();
+    if (!client) throw new Error("Redis is not connected");
+    const tombstone = JSON.stringify({ v: 1, revoked: true });
+    const pipeline = client.multi();
+    for (const hash of hashes) pipeline.set(cacheKey(hash), tombstone, "EX", NEGATIVE_TTL_SECONDS);
+    const results = await pipeline.exec();
+    const failed = results?.find(([error]) => error);
+    if (!results || failed) throw failed?.[0] ?? new Error("Redis transaction was discarded");
+  }
+
+  /** Removes entries (used to undo tombstones when a rotation's transaction fails). */
+  async forget(hashes: string[]): Promise<void> {
+    const client = await this.ready();
+    if (!client || hashes.length === 0) return;
+    await client.del(...hashes.map(cacheKey));
+  }
+
+  async disconnect() {
+    const client = this.client;
+    this.client = undefined;
+    this.connecting = undefined;
+    if (client) await client.quit().catch(() => client.disconnect());
+  }
+}
+
+function isReady(client: RedisClient): boolean {
+  return client.status === "ready";
+}
+
+function safeJson(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+}
+
+const cache = new ApiKeyCache();
+
+/** The key → environment lookup on a miss: one indexed query (raw SQL; see docs/decisions on Prisma vs raw SQL). */
+async function findEnvironmentByKeyHash(hash: string): Promise<AuthenticatedEnvironment | null> {
+  const result = await pgPool().query<AuthenticatedEnvironment>({
+    name: "api-key-environment",
+    text: `SELECT e."id", e."type", e."slug", e."projectId"
+             FROM "EnvironmentApiKey" k JOIN "RuntimeEnvironment" e ON e."id" = k."environmentId"
+            WHERE k."keyHash" = $1 AND k."revokedAt" IS NULL`,
+    values: [hash],
+  });
+  return result.rows[0] ?? null;
+}
+
+const INVALID_KEY = "Invalid API key";
+
+/** The environment of a secret key; throws {@link UnauthorizedError} for a missing, malformed, unknown or revoked key. */
+export async function authenticateApiKey(key: string): Promise<AuthenticatedEnvironment> {
+  if (!looksLikeApiKey(key)) throw new UnauthorizedError(INVALID_KEY);
+  const hash = hashApiKey(key);
+  const cached = await cache.get(hash);
+  if (cached === "revoked") throw new UnauthorizedError(INVALID_KEY);
+  if (cached !== "miss") return cached;
+  const environment = await findEnvironmentByKeyHash(hash);
+  await cache.fill(hash, environment);
+  if (!environment) throw new UnauthorizedError(INVALID_KEY);
+  return environment;
+}
+
+/** The bearer token of an Authorization header, or undefined when there is none. */
+export function bearerToken(authorization: string | undefined): string | undefined {
+  if (!authorization) return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+  return match?.[1];
+}
+
+/** Authenticates the request's bearer key; a missing header is a 401 that says what is expected. */
+export async function authenticateAuthorizationHeader(authorization: string | undefined): Promise<AuthenticatedEnvironment> {
+  const token = bearerToken(authorization);
+  if (!token) throw new UnauthorizedError("Missing API key: send `Authorization: Bearer <environment secret key>`");
+  return authenticateApiKey(token);
+}
+
+/**
+ * Makes the given key hashes fail authentication at once, across every instance (they all read
+ * this Redis). Rotation calls it before and after revoking the keys in Postgres.
+ */
+export function revokeCachedApiKeys(hashes: string[]): Promise<void> {
+  return cache.revoke(hashes);
+}
+
+/** Undoes {@link revokeCachedApiKeys} for keys that turned out not to be revoked. */
+export function forgetCachedApiKeys(hashes: string[]): Promise<void> {
+  return cache.forget(hashes);
+}
+
+/** Closes the cache's Redis connection (tests, scripts, shutdown). */
+export function disconnectApiKeyCache(): Promise<void> {
+  return cache.disconnect();
+}
