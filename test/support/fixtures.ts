@@ -81,9 +81,9 @@ export interface TestWorker {
 }
 
 /**
- * Registers a worker (worker, queues upserted by name, tasks, deployment outside DEVELOPMENT) and,
- * outside DEVELOPMENT (where the latest worker is current by definition), promotes it unless
- * `promote: false`.
+ * Registers a worker through the app's write service and, outside DEVELOPMENT (where the latest
+ * worker is current by definition), promotes it unless `promote: false`. Both write the cache as
+ * production does (the env-wired cache of this test file's Redis prefix).
  */
 export async function registerAndPromote(args: {
   environmentId: string;
@@ -92,56 +92,22 @@ export async function registerAndPromote(args: {
   promote?: boolean;
   contentHash?: string;
 }): Promise<TestWorker> {
+  const { registerWorker, promoteVersion } = await import("~/services/workers.server");
   const version = args.version ?? `v-${suffix()}`;
   const tasks = typeof args.tasks === "number" ? testTasks(args.tasks) : args.tasks;
-  const db = prisma();
-  const environment = await db.runtimeEnvironment.findUniqueOrThrow({
-    where: { id: args.environmentId },
-    select: { type: true },
+  const registered = await registerWorker({
+    environmentId: args.environmentId,
+    version,
+    contentHash: args.contentHash,
+    tasks,
   });
-  return db.$transaction(async (tx) => {
-    const worker = await tx.backgroundWorker.create({
-      data: { environmentId: args.environmentId, version, contentHash: args.contentHash ?? null },
-      select: { id: true },
-    });
-    const created: TestWorker["tasks"] = [];
-    for (const task of tasks) {
-      const queue = task.queue
-        ? await tx.taskQueue.upsert({
-            where: { environmentId_name: { environmentId: args.environmentId, name: task.queue.name } },
-            create: { environmentId: args.environmentId, name: task.queue.name, concurrencyLimit: task.queue.concurrencyLimit ?? null },
-            update: {},
-            select: { id: true, name: true },
-          })
-        : null;
-      const row = await tx.backgroundWorkerTask.create({
-        data: {
-          workerId: worker.id,
-          environmentId: args.environmentId,
-          slug: task.slug,
-          ttl: task.ttl === undefined || task.ttl === null ? null : String(task.ttl),
-          triggerSource: task.triggerSource ?? "STANDARD",
-          queueId: queue?.id ?? null,
-        },
-        select: { id: true },
-      });
-      created.push({ id: row.id, slug: task.slug, queueName: queue?.name ?? null });
-    }
-    let deploymentId: string | null = null;
-    if (environment.type !== "DEVELOPMENT") {
-      const deployment = await tx.workerDeployment.create({
-        data: { workerId: worker.id, environmentId: args.environmentId },
-        select: { id: true },
-      });
-      deploymentId = deployment.id;
-      if (args.promote !== false) {
-        await tx.workerDeploymentPromotion.upsert({
-          where: { environmentId_label: { environmentId: args.environmentId, label: "current" } },
-          create: { environmentId: args.environmentId, label: "current", deploymentId, workerId: worker.id },
-          update: { deploymentId, workerId: worker.id },
-        });
-      }
-    }
-    return { workerId: worker.id, deploymentId, version, tasks: created };
-  });
+  if (args.promote !== false && registered.deploymentId !== null) {
+    await promoteVersion({ environmentId: args.environmentId, version });
+  }
+  return {
+    workerId: registered.workerId,
+    deploymentId: registered.deploymentId,
+    version: registered.version,
+    tasks: registered.tasks,
+  };
 }

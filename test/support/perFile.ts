@@ -48,8 +48,10 @@ afterAll(async () => {
   // Close whatever the file opened through the app's lazy singletons, then drop its data.
   const { disconnectDb } = await import("~/db.server");
   const { disconnectRedis } = await import("~/redis.server");
+  const { disconnectTaskMetadataCache } = await import("~/services/taskMetadataCacheInstance.server");
   await disconnectDb();
   await disconnectRedis();
+  await disconnectTaskMetadataCache();
   await adminQuery(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
   const redis = new Redis(testRedisUrl(), { lazyConnect: true });
   let cursor = "0";

@@ -1,0 +1,97 @@
+/**
+ * Redis keys of the task metadata cache (SPEC §4, docs/decisions on the key layout). Every key of
+ * one environment carries the hash tag `{<envId>}`, so all of them live in one Cluster slot and a
+ * script may touch several. The owner is a key of its own, never a field of the current hash, so no
+ * task slug can collide with it; the same goes for each worker's queue associations.
+ *
+ * `${prefix}task-meta:{<envId>}:current`            slug → entry (current worker)
+ * `${prefix}task-meta:{<envId>}:owner`              id of the worker the current hash belongs to
+ * `${prefix}task-meta:{<envId>}:versions`           version → worker id
+ * `${prefix}task-meta:{<envId>}:worker:<workerId>`  slug → entry (one worker)
+ * `${prefix}task-meta:{<envId>}:queues:<workerId>`  queue name → queue ref (queues that worker's tasks use)
+ * `${prefix}task-meta:{<envId>}:staging:<token>`    a replace being assembled; renamed into place
+ */
+
+export const NO_CURRENT_WORKER = "-";
+
+export type TaskMetaKeyKind = "current" | "owner" | "versions" | "worker" | "queues" | "staging";
+
+export interface EnvironmentKeys {
+  current: string;
+  owner: string;
+  versions: string;
+  worker(workerId: string): string;
+  queues(workerId: string): string;
+  staging(token: string): string;
+  /** `SCAN MATCH` pattern for every key of this environment. */
+  pattern: string;
+}
+
+function assertTaggable(what: string, value: string) {
+  // A brace would move or break the hash tag and scatter one environment over several slots.
+  if (value === "" || value.includes("{") || value.includes("}")) {
+    throw new Error(`${what} must be non-empty and contain no braces, got ${JSON.stringify(value)}`);
+  }
+}
+
+function assertPrefix(prefix: string) {
+  // Redis hashes the first {...} of a key: a brace in the prefix would become every key's tag.
+  if (prefix.includes("{") || prefix.includes("}")) {
+    throw new Error(`Redis key prefix must contain no braces, got ${JSON.stringify(prefix)}`);
+  }
+}
+
+export function environmentKeys(prefix: string, environmentId: string): EnvironmentKeys {
+  assertPrefix(prefix);
+  assertTaggable("environment id", environmentId);
+  const base = `${prefix}task-meta:{${environmentId}}:`;
+  return {
+    current: `${base}current`,
+    owner: `${base}owner`,
+    versions: `${base}versions`,
+    worker: (workerId) => {
+      assertTaggable("worker id", workerId);
+      return `${base}worker:${workerId}`;
+    },
+    queues: (workerId) => {
+      assertTaggable("worker id", workerId);
+      return `${base}queues:${workerId}`;
+    },
+    staging: (token) => `${base}staging:${token}`,
+    pattern: `${escapeGlob(base)}*`,
+  };
+}
+
+/** `SCAN MATCH` pattern for every task metadata key under `prefix` (all environments). */
+export function allTaskMetaKeysPattern(prefix: string): string {
+  assertPrefix(prefix);
+  return `${escapeGlob(`${prefix}task-meta:`)}*`;
+}
+
+export interface ParsedTaskMetaKey {
+  environmentId: string;
+  kind: TaskMetaKeyKind;
+  /** Worker id for `worker`/`queues`, staging token for `staging`. */
+  id?: string;
+}
+
+/** Classifies a key found by SCAN (admin pages); null when it is not one of ours. */
+export function parseTaskMetaKey(prefix: string, key: string): ParsedTaskMetaKey | null {
+  const head = `${prefix}task-meta:{`;
+  if (!key.startsWith(head)) return null;
+  const close = key.indexOf("}:", head.length);
+  if (close < 0) return null;
+  const environmentId = key.slice(head.length, close);
+  const rest = key.slice(close + 2);
+  if (rest === "current" || rest === "owner" || rest === "versions") return { environmentId, kind: rest };
+  const colon = rest.indexOf(":");
+  if (colon < 0) return null;
+  const kind = rest.slice(0, colon);
+  const id = rest.slice(colon + 1);
+  if ((kind === "worker" || kind === "queues" || kind === "staging") && id !== "") return { environmentId, kind, id };
+  return null;
+}
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}

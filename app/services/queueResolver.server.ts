@@ -1,0 +1,211 @@
+import { performance } from "node:perf_hooks";
+import { prisma } from "~/db.server";
+import { getEnv } from "~/env.server";
+import type { CacheEventSink } from "~/domain/cacheEvents";
+import { ValidationError } from "~/domain/errors";
+import { defaultQueueName, sanitizeQueueName } from "~/domain/queueNames";
+import type { TaskEntry, TaskKind } from "~/domain/taskMetadataEntry";
+import { effectiveTtl, parseTriggerTtl } from "~/domain/ttl";
+import type { PrismaClient } from "~/generated/prisma/client.ts";
+import { logger } from "~/services/logger.server";
+import type { TaskMetadataCacheStore } from "~/services/taskMetadataCache.server";
+import { cacheEvents, taskMetadataCache } from "~/services/taskMetadataCacheInstance.server";
+import {
+  findCurrentTask,
+  findQueueUsedByWorker,
+  findTaskOnWorker,
+  findWorkerIdByVersion,
+  type EnvironmentRef,
+} from "~/services/taskMetadataSource.server";
+
+/**
+ * The trigger hot path's queue resolver (SPEC §3): which queue, TTL and kind a run gets, and what
+ * it is locked to. Cache first; on a miss Postgres answers and the cache is back-filled after the
+ * answer is returned. Warm, it sends no Postgres query in any caller configuration.
+ */
+
+export interface ResolveInput {
+  environment: EnvironmentRef;
+  taskSlug: string;
+  /** Queue override name (the API accepts `{ name }` or a bare string). */
+  queue?: string;
+  /** Raw trigger `options.ttl`. */
+  ttl?: string | number;
+  lockToVersion?: string;
+}
+
+export interface ResolvedTask {
+  queueName: string;
+  lockedQueueId: string | null;
+  lockedWorkerId: string | null;
+  /** Effective TTL as a normalised duration string; null = none. */
+  ttl: string | null;
+  ttlSeconds: number | null;
+  taskKind: TaskKind;
+  /** False when the task is absent from the worker used (the API then creates a WAITING_FOR_DEPLOY run). */
+  taskFound: boolean;
+  /** "database" when any lookup of this resolve missed the cache. */
+  source: "cache" | "database";
+}
+
+export interface QueueResolverDeps {
+  cache?: TaskMetadataCacheStore;
+  /** Reads on a cache miss. */
+  prisma?: PrismaClient;
+  events?: CacheEventSink;
+  maxTtlSeconds?: number;
+  /**
+   * Runs a back-fill after the answer has been returned. The default starts it at once without
+   * awaiting it; tests inject a scheduler to interleave a back-fill with a promotion.
+   */
+  scheduleBackfill?: (backfill: () => Promise<unknown>) => void;
+}
+
+export const lockedVersionNotFound = (version: string) =>
+  `Task locked to version '${version}', but no worker found with that version.`;
+export const lockedQueueNotFound = (queue: string, version: string) =>
+  `Specified queue '${queue}' not found or not associated with locked version '${version}'.`;
+export const lockedTaskNotFound = (slug: string, version: string) =>
+  `Task '${slug}' not found on locked version '${version}'.`;
+export const lockedDefaultQueueMissing = (slug: string, version: string) =>
+  `Default queue configuration for task '${slug}' missing on locked version '${version}'.`;
+
+function runInBackground(backfill: () => Promise<unknown>) {
+  backfill().catch((error) => logger.warn("task metadata back-fill failed", { error }));
+}
+
+type Lookup = { entry: TaskEntry; fromDatabase: boolean };
+
+export class QueueResolver {
+  private readonly deps: QueueResolverDeps;
+
+  constructor(deps: QueueResolverDeps = {}) {
+    this.deps = deps;
+  }
+
+  private get cache() {
+    return this.deps.cache ?? taskMetadataCache();
+  }
+  private get db() {
+    return this.deps.prisma ?? prisma();
+  }
+  private get events() {
+    return this.deps.events ?? cacheEvents;
+  }
+  private backfill(work: () => Promise<unknown>) {
+    (this.deps.scheduleBackfill ?? runInBackground)(work);
+  }
+
+  async resolve(input: ResolveInput): Promise<ResolvedTask> {
+    const started = performance.now();
+    // Malformed input is a 400 before any I/O, whatever the task turns out to be.
+    const triggerTtlSeconds = parseTriggerTtl(input.ttl);
+    const override = input.queue?.trim() ? input.queue : undefined;
+    const resolved = input.lockToVersion
+      ? await this.resolveLocked(input, input.lockToVersion, override)
+      : await this.resolveCurrent(input, override);
+    const ttl = effectiveTtl({
+      triggerTtlSeconds,
+      taskTtl: resolved.entry.found ? resolved.entry.ttl : null,
+      environmentType: input.environment.type,
+      maxSeconds: this.deps.maxTtlSeconds ?? getEnv().TRIGGER_MAX_TTL_SECONDS,
+    });
+    const source = resolved.fromDatabase ? "database" : "cache";
+    this.events.observeResolve(source, performance.now() - started);
+    return {
+      queueName: resolved.queueName,
+      lockedQueueId: resolved.lockedQueueId,
+      lockedWorkerId: resolved.lockedWorkerId,
+      ttl: ttl.ttl,
+      ttlSeconds: ttl.ttlSeconds,
+      taskKind: resolved.entry.found ? resolved.entry.kind : "STANDARD",
+      taskFound: resolved.entry.found,
+      source,
+    };
+  }
+
+  /** Not locked: the current worker's entry. Never fails (SPEC §3.2). */
+  private async resolveCurrent(input: ResolveInput, override: string | undefined) {
+    const { environment, taskSlug } = input;
+    const { entry, fromDatabase } = await this.currentTask(environment, taskSlug);
+    const queueName =
+      override !== undefined
+        ? sanitizeQueueName(override, taskSlug)
+        : entry.found && entry.queueName
+          ? sanitizeQueueName(entry.queueName, taskSlug)
+          : defaultQueueName(taskSlug);
+    return { entry, fromDatabase, queueName, lockedQueueId: null, lockedWorkerId: null };
+  }
+
+  private async currentTask(environment: EnvironmentRef, slug: string): Promise<Lookup> {
+    const cached = await this.cache.getCurrentTask(environment.id, slug);
+    if (cached) return { entry: cached, fromDatabase: false };
+    const { workerId, entry } = await findCurrentTask(this.db, environment, slug);
+    this.backfill(() => this.cache.backfillCurrentTask(environment.id, workerId, slug, entry));
+    return { entry, fromDatabase: true };
+  }
+
+  /** Locked to a version: that worker's entry, with the checks of SPEC §3.1. */
+  private async resolveLocked(input: ResolveInput, version: string, override: string | undefined) {
+    const { environment, taskSlug } = input;
+    const worker = await this.workerIdForVersion(environment.id, version);
+    if (!worker.workerId) throw new ValidationError(lockedVersionNotFound(version));
+    const workerId = worker.workerId;
+    const queueName = override !== undefined ? sanitizeQueueName(override, taskSlug) : undefined;
+
+    const cached = await this.cache.getWorkerTask(environment.id, workerId, taskSlug, queueName);
+    const [task, queueId] = await Promise.all([
+      cached.task ? { entry: cached.task, fromDatabase: false } : this.loadWorkerTask(environment.id, workerId, taskSlug),
+      queueName !== undefined && cached.queueId === null
+        ? this.loadQueueOfWorker(environment.id, workerId, queueName)
+        : { queueId: cached.queueId ?? null, fromDatabase: false },
+    ]);
+    const fromDatabase = worker.fromDatabase || task.fromDatabase || queueId.fromDatabase;
+    const entry = task.entry;
+
+    if (queueName !== undefined) {
+      if (!queueId.queueId) throw new ValidationError(lockedQueueNotFound(override ?? queueName, version));
+      // The task missing on the locked worker is tolerated here: kind STANDARD, no task TTL.
+      return { entry, fromDatabase, queueName, lockedQueueId: queueId.queueId, lockedWorkerId: workerId };
+    }
+    if (!entry.found) throw new ValidationError(lockedTaskNotFound(taskSlug, version));
+    if (!entry.queueId || !entry.queueName) throw new ValidationError(lockedDefaultQueueMissing(taskSlug, version));
+    return {
+      entry,
+      fromDatabase,
+      queueName: sanitizeQueueName(entry.queueName, taskSlug),
+      lockedQueueId: entry.queueId,
+      lockedWorkerId: workerId,
+    };
+  }
+
+  private async workerIdForVersion(environmentId: string, version: string) {
+    const cached = await this.cache.getWorkerIdForVersion(environmentId, version);
+    if (cached) return { workerId: cached, fromDatabase: false };
+    const workerId = await findWorkerIdByVersion(this.db, environmentId, version);
+    // Only found versions are cached: a version registered a moment later must not stay "unknown".
+    if (workerId) this.backfill(() => this.cache.backfillVersion(environmentId, version, workerId));
+    return { workerId, fromDatabase: true };
+  }
+
+  private async loadWorkerTask(environmentId: string, workerId: string, slug: string): Promise<Lookup> {
+    const entry = await findTaskOnWorker(this.db, workerId, slug);
+    // A worker's tasks never change after registration, so "absent" is as cacheable as "present".
+    this.backfill(() => this.cache.backfillWorker(environmentId, workerId, { task: { slug, entry } }));
+    return { entry, fromDatabase: true };
+  }
+
+  private async loadQueueOfWorker(environmentId: string, workerId: string, name: string) {
+    const queueId = await findQueueUsedByWorker(this.db, environmentId, workerId, name);
+    if (queueId) this.backfill(() => this.cache.backfillWorker(environmentId, workerId, { queue: { name, id: queueId } }));
+    return { queueId, fromDatabase: true };
+  }
+}
+
+let defaultResolver: QueueResolver | undefined;
+
+/** Resolves with the process's env-wired cache and database. */
+export function resolveTask(input: ResolveInput): Promise<ResolvedTask> {
+  defaultResolver ??= new QueueResolver();
+  return defaultResolver.resolve(input);
+}
