@@ -111,7 +111,7 @@ export class QueueResolver {
       maxSeconds: this.deps.maxTtlSeconds ?? getEnv().TRIGGER_MAX_TTL_SECONDS,
     });
     const source = resolved.fromDatabase ? "database" : "cache";
-    this.events.observeResolve(source, performance.now() - started);
+    this.events.observeResolve(source, performance.now() - started, input.environment.id);
     return {
       queueName: resolved.queueName,
       lockedQueueId: resolved.lockedQueueId,
