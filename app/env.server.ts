@@ -13,8 +13,13 @@ const booleanString = (fallback: boolean) =>
     .optional()
     .transform((v) => (v === undefined ? fallback : ["true", "1", "yes", "on"].includes(v)));
 
-const port = z.coerce.number({ error: "must be a number" }).int().min(1).max(65535);
-const nonNegativeInt = z.coerce.number({ error: "must be a number" }).int().min(0);
+// The schema-level message is for values that are not numbers at all; a number out of range or
+// with a fraction gets its own message (a schema-level string would replace those too).
+const number = () =>
+  z.coerce.number({ error: (issue) => (issue.code === "invalid_type" ? "must be a number" : undefined) });
+const port = number().int("must be a whole number").min(1, "must be between 1 and 65535").max(65535, "must be between 1 and 65535");
+const nonNegativeInt = number().int("must be a whole number").min(0, "must be 0 or more");
+const positiveInt = number().int("must be a whole number").min(1, "must be 1 or more");
 const url = (protocols: string[]) =>
   z.string().refine(
     (v) => {
@@ -45,7 +50,7 @@ const EnvSchema = z.object({
 
   DATABASE_URL: url(["postgresql:", "postgres:"]),
   DATABASE_READ_REPLICA_URL: optional(url(["postgresql:", "postgres:"])),
-  DATABASE_POOL_SIZE: optional(nonNegativeInt.min(1)).transform((v) => v ?? 10),
+  DATABASE_POOL_SIZE: optional(positiveInt).transform((v) => v ?? 10),
 
   REDIS_URL: optional(url(["redis:", "rediss:"])),
   REDIS_HOST: optional(z.string()),
@@ -66,20 +71,20 @@ const EnvSchema = z.object({
   TASK_META_CACHE_REDIS_CLUSTER_NODES: optional(hostPortList),
   TASK_META_CACHE_CURRENT_ENV_TTL_SECONDS: optional(nonNegativeInt).transform((v) => v ?? 86_400),
   TASK_META_CACHE_BY_WORKER_TTL_SECONDS: optional(nonNegativeInt).transform((v) => v ?? 2_592_000),
-  TASK_META_CACHE_COMMAND_TIMEOUT_MS: optional(nonNegativeInt.min(1)).transform((v) => v ?? 100),
-  TASK_META_CACHE_BREAKER_FAILURES: optional(nonNegativeInt.min(1)).transform((v) => v ?? 5),
-  TASK_META_CACHE_BREAKER_COOLDOWN_MS: optional(nonNegativeInt.min(1)).transform((v) => v ?? 2_000),
+  TASK_META_CACHE_COMMAND_TIMEOUT_MS: optional(positiveInt).transform((v) => v ?? 100),
+  TASK_META_CACHE_BREAKER_FAILURES: optional(positiveInt).transform((v) => v ?? 5),
+  TASK_META_CACHE_BREAKER_COOLDOWN_MS: optional(positiveInt).transform((v) => v ?? 2_000),
   TASK_META_CACHE_L1_ENABLED: booleanString(true),
-  TASK_META_CACHE_L1_TTL_MS: optional(nonNegativeInt.min(1)).transform((v) => v ?? 2_000),
-  TASK_META_CACHE_L1_MAX_ENTRIES: optional(nonNegativeInt.min(1)).transform((v) => v ?? 10_000),
+  TASK_META_CACHE_L1_TTL_MS: optional(positiveInt).transform((v) => v ?? 2_000),
+  TASK_META_CACHE_L1_MAX_ENTRIES: optional(positiveInt).transform((v) => v ?? 10_000),
 
-  TRIGGER_MAX_TTL_SECONDS: optional(nonNegativeInt.min(1)).transform((v) => v ?? 14 * 86_400),
-  API_BODY_LIMIT_BYTES: optional(nonNegativeInt.min(1)).transform((v) => v ?? 1_048_576),
+  TRIGGER_MAX_TTL_SECONDS: optional(positiveInt).transform((v) => v ?? 14 * 86_400),
+  API_BODY_LIMIT_BYTES: optional(positiveInt).transform((v) => v ?? 1_048_576),
 
   SESSION_SECRET: z.string({ error: "is required" }).min(16, "must be at least 16 characters"),
   SESSION_COOKIE_SECURE: optional(z.enum(["true", "false", "auto"])).transform((v) => v ?? "auto"),
   METRICS_TOKEN: optional(z.string().min(8, "must be at least 8 characters")),
-  METRICS_FLUSH_INTERVAL_MS: optional(nonNegativeInt.min(100)).transform((v) => v ?? 5_000),
+  METRICS_FLUSH_INTERVAL_MS: optional(nonNegativeInt.min(100, "must be at least 100")).transform((v) => v ?? 5_000),
 
   ADMIN_EMAIL: optional(z.email({ error: "must be an email address" })),
   ADMIN_PASSWORD: optional(z.string().min(8, "must be at least 8 characters")),
