@@ -1,0 +1,40 @@
+import { describe, expect, it } from "vitest";
+import { safeRedirect } from "~/domain/safeRedirect";
+
+describe("safeRedirect: only paths on this site", () => {
+  it.each([
+    ["/admin/runs", "/admin/runs"],
+    ["/admin/runs?env=prod&status=PENDING", "/admin/runs?env=prod&status=PENDING"],
+    ["/admin#top", "/admin#top"],
+    ["/admin/../login", "/login"],
+  ])("keeps the local path %s", (target, expected) => {
+    expect(safeRedirect(target)).toBe(expected);
+  });
+
+  it.each([
+    "https://evil.example",
+    "http://evil.example/admin",
+    "//evil.example",
+    "///evil.example",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "/\t/evil.example",
+    "/\n/evil.example",
+    "javascript:alert(1)",
+    "admin",
+    "",
+    "%2F%2Fevil.example",
+  ])("falls back to /admin for %j", (target) => {
+    expect(safeRedirect(target)).toBe("/admin");
+  });
+
+  it("falls back when there is no target at all", () => {
+    expect(safeRedirect(undefined)).toBe("/admin");
+    expect(safeRedirect(null)).toBe("/admin");
+    expect(safeRedirect(["/admin/runs"])).toBe("/admin");
+  });
+
+  it("uses the given fallback", () => {
+    expect(safeRedirect("https://evil.example", "/login")).toBe("/login");
+  });
+});
