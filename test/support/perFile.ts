@@ -52,6 +52,8 @@ afterAll(async () => {
   await disconnectDb();
   await disconnectRedis();
   await disconnectTaskMetadataCache();
+  const { disconnectApiKeyCache } = await import("~/services/apiKeyAuth.server");
+  await disconnectApiKeyCache();
   await adminQuery(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
   const redis = new Redis(testRedisUrl(), { lazyConnect: true });
   let cursor = "0";
