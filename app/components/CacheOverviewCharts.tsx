@@ -1,0 +1,116 @@
+import { type ReactNode, useEffect, useState } from "react";
+import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+
+/**
+ * The overview's charts, drawn with recharts. They render in the browser only: recharts measures
+ * its container, which the server cannot do, and drawing after hydration keeps the server HTML and
+ * the first client render identical (times are also formatted in the viewer's own time zone).
+ */
+
+export interface ChartPoint {
+  time: number;
+  hitRate: number | null;
+  hitsPerMinute: number;
+  missesPerMinute: number;
+  backfillsPerMinute: number;
+  cacheP50Ms: number | null;
+  cacheP99Ms: number | null;
+  databaseP50Ms: number | null;
+  databaseP99Ms: number | null;
+}
+
+const CHART_HEIGHT = 220;
+const COLORS = {
+  hits: "#16a34a",
+  misses: "#dc2626",
+  backfills: "#7c3aed",
+  rate: "#4f46e5",
+  cache: "#0891b2",
+  database: "#ea580c",
+};
+
+function useMounted(): boolean {
+  const [mounted, setMounted] = useState(false);
+  useEffect(() => setMounted(true), []);
+  return mounted;
+}
+
+function formatTime(time: number, stepMinutes: number): string {
+  const date = new Date(time);
+  return stepMinutes >= 15
+    ? date.toLocaleString([], { weekday: "short", hour: "2-digit", minute: "2-digit" })
+    : date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+function formatMs(value: number): string {
+  return value < 1 ? `${(value * 1000).toFixed(0)} µs` : `${value.toFixed(value < 10 ? 2 : 0)} ms`;
+}
+
+function ChartCard({ title, subtitle, children }: { title: string; subtitle: string; children: ReactNode }) {
+  const mounted = useMounted();
+  return (
+    <figure className="rounded-lg border border-slate-200 bg-white p-4">
+      <figcaption className="mb-3">
+        <p className="text-sm font-semibold text-slate-900">{title}</p>
+        <p className="text-xs text-slate-500">{subtitle}</p>
+      </figcaption>
+      <div style={{ height: CHART_HEIGHT }} data-chart={title}>
+        {mounted ? (
+          <ResponsiveContainer width="100%" height="100%">
+            {children as React.ReactElement}
+          </ResponsiveContainer>
+        ) : (
+          <div className="flex h-full items-center justify-center text-xs text-slate-400">Drawing chart…</div>
+        )}
+      </div>
+    </figure>
+  );
+}
+
+export function CacheOverviewCharts({ points, stepMinutes }: { points: ChartPoint[]; stepMinutes: number }) {
+  const tick = (time: number) => formatTime(time, stepMinutes);
+  const axis = { stroke: "#94a3b8", fontSize: 11 };
+  const spanNote = stepMinutes > 1 ? `each point averages ${stepMinutes} minutes` : "one point per minute";
+  return (
+    <div className="grid gap-4 lg:grid-cols-3">
+      <ChartCard title="Hit ratio" subtitle={`Lookups served from the cache, ${spanNote}`}>
+        <LineChart data={points} margin={{ top: 5, right: 10, bottom: 0, left: -10 }}>
+          <CartesianGrid stroke="#e2e8f0" vertical={false} />
+          <XAxis dataKey="time" tickFormatter={tick} {...axis} minTickGap={24} />
+          <YAxis domain={[0, 1]} tickFormatter={(v: number) => `${Math.round(v * 100)}%`} {...axis} />
+          <Tooltip
+            labelFormatter={(t) => tick(Number(t))}
+            formatter={(v) => (typeof v === "number" ? `${(v * 100).toFixed(1)} %` : "no lookups")}
+          />
+          <Line type="monotone" dataKey="hitRate" name="hit ratio" stroke={COLORS.rate} strokeWidth={2} dot={false} isAnimationActive={false} />
+        </LineChart>
+      </ChartCard>
+      <ChartCard title="Hits, misses, back-fills" subtitle={`Per minute, ${spanNote}`}>
+        <LineChart data={points} margin={{ top: 5, right: 10, bottom: 0, left: -10 }}>
+          <CartesianGrid stroke="#e2e8f0" vertical={false} />
+          <XAxis dataKey="time" tickFormatter={tick} {...axis} minTickGap={24} />
+          <YAxis allowDecimals={false} {...axis} />
+          <Tooltip labelFormatter={(t) => tick(Number(t))} formatter={(v) => (typeof v === "number" ? v.toFixed(v % 1 ? 1 : 0) : v)} />
+          <Legend wrapperStyle={{ fontSize: 11 }} />
+          <Line type="monotone" dataKey="hitsPerMinute" name="hits" stroke={COLORS.hits} strokeWidth={2} dot={false} isAnimationActive={false} />
+          <Line type="monotone" dataKey="missesPerMinute" name="misses" stroke={COLORS.misses} strokeWidth={2} dot={false} isAnimationActive={false} />
+          <Line type="monotone" dataKey="backfillsPerMinute" name="back-fills" stroke={COLORS.backfills} strokeWidth={2} dot={false} isAnimationActive={false} />
+        </LineChart>
+      </ChartCard>
+      <ChartCard title="Resolver latency" subtitle={`p50 and p99, served from cache vs Postgres (log scale), ${spanNote}`}>
+        <LineChart data={points} margin={{ top: 5, right: 10, bottom: 0, left: 0 }}>
+          <CartesianGrid stroke="#e2e8f0" vertical={false} />
+          <XAxis dataKey="time" tickFormatter={tick} {...axis} minTickGap={24} />
+          {/* Quantiles are positive or null (no lookups), so a log axis never has to place a zero. */}
+          <YAxis scale="log" domain={["auto", "auto"]} allowDataOverflow tickFormatter={formatMs} {...axis} />
+          <Tooltip labelFormatter={(t) => tick(Number(t))} formatter={(v) => (typeof v === "number" ? formatMs(v) : "—")} />
+          <Legend wrapperStyle={{ fontSize: 11 }} />
+          <Line type="monotone" dataKey="cacheP50Ms" name="cache p50" stroke={COLORS.cache} strokeWidth={2} dot={false} connectNulls isAnimationActive={false} />
+          <Line type="monotone" dataKey="cacheP99Ms" name="cache p99" stroke={COLORS.cache} strokeDasharray="4 3" dot={false} connectNulls isAnimationActive={false} />
+          <Line type="monotone" dataKey="databaseP50Ms" name="Postgres p50" stroke={COLORS.database} strokeWidth={2} dot={false} connectNulls isAnimationActive={false} />
+          <Line type="monotone" dataKey="databaseP99Ms" name="Postgres p99" stroke={COLORS.database} strokeDasharray="4 3" dot={false} connectNulls isAnimationActive={false} />
+        </LineChart>
+      </ChartCard>
+    </div>
+  );
+}
