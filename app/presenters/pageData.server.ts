@@ -21,3 +21,23 @@ export async function loadPageData<T>(page: string, load: () => Promise<T>): Pro
     throw error;
   }
 }
+
+/**
+ * The notice an admin page shows when the cache's Redis cannot be read (the rest of the page,
+ * from Postgres, still renders). Logged once per page load with the underlying error.
+ */
+export function redisUnavailableNotice(page: string, error: unknown): string {
+  logger.warn("admin page: redis unavailable", { page, error });
+  const code = (error as { code?: unknown })?.code;
+  const reason =
+    code === "ECONNREFUSED"
+      ? "connection refused"
+      : typeof code === "string"
+        ? `connection failed (${code})`
+        : error instanceof Error && /timed? ?out/i.test(error.message)
+          ? "no answer in time"
+          : error instanceof Error && /max retries|Connection is closed|enableOfflineQueue/i.test(error.message)
+            ? "not connected"
+            : "command failed";
+  return `Redis (the task metadata cache) is unavailable: ${reason}. Cache contents cannot be shown until it is reachable again; everything from Postgres below is current.`;
+}

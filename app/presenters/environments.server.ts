@@ -1,0 +1,73 @@
+import { readPrisma } from "~/db.server";
+import type { EnvironmentType } from "~/generated/prisma/enums.ts";
+import { redisUnavailableNotice } from "~/presenters/pageData.server";
+import { taskMetadataCacheAdmin, type CurrentHashStatus, type TaskMetadataCacheAdmin } from "~/services/taskMetadataCacheAdmin.server";
+
+/**
+ * /admin/environments: every environment with its current worker (Postgres) next to what its
+ * current hash holds (Redis). Redis being down blanks the cache columns, not the page.
+ */
+
+export interface EnvironmentRow {
+  id: string;
+  projectSlug: string;
+  projectName: string;
+  slug: string;
+  type: EnvironmentType;
+  currentWorkerId: string | null;
+  currentVersion: string | null;
+  workerCount: number;
+  /** Null when Redis could not be read. */
+  cache: (CurrentHashStatus & { ownerMatches: boolean }) | null;
+}
+
+export interface EnvironmentsPage {
+  environments: EnvironmentRow[];
+  redisError: string | null;
+}
+
+export async function environmentsPage(deps: { admin?: TaskMetadataCacheAdmin } = {}): Promise<EnvironmentsPage> {
+  const environments = await readPrisma().runtimeEnvironment.findMany({
+    orderBy: [{ project: { slug: "asc" } }, { slug: "asc" }],
+    select: {
+      id: true,
+      slug: true,
+      type: true,
+      project: { select: { slug: true, name: true } },
+      promotions: { where: { label: "current" }, select: { worker: { select: { id: true, version: true } } } },
+      workers: { orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: 1, select: { id: true, version: true } },
+      _count: { select: { workers: true } },
+    },
+  });
+
+  let statuses: (CurrentHashStatus | null)[] = environments.map(() => null);
+  let redisError: string | null = null;
+  if (environments.length > 0) {
+    const admin = deps.admin ?? taskMetadataCacheAdmin();
+    try {
+      // One pipeline per environment: their keys live in different cluster slots.
+      statuses = await Promise.all(environments.map((e) => admin.currentStatus(e.id)));
+    } catch (error) {
+      redisError = redisUnavailableNotice("environments", error);
+    }
+  }
+
+  return {
+    redisError,
+    environments: environments.map((env, i) => {
+      const current = env.type === "DEVELOPMENT" ? env.workers[0] : env.promotions[0]?.worker;
+      const status = statuses[i];
+      return {
+        id: env.id,
+        projectSlug: env.project.slug,
+        projectName: env.project.name,
+        slug: env.slug,
+        type: env.type,
+        currentWorkerId: current?.id ?? null,
+        currentVersion: current?.version ?? null,
+        workerCount: env._count.workers,
+        cache: status && { ...status, ownerMatches: status.ownerWorkerId === (current?.id ?? null) },
+      };
+    }),
+  };
+}

@@ -1,0 +1,253 @@
+import { Cluster, type Redis } from "ioredis";
+import { prisma } from "~/db.server";
+import { environmentKeys, NO_CURRENT_WORKER, parseTaskMetaKey, type EnvironmentKeys } from "~/domain/cacheKeys";
+import { NotFoundError } from "~/domain/errors";
+import { containsPattern } from "~/domain/redisGlob";
+import { getEnv } from "~/env.server";
+import { createRedisClient, type RedisClient } from "~/redis.server";
+import { recordAudit } from "~/services/audit.server";
+import { logger } from "~/services/logger.server";
+import type { TaskMetadataCacheStore } from "~/services/taskMetadataCache.server";
+import { taskMetadataCache } from "~/services/taskMetadataCacheInstance.server";
+import { findCurrentWorkerId, loadWorkerSnapshot } from "~/services/taskMetadataSource.server";
+
+/**
+ * What the admin pages do to the task metadata cache: look inside it (cursor SCAN/HSCAN, never
+ * KEYS) and the three repairs (rebuild the current hash from Postgres, invalidate it, delete one
+ * field). Each repair is one exported function that also writes the audit row, so anything that
+ * must follow a repair (cross-instance invalidation) has exactly one place to hook in.
+ *
+ * The admin uses its own connection to the cache's Redis: a SCAN of a large keyspace or an HSCAN
+ * of a 10,000-field hash must never queue in front of trigger reads on the hot-path connection,
+ * and the admin can afford a normal timeout and an offline queue where the hot path cannot.
+ */
+
+export interface CurrentHashStatus {
+  key: string;
+  ownerKey: string;
+  exists: boolean;
+  fieldCount: number;
+  /** Reply of TTL: seconds, -1 no expiry, -2 no key. */
+  ttlSeconds: number;
+  /** The worker the current hash was written for; null when the owner key is absent or says "no current worker". */
+  ownerWorkerId: string | null;
+}
+
+export interface WorkerHashSummary {
+  workerId: string;
+  key: string;
+  fieldCount: number;
+  ttlSeconds: number;
+}
+
+export interface ScanPage<T> {
+  items: T[];
+  /** "0" when the iteration is complete. */
+  nextCursor: string;
+}
+
+export const DEFAULT_SCAN_COUNT = 200;
+const HMGET_CHUNK = 1_000;
+
+function results<T>(replies: [Error | null, unknown][] | null): T[] {
+  if (!replies) throw new Error("Redis pipeline returned no replies");
+  return replies.map(([error, value]) => {
+    if (error) throw error;
+    return value as T;
+  });
+}
+
+export class TaskMetadataCacheAdmin {
+  constructor(private readonly options: { client: RedisClient; prefix: string }) {}
+
+  get client(): RedisClient {
+    return this.options.client;
+  }
+
+  keys(environmentId: string): EnvironmentKeys {
+    return environmentKeys(this.options.prefix, environmentId);
+  }
+
+  async currentStatus(environmentId: string): Promise<CurrentHashStatus> {
+    const keys = this.keys(environmentId);
+    // Both keys carry the environment's hash tag, so one pipeline also works on a cluster.
+    const [fieldCount, ttlSeconds, owner] = results<number | string | null>(
+      await this.client.pipeline().hlen(keys.current).ttl(keys.current).get(keys.owner).exec(),
+    );
+    return {
+      key: keys.current,
+      ownerKey: keys.owner,
+      exists: Number(ttlSeconds) !== -2,
+      fieldCount: Number(fieldCount),
+      ttlSeconds: Number(ttlSeconds),
+      ownerWorkerId: typeof owner === "string" && owner !== NO_CURRENT_WORKER ? owner : null,
+    };
+  }
+
+  /**
+   * One SCAN step over this environment's keys, keeping the worker hashes. A step may return no
+   * worker hash and still have a next cursor: SCAN filters after it walks, which is why the page
+   * offers "load more" rather than page numbers.
+   */
+  async scanWorkerHashes(environmentId: string, cursor = "0", count = DEFAULT_SCAN_COUNT): Promise<ScanPage<WorkerHashSummary>> {
+    const keys = this.keys(environmentId);
+    const node = await this.nodeHolding(keys.current);
+    const [nextCursor, found] = await node.scan(cursor, "MATCH", keys.pattern, "COUNT", count);
+    const workers = found
+      .map((key) => ({ key, parsed: parseTaskMetaKey(this.options.prefix, key) }))
+      .filter((k) => k.parsed?.kind === "worker" && k.parsed.environmentId === environmentId)
+      .map((k) => ({ key: k.key, workerId: k.parsed!.id! }))
+      .sort((a, b) => a.key.localeCompare(b.key));
+    if (workers.length === 0) return { items: [], nextCursor };
+    const pipeline = this.client.pipeline();
+    for (const w of workers) pipeline.hlen(w.key).ttl(w.key);
+    const replies = results<number>(await pipeline.exec());
+    return {
+      nextCursor,
+      items: workers.map((w, i) => ({ ...w, fieldCount: Number(replies[2 * i]), ttlSeconds: Number(replies[2 * i + 1]) })),
+    };
+  }
+
+  /** One HSCAN step; `filter` keeps fields containing it (literally). */
+  async scanHash(key: string, options: { cursor?: string; filter?: string; count?: number } = {}): Promise<ScanPage<{ field: string; value: string }>> {
+    const [nextCursor, flat] = await this.client.hscan(
+      key,
+      options.cursor ?? "0",
+      "MATCH",
+      containsPattern(options.filter ?? ""),
+      "COUNT",
+      options.count ?? DEFAULT_SCAN_COUNT,
+    );
+    const items: { field: string; value: string }[] = [];
+    for (let i = 0; i < flat.length; i += 2) items.push({ field: flat[i], value: flat[i + 1] });
+    items.sort((a, b) => a.field.localeCompare(b.field));
+    return { items, nextCursor };
+  }
+
+  async hashStatus(key: string): Promise<{ fieldCount: number; ttlSeconds: number }> {
+    const [fieldCount, ttlSeconds] = results<number>(await this.client.pipeline().hlen(key).ttl(key).exec());
+    return { fieldCount: Number(fieldCount), ttlSeconds: Number(ttlSeconds) };
+  }
+
+  /** Values of `fields` (null where absent), in one round trip of chunked HMGETs. */
+  async getFields(key: string, fields: string[]): Promise<(string | null)[]> {
+    if (fields.length === 0) return [];
+    const pipeline = this.client.pipeline();
+    for (let i = 0; i < fields.length; i += HMGET_CHUNK) pipeline.hmget(key, ...fields.slice(i, i + HMGET_CHUNK));
+    return results<(string | null)[]>(await pipeline.exec()).flat();
+  }
+
+  /** Deletes the current hash and its owner together; returns how many of the two keys existed. */
+  async deleteCurrent(environmentId: string): Promise<number> {
+    const keys = this.keys(environmentId);
+    return this.client.del(keys.current, keys.owner);
+  }
+
+  async deleteCurrentField(environmentId: string, slug: string): Promise<boolean> {
+    return (await this.client.hdel(this.keys(environmentId).current, slug)) === 1;
+  }
+
+  /** SCAN has no key, so on a cluster it must go to the master that holds this environment's slot. */
+  private async nodeHolding(key: string): Promise<Redis | Cluster> {
+    const client = this.client;
+    if (!(client instanceof Cluster)) return client;
+    const slot = Number(await client.cluster("KEYSLOT", key));
+    const nodeKey = client.slots[slot]?.[0];
+    const node = client.nodes("master").find((n) => `${n.options.host}:${n.options.port}` === nodeKey);
+    if (!node) throw new Error(`No master known for slot ${slot} of ${key}`);
+    return node;
+  }
+}
+
+let admin: TaskMetadataCacheAdmin | undefined;
+
+/** The process's cache admin, on its own lazy connection to the cache's Redis. */
+export function taskMetadataCacheAdmin(): TaskMetadataCacheAdmin {
+  if (!admin) {
+    const env = getEnv();
+    const client = createRedisClient(
+      env.taskMetaCacheRedis,
+      // Fail within a few seconds when Redis is down so the page can say so instead of hanging.
+      { lazyConnect: true, commandTimeout: 3_000, connectTimeout: 2_000, maxRetriesPerRequest: 1 },
+      "task-meta-cache-admin",
+    );
+    admin = new TaskMetadataCacheAdmin({ client, prefix: env.REDIS_KEY_PREFIX });
+  }
+  return admin;
+}
+
+export async function disconnectTaskMetadataCacheAdmin(): Promise<void> {
+  const current = admin;
+  admin = undefined;
+  if (current) await current.client.quit().catch(() => current.client.disconnect());
+}
+
+// ---- repairs (ADMIN actions; each audited) ---------------------------------------------------
+
+export interface RepairContext {
+  environmentId: string;
+  userId: string;
+  /** Injected by tests; the process's instances otherwise. */
+  admin?: TaskMetadataCacheAdmin;
+  cache?: TaskMetadataCacheStore;
+}
+
+async function environmentFor(environmentId: string) {
+  // The primary: a repair must act on what was committed, not on a lagging replica.
+  const environment = await prisma().runtimeEnvironment.findUnique({
+    where: { id: environmentId },
+    select: { id: true, type: true, slug: true },
+  });
+  if (!environment) throw new NotFoundError(`No environment with id '${environmentId}'.`);
+  return environment;
+}
+
+/**
+ * Re-writes the current hash (and owner) from Postgres through the cache's own replace — the same
+ * atomic write as a promotion — or clears it when the environment has no current worker.
+ */
+export async function rebuildCurrentHash(context: RepairContext): Promise<{ key: string; workerId: string | null; version: string | null; fields: number }> {
+  const environment = await environmentFor(context.environmentId);
+  const cache = context.cache ?? taskMetadataCache();
+  const key = (context.admin ?? taskMetadataCacheAdmin()).keys(environment.id).current;
+  const workerId = await findCurrentWorkerId(prisma(), environment);
+  const snapshot = workerId ? await loadWorkerSnapshot(prisma(), workerId) : null;
+  if (snapshot) await cache.replaceCurrent(environment.id, snapshot);
+  else await cache.clearCurrent(environment.id);
+  const result = { key, workerId: snapshot?.workerId ?? null, version: snapshot?.version ?? null, fields: snapshot?.tasks.length ?? 0 };
+  await recordAudit({ userId: context.userId, action: "cache.rebuild", target: key, details: { environmentId: environment.id, ...result } });
+  logger.info("admin rebuilt the current task metadata hash", { userId: context.userId, ...result });
+  return result;
+}
+
+/** Deletes the current hash and its owner; the next triggers miss and back-fill from Postgres. */
+export async function invalidateCurrentHash(context: RepairContext): Promise<{ key: string; deletedKeys: number }> {
+  const environment = await environmentFor(context.environmentId);
+  const admin = context.admin ?? taskMetadataCacheAdmin();
+  const keys = admin.keys(environment.id);
+  const deletedKeys = await admin.deleteCurrent(environment.id);
+  await recordAudit({
+    userId: context.userId,
+    action: "cache.invalidate",
+    target: keys.current,
+    details: { environmentId: environment.id, deletedKeys: [keys.current, keys.owner], existed: deletedKeys },
+  });
+  logger.info("admin invalidated the current task metadata hash", { userId: context.userId, key: keys.current, deletedKeys });
+  return { key: keys.current, deletedKeys };
+}
+
+/** Deletes one field of the current hash; the next trigger of that task back-fills it. */
+export async function deleteCurrentHashField(context: RepairContext & { slug: string }): Promise<{ key: string; field: string; deleted: boolean }> {
+  const environment = await environmentFor(context.environmentId);
+  const admin = context.admin ?? taskMetadataCacheAdmin();
+  const key = admin.keys(environment.id).current;
+  const deleted = await admin.deleteCurrentField(environment.id, context.slug);
+  await recordAudit({
+    userId: context.userId,
+    action: "cache.delete_field",
+    target: key,
+    details: { environmentId: environment.id, field: context.slug, existed: deleted },
+  });
+  logger.info("admin deleted a current task metadata field", { userId: context.userId, key, field: context.slug, deleted });
+  return { key, field: context.slug, deleted };
+}
