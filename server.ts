@@ -1,4 +1,4 @@
-import { createServer } from "node:http";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { createRequestHandler } from "@remix-run/express";
@@ -42,8 +42,23 @@ function refuseCrossOriginForms(req: express.Request, res: express.Response, nex
   res.status(403).type("text/plain").send(`Cross-origin form submission refused: ${origin} is not this site.`);
 }
 
+/**
+ * The lean lane (SPEC §5 "Serving the API"; docs/decisions on the two lanes): /api/* goes from
+ * Node's request straight to the framework-free handlers; it returns false for everything else,
+ * which goes to express and Remix. Taken from the build's entry so both lanes share one instance
+ * of the app's modules (pools, caches, counters).
+ */
+const { handleApiRequest } = build.entry.module as unknown as {
+  handleApiRequest?: (req: IncomingMessage, res: ServerResponse) => boolean;
+};
+if (typeof handleApiRequest !== "function") {
+  throw new Error("build/index.js does not export handleApiRequest from app/entry.server.tsx; run `npx remix build`");
+}
+
 const port = Number(process.env.PORT ?? 3000);
-const server = createServer(app);
+const server = createServer((req, res) => {
+  if (!handleApiRequest(req, res)) app(req, res);
+});
 server.listen(port, () => {
   console.log(`Hotpath listening on http://localhost:${port}`);
 });

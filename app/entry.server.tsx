@@ -6,6 +6,9 @@ import { isbot } from "isbot";
 import { renderToPipeableStream } from "react-dom/server";
 import { logger } from "~/services/logger.server";
 
+/** The lean /api lane, reached by server.ts as `build.entry.module.handleApiRequest` (one module instance for both lanes). */
+export { handleApiRequest } from "~/api/node";
+
 const RENDER_TIMEOUT_MS = 5_000;
 
 export default function handleRequest(

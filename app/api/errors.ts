@@ -61,7 +61,7 @@ export function errorResponse(error: unknown, request: { method: string; path: s
     return json(error.status, body);
   }
   if (error instanceof z.ZodError) {
-    return json(400, { error: "Invalid request", details: zodDetails(error) } satisfies ErrorBody);
+    return json(400, { error: "Invalid request body", details: zodDetails(error) } satisfies ErrorBody);
   }
   if (isDatabaseUnavailable(error)) {
     logger.error("api request failed: database unavailable", { method: request.method, path: request.path, error });

@@ -1,0 +1,41 @@
+import { BadRequestError, PayloadTooLargeError } from "~/domain/errors";
+import { BodyCollector, checkDeclaredLength, type ApiRequest } from "./http";
+import { handleApi } from "./router";
+
+/**
+ * The Remix lane: the `app/routes/api.*` resource routes hand their web Request to the same
+ * router and handlers as the lean lane (app/api/node.ts). Used by `remix dev` and by tests that
+ * go through Remix's request handler; production serves /api/* through the lean lane.
+ */
+
+async function readBody(request: Request, limitBytes: number): Promise<Buffer> {
+  checkDeclaredLength(request.headers.get("content-length"), limitBytes);
+  const collector = new BodyCollector(limitBytes);
+  if (!request.body) return collector.result();
+  const reader = request.body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return collector.result();
+      collector.add(value);
+    }
+  } catch (error) {
+    // Stop the upload as soon as it is over the limit (or broke); the rest is never buffered.
+    await reader.cancel().catch(() => {});
+    if (error instanceof PayloadTooLargeError) throw error;
+    throw new BadRequestError("The request body was not received completely");
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+export async function handleRemixApiRequest(request: Request): Promise<Response> {
+  const apiRequest: ApiRequest = {
+    method: request.method,
+    path: new URL(request.url).pathname,
+    header: (name) => request.headers.get(name) ?? undefined,
+    body: (limitBytes) => readBody(request, limitBytes),
+  };
+  const response = await handleApi(apiRequest);
+  return new Response(request.method === "HEAD" ? null : response.body, { status: response.status, headers: response.headers });
+}

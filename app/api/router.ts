@@ -1,0 +1,79 @@
+import { createDeployment } from "./deployments";
+import { errorResponse } from "./errors";
+import { json, type ApiRequest, type ApiResponse } from "./http";
+import { promoteDeployment } from "./promote";
+import { getRunById } from "./runs";
+import { triggerTask } from "./trigger";
+
+/**
+ * The API's route table and its single entry point. Both lanes call {@link handleApi}: the lean
+ * lane with every /api/* request, the Remix resource routes with theirs. Matching and parameter
+ * decoding happen here, once, so the lanes cannot disagree about which handler runs or with what.
+ */
+
+type Params = Record<string, string>;
+
+interface Route {
+  method: "GET" | "POST";
+  segments: string[];
+  handler: (request: ApiRequest, params: Params) => Promise<ApiResponse>;
+}
+
+function route(method: Route["method"], pattern: string, handler: (request: ApiRequest, params: any) => Promise<ApiResponse>): Route {
+  return { method, segments: pattern.split("/").filter(Boolean), handler };
+}
+
+const ROUTES: Route[] = [
+  route("POST", "/api/v1/tasks/:taskId/trigger", triggerTask),
+  route("GET", "/api/v1/runs/:runId", getRunById),
+  route("POST", "/api/v1/deployments", createDeployment),
+  route("POST", "/api/v1/deployments/:version/promote", promoteDeployment),
+];
+
+/** Whether a request path (with or without a query string) belongs to the API. */
+export function isApiPath(url: string): boolean {
+  return url === "/api" || url.startsWith("/api/") || url.startsWith("/api?");
+}
+
+function match(segments: string[], route: Route): Params | null {
+  if (segments.length !== route.segments.length) return null;
+  const params: Params = {};
+  for (let i = 0; i < segments.length; i++) {
+    const expected = route.segments[i];
+    if (expected.startsWith(":")) params[expected.slice(1)] = segments[i];
+    else if (expected !== segments[i]) return null;
+  }
+  return params;
+}
+
+function decodeParams(params: Params): Params | null {
+  try {
+    return Object.fromEntries(Object.entries(params).map(([k, v]) => [k, decodeURIComponent(v)]));
+  } catch {
+    return null;
+  }
+}
+
+export async function handleApi(request: ApiRequest): Promise<ApiResponse> {
+  const segments = request.path.split("/").filter(Boolean);
+  const allowed: string[] = [];
+  try {
+    for (const candidate of ROUTES) {
+      const params = match(segments, candidate);
+      if (!params) continue;
+      if (candidate.method !== request.method) {
+        allowed.push(candidate.method);
+        continue;
+      }
+      const decoded = decodeParams(params);
+      if (!decoded) break;
+      return await candidate.handler(request, decoded);
+    }
+    if (allowed.length > 0) {
+      return json(405, { error: `Method ${request.method} is not allowed on ${request.path}; use ${allowed.join(", ")}` }, { allow: allowed.join(", ") });
+    }
+    return json(404, { error: `No API route matches ${request.method} ${request.path}` });
+  } catch (error) {
+    return errorResponse(error, request);
+  }
+}
