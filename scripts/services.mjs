@@ -451,6 +451,13 @@ async function postgresSetting(url, name, root) {
   }
 }
 
+/** True when `url` points at the project-local instance of an earlier run (e.g. the URL in .env). */
+function isRecordedLocal(url, recorded) {
+  if (!recorded?.port) return false;
+  const u = new URL(url);
+  return ["127.0.0.1", "localhost"].includes(u.hostname) && Number(u.port) === recorded.port;
+}
+
 /**
  * Picks the Postgres server. Returns `{ url, source }` where url names the app database
  * (the configured one, else `hotpath`) and source says how it was found.
@@ -462,7 +469,8 @@ async function choosePostgres(configured, root, state, missing) {
     if (check.reason === "auth" || check.reason === "error") {
       throw new ServiceError(`DATABASE_URL ${redact(configured)} answers but refuses us: ${check.message}`);
     }
-    warn(`DATABASE_URL ${redact(configured)} is not reachable (${check.message}); using a project-local PostgreSQL`);
+    if (isRecordedLocal(configured, state.postgres)) log("the project-local PostgreSQL is not running; starting it");
+    else warn(`DATABASE_URL ${redact(configured)} is not reachable (${check.message}); using a project-local PostgreSQL`);
   } else {
     for (const url of DEFAULT_POSTGRES_URLS) {
       const check = await checkPostgres(url, root);
@@ -486,7 +494,8 @@ async function chooseRedis(configured, root, state, missing) {
     const check = await checkRedis(configured);
     if (check.ok) return { url: configured, source: "configured" };
     if (check.reason === "auth") throw new ServiceError(`Redis at ${redact(configured)} refuses us: ${check.message}`);
-    warn(`Redis ${redact(configured)} is not reachable (${check.message}); using a project-local Redis`);
+    if (isRecordedLocal(configured, state.redis)) log("the project-local Redis is not running; starting it");
+    else warn(`Redis ${redact(configured)} is not reachable (${check.message}); using a project-local Redis`);
   } else if ((await checkRedis(DEFAULT_REDIS_URL)).ok) {
     return { url: DEFAULT_REDIS_URL, source: "default" };
   }
