@@ -198,15 +198,17 @@ function withDatabase(url, database) {
 
 const isRoot = () => typeof process.getuid === "function" && process.getuid() === 0;
 
-function which(command) {
-  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
-    const candidate = path.join(dir, command);
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {}
+function isExecutable(file) {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
   }
-  return undefined;
+}
+
+function which(command) {
+  return (process.env.PATH ?? "").split(path.delimiter).map((dir) => path.join(dir, command)).find(isExecutable);
 }
 
 /** The bin folder holding initdb and pg_ctl: Debian's newest /usr/lib/postgresql/<major>/bin, else PATH. */
@@ -215,7 +217,7 @@ export function findPostgresBin() {
   if (fs.existsSync(base)) {
     const majors = fs
       .readdirSync(base)
-      .filter((d) => fs.existsSync(path.join(base, d, "bin", "pg_ctl")) && fs.existsSync(path.join(base, d, "bin", "initdb")))
+      .filter((d) => isExecutable(path.join(base, d, "bin", "pg_ctl")) && isExecutable(path.join(base, d, "bin", "initdb")))
       .sort((a, b) => Number(b) - Number(a));
     if (majors.length) return path.join(base, majors[0], "bin");
   }
@@ -224,7 +226,7 @@ export function findPostgresBin() {
 }
 
 export function findRedisServer() {
-  return which("redis-server") ?? ["/usr/bin/redis-server", "/usr/sbin/redis-server"].find((p) => fs.existsSync(p));
+  return which("redis-server") ?? ["/usr/bin/redis-server", "/usr/sbin/redis-server"].find(isExecutable);
 }
 
 function statePath(root) {
@@ -363,7 +365,7 @@ async function startLocalRedis(root, state) {
     "--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no",
     "--daemonize", "yes", "--pidfile", path.join(dir, "redis.pid"), "--logfile", path.join(dir, "redis.log"),
   ], { encoding: "utf8" });
-  if (result.status !== 0) throw new ServiceError(`redis-server failed: ${result.stderr || result.stdout}`);
+  if (result.status !== 0) throw new ServiceError(`redis-server failed: ${result.error?.message ?? `${result.stderr}${result.stdout}`.trim()}`);
   const url = `redis://127.0.0.1:${port}`;
   const check = await waitFor(() => checkRedis(url), 10_000);
   if (!check.ok) throw new ServiceError(`the local Redis does not answer: ${check.message} (log: ${dir}/redis.log)`);
@@ -480,13 +482,10 @@ async function choosePostgres(configured, root, state, missing) {
   const database = configured ? new URL(configured).pathname.slice(1) || APP_DATABASE : APP_DATABASE;
   const running = await recordedLocal("postgres", root, state);
   if (running) return { url: withDatabase(running, database), source: "local (already running)" };
-  let started = await startLocalPostgres(root, state);
-  if (!started && canAptInstall()) {
-    missing.push(INSTALL_PACKAGES.postgres);
-    return { pending: database };
-  }
-  if (!started) throw new ServiceError(noServiceMessage("PostgreSQL", "DATABASE_URL", [INSTALL_PACKAGES.postgres]));
-  return { url: withDatabase(started, database), source: "local (started)" };
+  const started = await startLocalPostgres(root, state);
+  if (started) return { url: withDatabase(started, database), source: "local (started)" };
+  missing.push(INSTALL_PACKAGES.postgres);
+  return { pending: database };
 }
 
 async function chooseRedis(configured, root, state, missing) {
@@ -502,18 +501,17 @@ async function chooseRedis(configured, root, state, missing) {
   const running = await recordedLocal("redis", root, state);
   if (running) return { url: running, source: "local (already running)" };
   const started = await startLocalRedis(root, state);
-  if (!started && canAptInstall()) {
-    missing.push(INSTALL_PACKAGES.redis);
-    return { pending: true };
-  }
-  if (!started) throw new ServiceError(noServiceMessage("Redis", "REDIS_URL", [INSTALL_PACKAGES.redis]));
-  return { url: started, source: "local (started)" };
+  if (started) return { url: started, source: "local (started)" };
+  missing.push(INSTALL_PACKAGES.redis);
+  return { pending: true };
 }
 
-function noServiceMessage(name, variable, packages) {
+function noServiceMessage(packages) {
+  const names = packages.map((p) => (p === INSTALL_PACKAGES.postgres ? "PostgreSQL" : "Redis"));
+  const variables = packages.map((p) => (p === INSTALL_PACKAGES.postgres ? "DATABASE_URL" : "REDIS_URL"));
   return [
-    `No ${name} is reachable and none is installed here.`,
-    `Either point ${variable} at a running server, or install it and run this again:`,
+    `No ${names.join(" or ")} is reachable, and none is installed here to start one.`,
+    `Either point ${variables.join(" / ")} at a running server, or install and run this again:`,
     "",
     `    ${installHint(packages)}`,
     "",
@@ -530,6 +528,7 @@ export async function ensureServices(env, root = projectRoot) {
   let postgres = await choosePostgres(env.DATABASE_URL, root, state, missing);
   let redis = await chooseRedis(configuredRedisUrl(env), root, state, missing);
   if (missing.length) {
+    if (!canAptInstall()) throw new ServiceError(noServiceMessage(missing));
     aptInstall(missing);
     if (postgres.pending) {
       const url = await startLocalPostgres(root, state);
