@@ -170,7 +170,7 @@ describe("npm run db:seed", () => {
       const timer = setTimeout(() => {
         child.kill("SIGKILL");
         resolve(null);
-      }, 25_000);
+      }, 50_000);
       child.once("exit", (exitCode) => {
         clearTimeout(timer);
         resolve(exitCode);
@@ -179,5 +179,5 @@ describe("npm run db:seed", () => {
     expect({ code, output }).toMatchObject({ code: 0 });
     expect(output).toContain("API keys");
     expect(output).toContain("webhook secret");
-  });
+  }, 60_000);
 });
