@@ -164,7 +164,7 @@ describe("getEnv at start-up", () => {
   const tsx = path.join(root, "node_modules/.bin/tsx");
   const script = "import('./app/env.server.ts').then((m) => console.log('PORT=' + m.getEnv().PORT))";
   // Only what node needs to run, so nothing from this test process's environment leaks in.
-  const processEnv = { PATH: process.env.PATH, HOME: process.env.HOME };
+  const processEnv = { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: "test" as const };
 
   it("stops the process with exit code 1 and a message naming each bad variable", () => {
     const result = spawnSync(tsx, ["-e", script], {
