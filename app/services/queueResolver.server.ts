@@ -10,13 +10,7 @@ import type { PrismaClient } from "~/generated/prisma/client.ts";
 import { logger } from "~/services/logger.server";
 import type { TaskMetadataCacheStore } from "~/services/taskMetadataCache.server";
 import { cacheEvents, taskMetadataCache } from "~/services/taskMetadataCacheInstance.server";
-import {
-  findCurrentTask,
-  findQueueUsedByWorker,
-  findTaskOnWorker,
-  findWorkerIdByVersion,
-  type EnvironmentRef,
-} from "~/services/taskMetadataSource.server";
+import { findCurrentTask, findLockedTask, type EnvironmentRef } from "~/services/taskMetadataSource.server";
 
 /**
  * The trigger hot path's queue resolver (SPEC §3): which queue, TTL and kind a run gets, and what
@@ -73,8 +67,6 @@ export const lockedDefaultQueueMissing = (slug: string, version: string) =>
 function runInBackground(backfill: () => Promise<unknown>) {
   backfill().catch((error) => logger.warn("task metadata back-fill failed", { error }));
 }
-
-type Lookup = { entry: TaskEntry; fromDatabase: boolean };
 
 export class QueueResolver {
   private readonly deps: QueueResolverDeps;
@@ -137,7 +129,7 @@ export class QueueResolver {
     return { entry, fromDatabase, queueName, lockedQueueId: null, lockedWorkerId: null };
   }
 
-  private async currentTask(environment: EnvironmentRef, slug: string): Promise<Lookup> {
+  private async currentTask(environment: EnvironmentRef, slug: string): Promise<{ entry: TaskEntry; fromDatabase: boolean }> {
     const cached = await this.cache.getCurrentTask(environment.id, slug);
     if (cached) return { entry: cached, fromDatabase: false };
     const { workerId, entry } = await findCurrentTask(this.db, environment, slug);
@@ -148,25 +140,13 @@ export class QueueResolver {
   /** Locked to a version: that worker's entry, with the checks of SPEC §3.1. */
   private async resolveLocked(input: ResolveInput, version: string, override: string | undefined) {
     const { environment, taskSlug } = input;
-    const worker = await this.workerIdForVersion(environment.id, version);
-    if (!worker.workerId) throw new ValidationError(lockedVersionNotFound(version));
-    const workerId = worker.workerId;
     const queueName = override !== undefined ? sanitizeQueueName(override, taskSlug) : undefined;
-
-    const cached = await this.cache.getWorkerTask(environment.id, workerId, taskSlug, queueName);
-    const [task, queueId] = await Promise.all([
-      cached.task ? { entry: cached.task, fromDatabase: false } : this.loadWorkerTask(environment.id, workerId, taskSlug),
-      queueName !== undefined && cached.queueId === null
-        ? this.loadQueueOfWorker(environment.id, workerId, queueName)
-        : { queueId: cached.queueId ?? null, fromDatabase: false },
-    ]);
-    const fromDatabase = worker.fromDatabase || task.fromDatabase || queueId.fromDatabase;
-    const entry = task.entry;
+    const { workerId, entry, queueId, fromDatabase } = await this.lockedTask(environment.id, version, taskSlug, queueName);
 
     if (queueName !== undefined) {
-      if (!queueId.queueId) throw new ValidationError(lockedQueueNotFound(override ?? queueName, version));
+      if (!queueId) throw new ValidationError(lockedQueueNotFound(input.queue ?? queueName, version));
       // The task missing on the locked worker is tolerated here: kind STANDARD, no task TTL.
-      return { entry, fromDatabase, queueName, lockedQueueId: queueId.queueId, lockedWorkerId: workerId };
+      return { entry, fromDatabase, queueName, lockedQueueId: queueId, lockedWorkerId: workerId };
     }
     if (!entry.found) throw new ValidationError(lockedTaskNotFound(taskSlug, version));
     if (!entry.queueId || !entry.queueName) throw new ValidationError(lockedDefaultQueueMissing(taskSlug, version));
@@ -179,26 +159,38 @@ export class QueueResolver {
     };
   }
 
-  private async workerIdForVersion(environmentId: string, version: string) {
-    const cached = await this.cache.getWorkerIdForVersion(environmentId, version);
-    if (cached) return { workerId: cached, fromDatabase: false };
-    const workerId = await findWorkerIdByVersion(this.db, environmentId, version);
-    // Only found versions are cached: a version registered a moment later must not stay "unknown".
-    if (workerId) this.backfill(() => this.cache.backfillVersion(environmentId, version, workerId));
-    return { workerId, fromDatabase: true };
-  }
-
-  private async loadWorkerTask(environmentId: string, workerId: string, slug: string): Promise<Lookup> {
-    const entry = await findTaskOnWorker(this.db, workerId, slug);
-    // A worker's tasks never change after registration, so "absent" is as cacheable as "present".
-    this.backfill(() => this.cache.backfillWorker(environmentId, workerId, { task: { slug, entry } }));
-    return { entry, fromDatabase: true };
-  }
-
-  private async loadQueueOfWorker(environmentId: string, workerId: string, name: string) {
-    const queueId = await findQueueUsedByWorker(this.db, environmentId, workerId, name);
-    if (queueId) this.backfill(() => this.cache.backfillWorker(environmentId, workerId, { queue: { name, id: queueId } }));
-    return { queueId, fromDatabase: true };
+  /**
+   * Version → worker from the versions hash, then the task (and the override's queue association)
+   * from that worker's hashes. Whatever missed is read from Postgres in one statement and
+   * back-filled; a worker's tasks never change after registration, so "absent" is cached too.
+   */
+  private async lockedTask(environmentId: string, version: string, slug: string, queueName: string | undefined) {
+    const cachedWorkerId = await this.cache.getWorkerIdForVersion(environmentId, version);
+    if (cachedWorkerId) {
+      const cached = await this.cache.getWorkerTask(environmentId, cachedWorkerId, slug, queueName);
+      const queueMissed = queueName !== undefined && !cached.queueId;
+      if (cached.task && !queueMissed) {
+        return { workerId: cachedWorkerId, entry: cached.task, queueId: cached.queueId ?? null, fromDatabase: false };
+      }
+    }
+    const found = await findLockedTask(
+      this.db,
+      environmentId,
+      cachedWorkerId ? { id: cachedWorkerId } : { version },
+      slug,
+      queueName,
+    );
+    if (!found) throw new ValidationError(lockedVersionNotFound(version));
+    const { workerId, entry, overrideQueueId } = found;
+    this.backfill(async () => {
+      // Only found versions are cached: a version registered a moment later must not stay "unknown".
+      if (!cachedWorkerId) await this.cache.backfillVersion(environmentId, version, workerId);
+      await this.cache.backfillWorker(environmentId, workerId, {
+        task: { slug, entry },
+        queue: queueName !== undefined && overrideQueueId ? { name: queueName, id: overrideQueueId } : undefined,
+      });
+    });
+    return { workerId, entry, queueId: overrideQueueId ?? null, fromDatabase: true };
   }
 }
 
