@@ -1,0 +1,376 @@
+/**
+ * `npm run bench`: the queue resolver timed in-process against real Postgres and Redis, beside
+ * the physical floor (one HGET + JSON.parse) and the Postgres-only baseline (the no-op cache).
+ * Method, machine and a real run: docs/benchmarks.md.
+ *
+ *   npm run bench -- [--seq 500] [--par 2000] [--concurrency 50] [--reps 3] [--warmup 200]
+ *                    [--only <words>] [--configs all|headline] [--keep-db]
+ *
+ * --only keeps the scenarios whose name contains one of the comma-separated words
+ * (`--only warm,floor`). It runs in a database of its own (hotpath_bench, dropped and re-created
+ * at the start) and under the Redis prefix `bench:` (deleted before and after), so the
+ * quickstart's data is never touched. Results go to bench-results/ as JSON.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { dbQueryCount, disconnectDb } from "~/db.server";
+import { disconnectRedis } from "~/redis.server";
+import { NoopTaskMetadataCache } from "~/services/taskMetadataCache.server";
+import { disconnectTaskMetadataCache } from "~/services/taskMetadataCacheInstance.server";
+import { QueueResolver, type ResolvedTask } from "~/services/queueResolver.server";
+import {
+  BENCH_DATABASE,
+  BENCH_PREFIX,
+  BENCH_TASK,
+  TASK_COUNT,
+  deletePrefixedKeys,
+  describeMachine,
+  dropBenchDatabase,
+  formatLoad,
+  log,
+  machineInfo,
+  projectRoot,
+  recreateBenchDatabase,
+  seedBenchData,
+  serverDatabaseUrl,
+  useBenchConfiguration,
+  type BenchData,
+} from "./bench/environment";
+import {
+  CALLER_CONFIGS,
+  HEADLINE,
+  LABEL_WIDTH,
+  SCENARIO_NAMES,
+  buildScenarios,
+  describeConfig,
+  describeRequest,
+  resolveInput,
+  selectScenarios,
+  type CallerConfig,
+  type Scenario,
+  type ScenarioName,
+} from "./bench/scenarios";
+import {
+  formatCountRange,
+  formatLatencyLine,
+  formatMsRange,
+  formatRatioLine,
+  formatThroughputLine,
+  medianLatency,
+  medianThroughput,
+  pairedRatio,
+  spread,
+  summarizeLatencies,
+  summarizeThroughput,
+  type LatencySummary,
+  type Spread,
+  type Target,
+  type ThroughputSummary,
+} from "./bench/stats";
+import { timeParallel, timeSequential } from "./bench/timing";
+
+const USAGE = `usage: npm run bench -- [--seq N] [--par N] [--concurrency N] [--reps N] [--warmup N] [--only words] [--configs all|headline] [--keep-db]`;
+
+function positiveInt(name: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    console.error(`--${name} must be a whole number of at least 1, got ${JSON.stringify(value)}\n${USAGE}`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const { values: flags } = parseArgs({
+  options: {
+    seq: { type: "string", default: "500" },
+    par: { type: "string", default: "2000" },
+    concurrency: { type: "string", default: "50" },
+    reps: { type: "string", default: "3" },
+    warmup: { type: "string", default: "200" },
+    only: { type: "string", multiple: true, default: [] },
+    configs: { type: "string", default: "all" },
+    "keep-db": { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
+  },
+  strict: true,
+});
+if (flags.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+if (flags.configs !== "all" && flags.configs !== "headline") {
+  console.error(`--configs must be all or headline\n${USAGE}`);
+  process.exit(2);
+}
+const options = {
+  seq: positiveInt("seq", flags.seq),
+  par: positiveInt("par", flags.par),
+  concurrency: positiveInt("concurrency", flags.concurrency),
+  reps: positiveInt("reps", flags.reps),
+  warmup: positiveInt("warmup", flags.warmup),
+  only: flags.only,
+  configs: flags.configs,
+};
+const wanted = selectScenarios(SCENARIO_NAMES, options.only);
+if (wanted.length === 0) {
+  console.error(`--only ${options.only.join(",")} matches no scenario; scenarios: ${SCENARIO_NAMES.join(" | ")}`);
+  process.exit(2);
+}
+const configs = options.configs === "all" ? CALLER_CONFIGS : [HEADLINE];
+
+interface RunResult {
+  scenario: ScenarioName;
+  config: string;
+  rep: number;
+  sequential: LatencySummary;
+  parallel: ThroughputSummary & { latency: LatencySummary };
+  /** Postgres statements sent per call during the timed calls (back-fills send none). */
+  pgQueriesPerCall: { sequential: number; parallel: number };
+  /** Timed resolves whose metadata came from somewhere other than the scenario's expectation. */
+  unexpectedSources: number;
+}
+
+async function measure(scenario: Scenario, config: CallerConfig, rep: number): Promise<RunResult> {
+  let unexpected = 0;
+  const call = scenario.call(config, (source) => {
+    if (scenario.expectedSource && source !== scenario.expectedSource) unexpected++;
+  });
+  // Warm-up: JIT, pool connections and prepared statements, both ways of calling.
+  await timeSequential(options.warmup, call);
+  await timeParallel(options.warmup, options.concurrency, call);
+  await scenario.settle();
+  unexpected = 0;
+
+  const before = dbQueryCount();
+  const sequential = await timeSequential(options.seq, call);
+  const afterSequential = dbQueryCount();
+  await scenario.settle();
+  const parallel = await timeParallel(options.par, options.concurrency, call);
+  const afterParallel = dbQueryCount();
+  await scenario.settle();
+  return {
+    scenario: scenario.name,
+    config: config.id,
+    rep,
+    sequential: summarizeLatencies(sequential),
+    parallel: {
+      ...summarizeThroughput(options.par, options.concurrency, parallel.totalMs),
+      latency: summarizeLatencies(parallel.latencies),
+    },
+    pgQueriesPerCall: {
+      sequential: (afterSequential - before) / options.seq,
+      parallel: (afterParallel - afterSequential) / options.par,
+    },
+    unexpectedSources: unexpected,
+  };
+}
+
+/** Every store must answer exactly what Postgres answers, for every configuration, before anything is timed. */
+async function checkAgreement(scenarios: Scenario[], data: BenchData) {
+  const truth = new QueueResolver({ cache: new NoopTaskMetadataCache(), scheduleBackfill: () => {} });
+  const comparable = ({ source: _source, ...rest }: ResolvedTask) => JSON.stringify(rest);
+  for (const config of configs) {
+    const expected = comparable(await truth.resolve(resolveInput(config, data)));
+    for (const scenario of scenarios) {
+      if (!scenario.resolveOnce) continue;
+      const actual = comparable(await scenario.resolveOnce(config));
+      if (actual !== expected) {
+        throw new Error(`${scenario.name} answers differently from Postgres for ${config.id}:\n  ${actual}\n  expected ${expected}`);
+      }
+    }
+  }
+  await Promise.all(scenarios.map((s) => s.settle()));
+}
+
+function formatQueries(perCall: number): string {
+  return Number.isInteger(perCall) ? String(perCall) : perCall.toFixed(2);
+}
+
+interface Aggregate {
+  sequential: LatencySummary;
+  parallel: ThroughputSummary;
+  p50: Spread;
+  opsPerSecond: Spread;
+  pgQueriesPerCall: number;
+  maxPgQueriesPerCall: number;
+  unexpectedSources: number;
+}
+
+function aggregate(runs: RunResult[]): Aggregate {
+  const queries = runs.flatMap((r) => [r.pgQueriesPerCall.sequential, r.pgQueriesPerCall.parallel]);
+  return {
+    sequential: medianLatency(runs.map((r) => r.sequential)),
+    parallel: medianThroughput(runs.map((r) => r.parallel)),
+    p50: spread(runs.map((r) => r.sequential.p50)),
+    opsPerSecond: spread(runs.map((r) => r.parallel.opsPerSecond)),
+    pgQueriesPerCall: spread(runs.map((r) => r.pgQueriesPerCall.sequential)).median,
+    maxPgQueriesPerCall: Math.max(...queries),
+    unexpectedSources: runs.reduce((sum, r) => sum + r.unexpectedSources, 0),
+  };
+}
+
+interface RatioResult {
+  name: string;
+  ratio: Spread;
+  target?: Target;
+}
+
+async function main() {
+  const serverUrl = serverDatabaseUrl();
+  log(`database ${BENCH_DATABASE}: drop, create, prisma migrate deploy`);
+  const databaseUrl = await recreateBenchDatabase(serverUrl);
+  useBenchConfiguration(databaseUrl);
+  const loadBefore = os.loadavg();
+  let closeScenarios: (() => Promise<void>) | undefined;
+  try {
+    const stale = await deletePrefixedKeys();
+    if (stale) log(`deleted ${stale} keys left under ${BENCH_PREFIX} by an earlier run`);
+    const data = await seedBenchData();
+    const machine = await machineInfo();
+    const set = await buildScenarios(data, wanted);
+    closeScenarios = set.close;
+    await checkAgreement(set.scenarios, data);
+
+    const width = LABEL_WIDTH;
+    console.log(`\nHotpath resolver benchmark — ${options.reps} repetitions, medians (range over repetitions)`);
+    console.log(`machine   ${describeMachine(machine)}`);
+    console.log(`load      1/5/15-min load average ${formatLoad(loadBefore)} at the start`);
+    console.log(`data      database ${BENCH_DATABASE}, Redis prefix ${BENCH_PREFIX}; one PRODUCTION environment, two workers × ${TASK_COUNT} tasks; task ${BENCH_TASK}`);
+    console.log(`calls     ${options.seq} sequential, ${options.par} at concurrency ${options.concurrency}, after ${options.warmup} + ${options.warmup} warm-up calls`);
+    console.log(`cold      reads go to keys nothing writes; back-fills run their real scripts against a sink environment's keys`);
+    for (const { name, reason } of set.skipped) console.log(`skipped   ${name}: ${reason}`);
+
+    const runs: RunResult[] = [];
+    for (let rep = 1; rep <= options.reps; rep++) {
+      const started = Date.now();
+      // One repetition of everything, then the next: a change of machine load lands on all scenarios alike.
+      for (const config of configs) {
+        for (const scenario of set.scenarios) {
+          if (!scenario.perConfig && config !== configs[0]) continue;
+          runs.push(await measure(scenario, config, rep));
+        }
+      }
+      log(`repetition ${rep}/${options.reps} done in ${((Date.now() - started) / 1000).toFixed(1)} s (load ${formatLoad(os.loadavg())})`);
+    }
+    const loadAfter = os.loadavg();
+
+    const byKey = (scenario: ScenarioName, config: CallerConfig) =>
+      runs.filter((r) => r.scenario === scenario && (r.config === config.id || (scenario === "raw HGET floor" && config === configs[0])));
+
+    const aggregates: Record<string, Record<string, Aggregate>> = {};
+    const warnings: string[] = [];
+    for (const config of configs) {
+      aggregates[config.id] = {};
+      const present = set.scenarios.filter((s) => s.perConfig || config === configs[0]);
+      console.log(`\n── ${describeConfig(config)}   ${describeRequest(config)}${config === HEADLINE ? "   (headline)" : ""}`);
+      const rows = present.map((s) => ({ scenario: s, agg: aggregate(byKey(s.name, config)) }));
+      for (const { scenario, agg } of rows) aggregates[config.id][scenario.name] = agg;
+      console.log(`sequential, ${options.seq} calls`);
+      for (const { scenario, agg } of rows) {
+        console.log(`${formatLatencyLine(scenario.name, width, agg.sequential)}  pg/call=${formatQueries(agg.pgQueriesPerCall)}  (p50 ${formatMsRange(agg.p50)})`);
+      }
+      console.log(`parallel, ${options.par} calls at concurrency ${options.concurrency}`);
+      for (const { scenario, agg } of rows) {
+        console.log(`${formatThroughputLine(scenario.name, width, agg.parallel)}  (ops/s ${formatCountRange(agg.opsPerSecond)})`);
+      }
+      for (const { scenario, agg } of rows) {
+        if (agg.unexpectedSources > 0) {
+          warnings.push(`${scenario.name}, ${config.id}: ${agg.unexpectedSources} timed calls did not come from ${scenario.expectedSource} (Redis slow or breaker open?)`);
+        }
+      }
+    }
+
+    const perRep = (scenario: ScenarioName, config: CallerConfig, pick: (r: RunResult) => number) => {
+      const values = byKey(scenario, config).sort((a, b) => a.rep - b.rep).map(pick);
+      return values.length === options.reps ? values : null;
+    };
+    const ratio = (
+      name: string,
+      top: [ScenarioName, (r: RunResult) => number],
+      bottom: [ScenarioName, (r: RunResult) => number],
+      target?: Target,
+      config: CallerConfig = HEADLINE,
+    ): RatioResult | null => {
+      const a = perRep(top[0], config, top[1]);
+      const b = perRep(bottom[0], config, bottom[1]);
+      return a && b ? { name, ratio: pairedRatio(a, b), target } : null;
+    };
+    const p50 = (r: RunResult) => r.sequential.p50;
+    const mean = (r: RunResult) => r.sequential.mean;
+    const ops = (r: RunResult) => r.parallel.opsPerSecond;
+    const ratios = [
+      ratio("baseline / warm, sequential p50", ["noop cache (baseline)", p50], ["redis cache, warm", p50]),
+      ratio("warm / baseline, parallel ops/s", ["redis cache, warm", ops], ["noop cache (baseline)", ops]),
+      ratio("warm / floor, sequential p50", ["redis cache, warm", p50], ["raw HGET floor", p50], { kind: "max", value: 1.25 }),
+      ratio("warm / floor, parallel ops/s", ["redis cache, warm", ops], ["raw HGET floor", ops], { kind: "min", value: 0.8 }),
+      ratio("cold / baseline, sequential mean", ["redis cache, cold", mean], ["noop cache (baseline)", mean], { kind: "max", value: 1.1 }),
+      ratio("baseline / l1, sequential p50", ["noop cache (baseline)", p50], ["l1 cache, warm", p50], { kind: "min", value: 200 }),
+      ratio("l1 / floor, sequential p50", ["l1 cache, warm", p50], ["raw HGET floor", p50]),
+    ].filter((r): r is RatioResult => r !== null);
+    const perConfigRatios = configs
+      .filter((c) => c !== HEADLINE)
+      .map((c) => ratio(`baseline / warm p50, ${c.id}`, ["noop cache (baseline)", p50], ["redis cache, warm", p50], undefined, c))
+      .filter((r): r is RatioResult => r !== null);
+
+    const ratioWidth = Math.max(...[...ratios, ...perConfigRatios].map((r) => r.name.length), 10);
+    if (ratios.length) {
+      console.log(`\nratios, headline configuration — median of the per-repetition ratios [min–max]`);
+      for (const r of ratios) console.log(formatRatioLine(r.name, ratioWidth, r.ratio, r.target));
+    }
+    if (perConfigRatios.length) {
+      console.log(`\nbaseline / warm, other configurations`);
+      for (const r of perConfigRatios) console.log(formatRatioLine(r.name, ratioWidth, r.ratio));
+    }
+    const warmScenarios = (["redis cache, warm", "l1 cache, warm"] as const).filter((name) => set.scenarios.some((s) => s.name === name));
+    const warmQueries = warmScenarios.flatMap((name) => configs.map((c) => ({ name, config: c.id, max: aggregates[c.id][name].maxPgQueriesPerCall })));
+    if (warmQueries.length) {
+      const worst = Math.max(...warmQueries.map((q) => q.max));
+      console.log(
+        `\npostgres queries per warm call, every configuration (${warmQueries.length} runs × ${options.reps}): max ${formatQueries(worst)}   target 0  ${worst === 0 ? "met" : "MISSED"}`,
+      );
+    }
+    console.log(`load      ${formatLoad(loadAfter)} at the end`);
+    for (const w of warnings) console.log(`warning   ${w}`);
+
+    const dir = path.join(projectRoot, "bench-results");
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `bench-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+    fs.writeFileSync(
+      file,
+      `${JSON.stringify(
+        {
+          kind: "resolver",
+          finishedAt: new Date().toISOString(),
+          options,
+          machine,
+          loadAverage: { start: loadBefore, end: loadAfter },
+          configs: configs.map((c) => ({ ...c, request: describeRequest(c) })),
+          skipped: set.skipped,
+          aggregates,
+          ratios,
+          perConfigRatios,
+          warnings,
+          runs,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    console.log(`\nresults   ${path.relative(projectRoot, file)}`);
+  } finally {
+    await closeScenarios?.().catch(() => {});
+    await disconnectTaskMetadataCache().catch(() => {});
+    await deletePrefixedKeys().catch((error) => log(`could not delete the ${BENCH_PREFIX} keys: ${error.message}`));
+    await disconnectRedis().catch(() => {});
+    await disconnectDb().catch(() => {});
+    if (flags["keep-db"]) log(`kept database ${BENCH_DATABASE} (--keep-db)`);
+    else await dropBenchDatabase(serverUrl).catch((error) => log(`could not drop ${BENCH_DATABASE}: ${error.message}`));
+  }
+}
+
+main().catch((error) => {
+  console.error(`[bench] ✖ ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+  process.exitCode = 1;
+});

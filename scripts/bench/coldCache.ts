@@ -1,0 +1,57 @@
+import type { TaskMetadataCacheStore } from "~/services/taskMetadataCache.server";
+
+/**
+ * The `redis cache, cold` scenario's store: the real Redis store, kept cold without touching the
+ * timed calls.
+ *
+ * Reads go to the keys of an environment id that nothing ever writes, so every HGET is a real
+ * round trip that misses. Back-fills run the real scripts with the real entries, but against the
+ * keys of a second, "sink" environment id, so a back-fill never warms what the next call reads.
+ * Each call therefore costs what a cold call costs in production — a Redis miss, the Postgres
+ * lookup, and a back-fill script round trip in the background — for as many calls as the run
+ * makes, sequential or at any concurrency, with no deletes between calls.
+ *
+ * Both ids carry the benchmark environment's id, so they share its key prefix (cleaned after the
+ * run) and their keys are built exactly like the real ones.
+ */
+export class ColdTaskMetadataCache implements TaskMetadataCacheStore {
+  constructor(private readonly redis: TaskMetadataCacheStore) {}
+
+  private readEnvironment(environmentId: string) {
+    return `${environmentId}-cold-never-written`;
+  }
+  private sinkEnvironment(environmentId: string) {
+    return `${environmentId}-cold-backfill-sink`;
+  }
+
+  getCurrentTask(environmentId: string, slug: string) {
+    return this.redis.getCurrentTask(this.readEnvironment(environmentId), slug);
+  }
+  getWorkerIdForVersion(environmentId: string, version: string) {
+    return this.redis.getWorkerIdForVersion(this.readEnvironment(environmentId), version);
+  }
+  getWorkerTask(environmentId: string, workerId: string, slug: string, queueName?: string) {
+    return this.redis.getWorkerTask(this.readEnvironment(environmentId), workerId, slug, queueName);
+  }
+
+  backfillCurrentTask(...[environmentId, ...rest]: Parameters<TaskMetadataCacheStore["backfillCurrentTask"]>) {
+    return this.redis.backfillCurrentTask(this.sinkEnvironment(environmentId), ...rest);
+  }
+  backfillWorker(...[environmentId, ...rest]: Parameters<TaskMetadataCacheStore["backfillWorker"]>) {
+    return this.redis.backfillWorker(this.sinkEnvironment(environmentId), ...rest);
+  }
+  backfillVersion(...[environmentId, ...rest]: Parameters<TaskMetadataCacheStore["backfillVersion"]>) {
+    return this.redis.backfillVersion(this.sinkEnvironment(environmentId), ...rest);
+  }
+
+  // Replaces are not part of any timed call; refuse them rather than write somewhere surprising.
+  async replaceCurrent(): Promise<void> {
+    throw new Error("the cold benchmark store does not replace hashes");
+  }
+  async clearCurrent(): Promise<void> {
+    throw new Error("the cold benchmark store does not replace hashes");
+  }
+  async replaceWorker(): Promise<void> {
+    throw new Error("the cold benchmark store does not replace hashes");
+  }
+}

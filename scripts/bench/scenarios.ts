@@ -1,0 +1,222 @@
+import { cacheEvents, taskMetadataCache } from "~/services/taskMetadataCacheInstance.server";
+import { CircuitBreaker } from "~/domain/circuitBreaker";
+import { getEnv } from "~/env.server";
+import { createRedisClient, type RedisClient } from "~/redis.server";
+import { QueueResolver, type ResolveInput, type ResolvedTask } from "~/services/queueResolver.server";
+import {
+  NoopTaskMetadataCache,
+  TaskMetadataCache,
+  type TaskMetadataCacheStore,
+} from "~/services/taskMetadataCache.server";
+import { environmentKeys } from "~/domain/cacheKeys";
+import { ColdTaskMetadataCache } from "./coldCache";
+import { BENCH_QUEUE, BENCH_TASK, LOCKED_VERSION, type BenchData } from "./environment";
+import { BackfillTracker } from "./timing";
+
+/**
+ * What `npm run bench` times: the scenarios (which store sits behind the resolver) and the caller
+ * configurations (which branch of SPEC §3 a trigger takes).
+ */
+
+export const SCENARIO_NAMES = [
+  "raw HGET floor",
+  "noop cache (baseline)",
+  "redis cache, cold",
+  "redis cache, warm",
+  "l1 cache, warm",
+] as const;
+export type ScenarioName = (typeof SCENARIO_NAMES)[number];
+
+/** Width of the bracketed label: the longest scenario name. */
+export const LABEL_WIDTH = Math.max(...SCENARIO_NAMES.map((n) => n.length));
+
+export interface CallerConfig {
+  /** Stable id used in the JSON results. */
+  id: string;
+  locked: boolean;
+  queueOverride: boolean;
+  ttl: boolean;
+}
+
+/** The headline first: `{ taskId, queue: "bench-queue", ttl: "5m" }`; then the other seven. */
+export const CALLER_CONFIGS: CallerConfig[] = [false, true].flatMap((locked) =>
+  [true, false].flatMap((queueOverride) =>
+    [true, false].map((ttl) => ({
+      id: `${locked ? "locked" : "unlocked"}-${queueOverride ? "queue" : "no-queue"}-${ttl ? "ttl" : "no-ttl"}`,
+      locked,
+      queueOverride,
+      ttl,
+    })),
+  ),
+);
+export const HEADLINE = CALLER_CONFIGS[0];
+
+export function describeConfig(config: CallerConfig): string {
+  return [
+    config.locked ? `locked to ${LOCKED_VERSION}` : "not locked",
+    config.queueOverride ? "queue override" : "no queue override",
+    config.ttl ? "ttl" : "no ttl",
+  ].join(" · ");
+}
+
+/** The request shape, as a caller would write it. */
+export function describeRequest(config: CallerConfig): string {
+  const fields = ["taskId"];
+  if (config.queueOverride) fields.push(`queue: "${BENCH_QUEUE}"`);
+  if (config.ttl) fields.push(`ttl: "5m"`);
+  if (config.locked) fields.push(`lockToVersion: "${LOCKED_VERSION}"`);
+  return `{ ${fields.join(", ")} }`;
+}
+
+export function resolveInput(config: CallerConfig, data: BenchData): ResolveInput {
+  return {
+    environment: data.environment,
+    taskSlug: BENCH_TASK,
+    queue: config.queueOverride ? BENCH_QUEUE : undefined,
+    ttl: config.ttl ? "5m" : undefined,
+    lockToVersion: config.locked ? LOCKED_VERSION : undefined,
+  };
+}
+
+/** `--only warm,floor`: scenarios whose name contains any of the words (case-insensitive); all when none given. */
+export function selectScenarios(names: readonly ScenarioName[], only: readonly string[]): ScenarioName[] {
+  const words = only.flatMap((o) => o.split(",")).map((w) => w.trim().toLowerCase()).filter(Boolean);
+  if (words.length === 0) return [...names];
+  return names.filter((name) => words.some((w) => name.toLowerCase().includes(w)));
+}
+
+export interface Scenario {
+  name: ScenarioName;
+  /** False for the floor: one HGET, whatever the caller configuration. */
+  perConfig: boolean;
+  /** Where every resolve of the scenario must get its metadata (checked on every timed call). */
+  expectedSource?: ResolvedTask["source"];
+  /** The call to time for one configuration; `onSource` sees each resolve's metadata source. */
+  call(config: CallerConfig, onSource: (source: ResolvedTask["source"]) => void): () => Promise<unknown>;
+  /** One untimed resolve, to check that every store answers like Postgres does. */
+  resolveOnce?(config: CallerConfig): Promise<ResolvedTask>;
+  /** Waits for background work (back-fills) started by timed calls. */
+  settle(): Promise<void>;
+}
+
+/** Options of the hot-path client in taskMetadataCacheInstance.server.ts, so the bench pays what production pays. */
+function hotPathClient(name: string): RedisClient {
+  const env = getEnv();
+  return createRedisClient(
+    env.taskMetaCacheRedis,
+    {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      commandTimeout: env.TASK_META_CACHE_COMMAND_TIMEOUT_MS,
+      maxRetriesPerRequest: 0,
+      connectTimeout: 2_000,
+    },
+    name,
+  );
+}
+
+/** The Redis tier alone, wired like the instance module does (its own client, breaker and timeouts). */
+function redisOnlyStore(client: RedisClient): TaskMetadataCache {
+  const env = getEnv();
+  return new TaskMetadataCache({
+    client,
+    prefix: env.REDIS_KEY_PREFIX,
+    currentTtlSeconds: env.TASK_META_CACHE_CURRENT_ENV_TTL_SECONDS,
+    workerTtlSeconds: env.TASK_META_CACHE_BY_WORKER_TTL_SECONDS,
+    commandTimeoutMs: env.TASK_META_CACHE_COMMAND_TIMEOUT_MS,
+    breaker: new CircuitBreaker({
+      failureThreshold: env.TASK_META_CACHE_BREAKER_FAILURES,
+      cooldownMs: env.TASK_META_CACHE_BREAKER_COOLDOWN_MS,
+    }),
+    events: cacheEvents,
+  });
+}
+
+/**
+ * The in-process tier, when the code base has one: the env-wired store with
+ * TASK_META_CACHE_L1_ENABLED=true (useBenchConfiguration sets it) is then something other than the
+ * bare Redis store. Until issue 7 lands it is the bare store, and the `l1 cache, warm` scenario
+ * is skipped with a note.
+ */
+export function inProcessTier(): TaskMetadataCacheStore | null {
+  const store = taskMetadataCache();
+  return store instanceof TaskMetadataCache || store instanceof NoopTaskMetadataCache ? null : store;
+}
+
+function resolverScenario(
+  name: ScenarioName,
+  store: TaskMetadataCacheStore,
+  expectedSource: ResolvedTask["source"],
+  data: BenchData,
+): Scenario {
+  const backfills = new BackfillTracker();
+  const resolver = new QueueResolver({ cache: store, scheduleBackfill: backfills.schedule });
+  const inputs = new Map(CALLER_CONFIGS.map((c) => [c.id, resolveInput(c, data)]));
+  return {
+    name,
+    perConfig: true,
+    expectedSource,
+    call(config, onSource) {
+      const input = inputs.get(config.id)!;
+      return async () => onSource((await resolver.resolve(input)).source);
+    },
+    resolveOnce: (config) => resolver.resolve(inputs.get(config.id)!),
+    settle: () => backfills.settled(),
+  };
+}
+
+export interface ScenarioSet {
+  scenarios: Scenario[];
+  /** Why a scenario is not in the set (the in-process tier does not exist yet). */
+  skipped: { name: ScenarioName; reason: string }[];
+  close(): Promise<void>;
+}
+
+export async function buildScenarios(data: BenchData, wanted: readonly ScenarioName[]): Promise<ScenarioSet> {
+  const floorClient = hotPathClient("bench-floor");
+  const storeClient = hotPathClient("bench-task-meta-cache");
+  await Promise.all([floorClient.connect(), storeClient.connect()]);
+  const redisStore = redisOnlyStore(storeClient);
+  const currentKey = environmentKeys(getEnv().REDIS_KEY_PREFIX, data.environment.id).current;
+  const raw = await floorClient.hget(currentKey, BENCH_TASK);
+  if (raw === null) throw new Error(`the floor's field ${currentKey} ${BENCH_TASK} is missing: the promotion did not write the cache`);
+
+  const scenarios: Scenario[] = [];
+  const skipped: ScenarioSet["skipped"] = [];
+  for (const name of wanted) {
+    switch (name) {
+      case "raw HGET floor":
+        scenarios.push({
+          name,
+          perConfig: false,
+          call: () => async () => JSON.parse((await floorClient.hget(currentKey, BENCH_TASK)) as string),
+          settle: async () => {},
+        });
+        break;
+      case "noop cache (baseline)":
+        scenarios.push(resolverScenario(name, new NoopTaskMetadataCache(), "database", data));
+        break;
+      case "redis cache, cold":
+        scenarios.push(resolverScenario(name, new ColdTaskMetadataCache(redisStore), "database", data));
+        break;
+      case "redis cache, warm":
+        scenarios.push(resolverScenario(name, redisStore, "cache", data));
+        break;
+      case "l1 cache, warm": {
+        const tier = inProcessTier();
+        if (tier) scenarios.push(resolverScenario(name, tier, "cache", data));
+        else skipped.push({ name, reason: "no in-process tier in this code base yet (issue 7)" });
+        break;
+      }
+    }
+  }
+  return {
+    scenarios,
+    skipped,
+    close: async () => {
+      await Promise.all(scenarios.map((s) => s.settle()));
+      floorClient.disconnect();
+      storeClient.disconnect();
+    },
+  };
+}
