@@ -11,7 +11,7 @@
 import "dotenv/config";
 import { prisma, disconnectDb } from "~/db.server";
 import { disconnectRedis } from "~/redis.server";
-import { disconnectApiKeyCache } from "~/services/apiKeyAuth.server";
+import { disconnectApiRedis } from "~/services/apiRedis.server";
 import { rotateApiKey } from "~/services/credentials.server";
 
 function usage(message: string): never {
@@ -52,7 +52,7 @@ try {
   );
   console.log(rotated.apiKey);
 } finally {
-  await disconnectApiKeyCache();
+  await disconnectApiRedis();
   await disconnectRedis();
   await disconnectDb();
 }

@@ -2,8 +2,8 @@ import { z } from "zod";
 import { pgPool } from "~/db.server";
 import { hashApiKey, looksLikeApiKey, type EnvironmentTypeName } from "~/domain/apiKeys";
 import { UnauthorizedError } from "~/domain/errors";
-import { getEnv } from "~/env.server";
-import { createRedisClient, keyPrefix, type RedisClient } from "~/redis.server";
+import { keyPrefix } from "~/redis.server";
+import { apiRedis, disconnectApiRedis } from "~/services/apiRedis.server";
 import { logger } from "~/services/logger.server";
 
 /**
@@ -31,7 +31,6 @@ const POSITIVE_TTL_SECONDS = 3_600;
 // Unknown keys and tombstones: long enough to absorb a flood of bad keys and any in-flight fill
 // racing a revocation, short enough that a mistake is not remembered for long.
 const NEGATIVE_TTL_SECONDS = 300;
-const CONNECT_WAIT_MS = 1_000;
 
 const CachedEntry = z.union([
   z.object({
@@ -50,40 +49,10 @@ function cacheKey(hash: string) {
   return `${keyPrefix()}api-key:${hash}`;
 }
 
-/** The Redis tier. Its client never queues commands while disconnected: a lookup either gets an answer within the command timeout or goes to Postgres. */
+/** The Redis tier, on the API's fail-fast connection: a lookup gets an answer within the command timeout or goes to Postgres. */
 class ApiKeyCache {
-  private client: RedisClient | undefined;
-  private connecting: Promise<void> | undefined;
-
-  private async ready(): Promise<RedisClient | undefined> {
-    if (!this.client) {
-      const env = getEnv();
-      this.client = createRedisClient(
-        env.redis,
-        {
-          lazyConnect: true,
-          enableOfflineQueue: false,
-          commandTimeout: env.TASK_META_CACHE_COMMAND_TIMEOUT_MS,
-          maxRetriesPerRequest: 1,
-        },
-        "api-key-cache",
-      );
-      // Lookups made while the first connection is being set up wait (briefly) instead of missing.
-      this.connecting = this.client
-        .connect()
-        .catch((error: unknown) => logger.warn("api key cache: first connect failed", { error }))
-        .finally(() => (this.connecting = undefined));
-    }
-    if (isReady(this.client)) return this.client;
-    if (this.connecting) {
-      await Promise.race([this.connecting, new Promise((r) => setTimeout(r, CONNECT_WAIT_MS).unref())]);
-      if (this.client && isReady(this.client)) return this.client;
-    }
-    return undefined;
-  }
-
   async get(hash: string): Promise<Lookup> {
-    const client = await this.ready();
+    const client = await apiRedis();
     if (!client) return "miss";
     let raw: string | null;
     try {
@@ -105,7 +74,7 @@ class ApiKeyCache {
 
   /** SET NX: never overwrites a tombstone written by a revocation that raced this fill. */
   async fill(hash: string, environment: AuthenticatedEnvironment | null): Promise<void> {
-    const client = await this.ready();
+    const client = await apiRedis();
     if (!client) return;
     const value = environment ? { v: 1, ...environment } : { v: 1, revoked: true };
     const ttl = environment ? POSITIVE_TTL_SECONDS : NEGATIVE_TTL_SECONDS;
@@ -119,7 +88,7 @@ class ApiKeyCache {
   /** Tombstones overwrite whatever is cached. Throws when Redis cannot confirm: the caller must not report success. */
   async revoke(hashes: string[]): Promise<void> {
     if (hashes.length === 0) return;
-    const client = await this.ready();
+    const client = await apiRedis();
     if (!client) throw new Error("Redis is not connected");
     const tombstone = JSON.stringify({ v: 1, revoked: true });
     const pipeline = client.multi();
@@ -131,21 +100,10 @@ class ApiKeyCache {
 
   /** Removes entries (used to undo tombstones when a rotation's transaction fails). */
   async forget(hashes: string[]): Promise<void> {
-    const client = await this.ready();
+    const client = await apiRedis();
     if (!client || hashes.length === 0) return;
     await client.del(...hashes.map(cacheKey));
   }
-
-  async disconnect() {
-    const client = this.client;
-    this.client = undefined;
-    this.connecting = undefined;
-    if (client) await client.quit().catch(() => client.disconnect());
-  }
-}
-
-function isReady(client: RedisClient): boolean {
-  return client.status === "ready";
 }
 
 function safeJson(raw: string): unknown {
@@ -201,7 +159,7 @@ export async function authenticateAuthorizationHeader(authorization: string | un
 
 /**
  * Makes the given key hashes fail authentication at once, across every instance (they all read
- * this Redis). Rotation calls it before and after revoking the keys in Postgres.
+ * this Redis). Rotation calls it before revoking the keys in Postgres.
  */
 export function revokeCachedApiKeys(hashes: string[]): Promise<void> {
   return cache.revoke(hashes);
@@ -212,7 +170,7 @@ export function forgetCachedApiKeys(hashes: string[]): Promise<void> {
   return cache.forget(hashes);
 }
 
-/** Closes the cache's Redis connection (tests, scripts, shutdown). */
+/** Closes the API's Redis connection, which this cache uses (tests, scripts, shutdown). */
 export function disconnectApiKeyCache(): Promise<void> {
-  return cache.disconnect();
+  return disconnectApiRedis();
 }

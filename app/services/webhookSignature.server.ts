@@ -1,7 +1,8 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { ServiceUnavailableError, UnauthorizedError } from "~/domain/errors";
 import { prisma } from "~/db.server";
-import { keyPrefix, redis } from "~/redis.server";
+import { keyPrefix } from "~/redis.server";
+import { apiRedis } from "~/services/apiRedis.server";
 import type { AuthenticatedEnvironment } from "~/services/apiKeyAuth.server";
 import { logger } from "~/services/logger.server";
 
@@ -77,13 +78,17 @@ export function matchSecret(signature: ParsedSignature, secret: string, rawBody:
  * after the HMAC matched, so that garbage cannot fill Redis.
  */
 export async function rejectReplay(digest: string): Promise<void> {
-  const key = `${keyPrefix()}webhook-signature:${digest}`;
+  const unavailable = new ServiceUnavailableError(
+    "Redis is unavailable, so signed requests cannot be checked for replay; retry later or use the API key",
+  );
+  const client = await apiRedis();
+  if (!client) throw unavailable;
   let stored: string | null;
   try {
-    stored = await redis().set(key, "1", "EX", SIGNATURE_TOLERANCE_SECONDS * 2, "NX");
+    stored = await client.set(`${keyPrefix()}webhook-signature:${digest}`, "1", "EX", SIGNATURE_TOLERANCE_SECONDS * 2, "NX");
   } catch (error) {
     logger.error("webhook replay check failed: Redis unavailable", { error });
-    throw new ServiceUnavailableError("Redis is unavailable, so signed requests cannot be checked for replay; retry later or use the API key");
+    throw unavailable;
   }
   if (stored === null) throw new UnauthorizedError("Signature has already been used (replay); sign the request again");
 }

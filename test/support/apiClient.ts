@@ -36,7 +36,7 @@ function init(call: ApiCall): RequestInit {
   return {
     method: call.method ?? (body ? "POST" : "GET"),
     headers: { ...(body ? { "content-type": "application/json" } : {}), ...call.headers },
-    body,
+    body: body ? new Uint8Array(body) : undefined,
   };
 }
 
