@@ -286,6 +286,19 @@ describe("both lanes give identical responses", () => {
     }
   });
 
+  it("50 concurrent requests with one idempotency key create exactly one run, in each lane", async () => {
+    for (const lane of ["lean", "remix"] as const) {
+      const key = `concurrent-${lane}`;
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => send(lane, trigger("email", { payload: { i } }, { "idempotency-key": key })())),
+      );
+      expect(results.every((r) => r.status === 200)).toBe(true);
+      expect(new Set(results.map((r) => r.body.id)).size).toBe(1);
+      expect(results.filter((r) => r.body.isCached === false)).toHaveLength(1);
+      expect(await prisma().taskRun.count({ where: { environmentId: project.prod.id, idempotencyKey: key } })).toBe(1);
+    }
+  });
+
   it("413 while streaming a chunked body without Content-Length, in both lanes", async () => {
     const chunk = Buffer.alloc(64 * 1024, "a");
     const streamed = () =>
