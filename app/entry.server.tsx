@@ -5,6 +5,13 @@ import { RemixServer } from "@remix-run/react";
 import { isbot } from "isbot";
 import { renderToPipeableStream } from "react-dom/server";
 import { logger } from "~/services/logger.server";
+import { processMetricsSink } from "~/services/metrics.server";
+import { setCacheEventSink } from "~/services/taskMetadataCacheInstance.server";
+
+// This process's cache events feed GET /metrics and the overview's per-minute Redis buckets.
+setCacheEventSink(processMetricsSink);
+/** server.ts flushes the last metrics on shutdown through the build's entry (the same module instance). */
+export { stopMetrics } from "~/services/metrics.server";
 
 /** The lean /api lane, reached by server.ts as `build.entry.module.handleApiRequest` (one module instance for both lanes). */
 export { handleApiRequest } from "~/api/node";

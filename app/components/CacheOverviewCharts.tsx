@@ -43,7 +43,8 @@ function formatTime(time: number, stepMinutes: number): string {
 }
 
 function formatMs(value: number): string {
-  return value < 1 ? `${(value * 1000).toFixed(0)} µs` : `${value.toFixed(value < 10 ? 2 : 0)} ms`;
+  if (value < 1) return `${Math.round(value * 1000)} µs`;
+  return value < 10 ? `${Number(value.toFixed(1))} ms` : `${Math.round(value)} ms`;
 }
 
 function ChartCard({ title, subtitle, children }: { title: string; subtitle: string; children: ReactNode }) {
@@ -67,8 +68,23 @@ function ChartCard({ title, subtitle, children }: { title: string; subtitle: str
   );
 }
 
+/** Log-axis bounds and ticks at powers of ten around the latencies present (a decade at least). */
+function latencyAxis(points: ChartPoint[]): { domain: [number, number]; ticks: number[] } {
+  const values = points
+    .flatMap((p) => [p.cacheP50Ms, p.cacheP99Ms, p.databaseP50Ms, p.databaseP99Ms])
+    .filter((v): v is number => v !== null && v > 0);
+  if (values.length === 0) return { domain: [0.1, 10], ticks: [0.1, 1, 10] };
+  const low = Math.floor(Math.log10(Math.min(...values)));
+  const high = Math.max(low + 1, Math.ceil(Math.log10(Math.max(...values))));
+  const ticks = Array.from({ length: high - low + 1 }, (_, i) => 10 ** (low + i));
+  return { domain: [ticks[0], ticks[ticks.length - 1]], ticks };
+}
+
 export function CacheOverviewCharts({ points, stepMinutes }: { points: ChartPoint[]; stepMinutes: number }) {
+  const latency = latencyAxis(points);
   const tick = (time: number) => formatTime(time, stepMinutes);
+  // A line needs two neighbouring points; dots keep a lone busy minute visible.
+  const dot = { r: 2.5 };
   const axis = { stroke: "#94a3b8", fontSize: 11 };
   const spanNote = stepMinutes > 1 ? `each point averages ${stepMinutes} minutes` : "one point per minute";
   return (
@@ -82,7 +98,7 @@ export function CacheOverviewCharts({ points, stepMinutes }: { points: ChartPoin
             labelFormatter={(t) => tick(Number(t))}
             formatter={(v) => (typeof v === "number" ? `${(v * 100).toFixed(1)} %` : "no lookups")}
           />
-          <Line type="monotone" dataKey="hitRate" name="hit ratio" stroke={COLORS.rate} strokeWidth={2} dot={false} isAnimationActive={false} />
+          <Line type="linear" dataKey="hitRate" name="hit ratio" stroke={COLORS.rate} strokeWidth={2} dot={dot} isAnimationActive={false} />
         </LineChart>
       </ChartCard>
       <ChartCard title="Hits, misses, back-fills" subtitle={`Per minute, ${spanNote}`}>
@@ -92,9 +108,9 @@ export function CacheOverviewCharts({ points, stepMinutes }: { points: ChartPoin
           <YAxis allowDecimals={false} {...axis} />
           <Tooltip labelFormatter={(t) => tick(Number(t))} formatter={(v) => (typeof v === "number" ? v.toFixed(v % 1 ? 1 : 0) : v)} />
           <Legend wrapperStyle={{ fontSize: 11 }} />
-          <Line type="monotone" dataKey="hitsPerMinute" name="hits" stroke={COLORS.hits} strokeWidth={2} dot={false} isAnimationActive={false} />
-          <Line type="monotone" dataKey="missesPerMinute" name="misses" stroke={COLORS.misses} strokeWidth={2} dot={false} isAnimationActive={false} />
-          <Line type="monotone" dataKey="backfillsPerMinute" name="back-fills" stroke={COLORS.backfills} strokeWidth={2} dot={false} isAnimationActive={false} />
+          <Line type="linear" dataKey="hitsPerMinute" name="hits" stroke={COLORS.hits} strokeWidth={2} dot={false} isAnimationActive={false} />
+          <Line type="linear" dataKey="missesPerMinute" name="misses" stroke={COLORS.misses} strokeWidth={2} dot={false} isAnimationActive={false} />
+          <Line type="linear" dataKey="backfillsPerMinute" name="back-fills" stroke={COLORS.backfills} strokeWidth={2} dot={false} isAnimationActive={false} />
         </LineChart>
       </ChartCard>
       <ChartCard title="Resolver latency" subtitle={`p50 and p99, served from cache vs Postgres (log scale), ${spanNote}`}>
@@ -102,13 +118,13 @@ export function CacheOverviewCharts({ points, stepMinutes }: { points: ChartPoin
           <CartesianGrid stroke="#e2e8f0" vertical={false} />
           <XAxis dataKey="time" tickFormatter={tick} {...axis} minTickGap={24} />
           {/* Quantiles are positive or null (no lookups), so a log axis never has to place a zero. */}
-          <YAxis scale="log" domain={["auto", "auto"]} allowDataOverflow tickFormatter={formatMs} {...axis} />
+          <YAxis scale="log" domain={latency.domain} ticks={latency.ticks} tickFormatter={formatMs} {...axis} />
           <Tooltip labelFormatter={(t) => tick(Number(t))} formatter={(v) => (typeof v === "number" ? formatMs(v) : "—")} />
           <Legend wrapperStyle={{ fontSize: 11 }} />
-          <Line type="monotone" dataKey="cacheP50Ms" name="cache p50" stroke={COLORS.cache} strokeWidth={2} dot={false} connectNulls isAnimationActive={false} />
-          <Line type="monotone" dataKey="cacheP99Ms" name="cache p99" stroke={COLORS.cache} strokeDasharray="4 3" dot={false} connectNulls isAnimationActive={false} />
-          <Line type="monotone" dataKey="databaseP50Ms" name="Postgres p50" stroke={COLORS.database} strokeWidth={2} dot={false} connectNulls isAnimationActive={false} />
-          <Line type="monotone" dataKey="databaseP99Ms" name="Postgres p99" stroke={COLORS.database} strokeDasharray="4 3" dot={false} connectNulls isAnimationActive={false} />
+          <Line type="linear" dataKey="cacheP50Ms" name="cache p50" stroke={COLORS.cache} strokeWidth={2} dot={dot} connectNulls isAnimationActive={false} />
+          <Line type="linear" dataKey="cacheP99Ms" name="cache p99" stroke={COLORS.cache} strokeDasharray="4 3" dot={dot} connectNulls isAnimationActive={false} />
+          <Line type="linear" dataKey="databaseP50Ms" name="Postgres p50" stroke={COLORS.database} strokeWidth={2} dot={dot} connectNulls isAnimationActive={false} />
+          <Line type="linear" dataKey="databaseP99Ms" name="Postgres p99" stroke={COLORS.database} strokeDasharray="4 3" dot={dot} connectNulls isAnimationActive={false} />
         </LineChart>
       </ChartCard>
     </div>

@@ -43,15 +43,14 @@ const TONE_CLASSES = {
   none: "border-slate-200 bg-white text-slate-400",
 } as const;
 
-function Tile({ label, value, hint, className = "border-slate-200 bg-white text-slate-900", testId }: {
+function Tile({ label, value, hint, className = "border-slate-200 bg-white text-slate-900" }: {
   label: string;
-  value: string;
+  value: ReactNode;
   hint: string;
   className?: string;
-  testId?: string;
 }) {
   return (
-    <div className={`rounded-lg border px-4 py-3 ${className}`} data-testid={testId}>
+    <div className={`rounded-lg border px-4 py-3 ${className}`} data-testid={`tile-${label.toLowerCase().replace(/[^a-z]+/g, "-")}`}>
       <p className="text-xs font-medium uppercase tracking-wide text-slate-500">{label}</p>
       <p className="mt-1 text-2xl font-semibold tabular-nums">{value}</p>
       <p className="mt-0.5 text-xs text-slate-500">{hint}</p>
@@ -178,7 +177,6 @@ export default function OverviewPage() {
             value={percent(summary.hitRate)}
             hint={summary.hitRate === null ? "no lookups yet" : "≥ 95 % green · ≥ 80 % amber"}
             className={TONE_CLASSES[hitRateTone(summary.hitRate)]}
-            testId="hit-rate"
           />
           <Tile label="Hits" value={count(summary.hits)} hint={`lookups served from cache (${count(summary.negativeHits)} negative)`} />
           <Tile label="Misses" value={count(summary.misses)} hint="lookups that went to Postgres" />
@@ -317,7 +315,14 @@ export default function OverviewPage() {
           <div className="grid grid-cols-2 gap-3 md:grid-cols-4" data-testid="redis-server">
             <Tile
               label="Memory used / max"
-              value={`${formatBytes(redisServer.usedMemoryBytes)} / ${redisServer.maxMemoryBytes ? formatBytes(redisServer.maxMemoryBytes) : "no limit"}`}
+              value={
+                <>
+                  {formatBytes(redisServer.usedMemoryBytes)}{" "}
+                  <span className="text-base font-normal text-slate-500">
+                    / {redisServer.maxMemoryBytes ? formatBytes(redisServer.maxMemoryBytes) : "no limit"}
+                  </span>
+                </>
+              }
               hint={`eviction policy ${redisServer.maxMemoryPolicy ?? "unknown"}`}
             />
             <Tile

@@ -200,6 +200,15 @@ export function metricsRecorder(): MetricsRecorder {
   return processRecorder;
 }
 
+/**
+ * The sink to install in the cache at start-up: it forwards to this process's recorder, which is
+ * created on the first event, so installing it reads no configuration and starts no timer.
+ */
+export const processMetricsSink: CacheEventSink = {
+  record: (event, keyspace, count) => metricsRecorder().record(event, keyspace, count),
+  observeResolve: (source, durationMs, environmentId) => metricsRecorder().observeResolve(source, durationMs, environmentId),
+};
+
 /** Writes this process's last counts and stops its timer (graceful shutdown). */
 export async function stopMetrics(): Promise<void> {
   await processRecorder?.stop();
