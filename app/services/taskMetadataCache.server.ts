@@ -128,6 +128,8 @@ class RepeatedErrorLog {
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
+const isAbsent = (entry: TaskEntry) => !entry.found;
+
 export class TaskMetadataCache implements TaskMetadataCacheStore {
   readonly breaker: CircuitBreaker;
   private readonly client: Redis | Cluster;
@@ -156,8 +158,21 @@ export class TaskMetadataCache implements TaskMetadataCacheStore {
     this.stagingChunkSize = options.stagingChunkSize ?? 1_000;
   }
 
+  private readonly keysByEnvironment = new Map<string, EnvironmentKeys>();
+
+  /**
+   * Memoised per environment: building the key set validates the ids and builds the SCAN pattern
+   * (≈3 µs of CPU, as much as the rest of a warm read), and every hot-path read needs it.
+   */
   keys(environmentId: string): EnvironmentKeys {
-    return environmentKeys(this.prefix, environmentId);
+    let keys = this.keysByEnvironment.get(environmentId);
+    if (!keys) {
+      keys = environmentKeys(this.prefix, environmentId);
+      // Bounded without bookkeeping: refilling costs one build per environment.
+      if (this.keysByEnvironment.size >= 10_000) this.keysByEnvironment.clear();
+      this.keysByEnvironment.set(environmentId, keys);
+    }
+    return keys;
   }
 
   // ---- reads -------------------------------------------------------------------------------
@@ -167,7 +182,7 @@ export class TaskMetadataCache implements TaskMetadataCacheStore {
     const raw = await this.attempt("getCurrentTask", "current", { environmentId, slug }, this.commandTimeoutMs, () =>
       this.client.hget(keys.current, slug),
     );
-    return this.decodeRead("current", raw, decodeTaskEntry, { environmentId, slug, key: keys.current });
+    return this.decodeRead("current", raw, decodeTaskEntry, { environmentId, slug, key: keys.current }, isAbsent);
   }
 
   async getWorkerIdForVersion(environmentId: string, version: string): Promise<string | null> {
@@ -175,7 +190,7 @@ export class TaskMetadataCache implements TaskMetadataCacheStore {
     const raw = await this.attempt("getWorkerIdForVersion", "version", { environmentId, version }, this.commandTimeoutMs, () =>
       this.client.hget(keys.versions, version),
     );
-    return this.decodeRead("version", raw, decodeWorkerId, { environmentId, version, key: keys.versions }, false);
+    return this.decodeRead("version", raw, decodeWorkerId, { environmentId, version, key: keys.versions });
   }
 
   async getWorkerTask(
@@ -191,7 +206,7 @@ export class TaskMetadataCache implements TaskMetadataCacheStore {
       const raw = await this.attempt("getWorkerTask", "worker", context, this.commandTimeoutMs, () =>
         this.client.hget(workerKey, slug),
       );
-      return { task: this.decodeRead("worker", raw, decodeTaskEntry, { ...context, key: workerKey }), queueId: undefined };
+      return { task: this.decodeRead("worker", raw, decodeTaskEntry, { ...context, key: workerKey }, isAbsent), queueId: undefined };
     }
     const queuesKey = keys.queues(workerId);
     // One round trip for both fields; both keys share the environment's slot.
@@ -209,12 +224,8 @@ export class TaskMetadataCache implements TaskMetadataCacheStore {
     }
     const [rawTask, rawQueue] = raw.value;
     return {
-      task: this.decodeRead("worker", { ok: true, value: rawTask }, decodeTaskEntry, { ...context, key: workerKey }),
-      queueId: this.decodeRead("worker", { ok: true, value: rawQueue }, decodeQueueRef, {
-        ...context,
-        queueName,
-        key: queuesKey,
-      }, false),
+      task: this.decodeRead("worker", { ok: true, value: rawTask }, decodeTaskEntry, { ...context, key: workerKey }, isAbsent),
+      queueId: this.decodeRead("worker", { ok: true, value: rawQueue }, decodeQueueRef, { ...context, queueName, key: queuesKey }),
     };
   }
 
@@ -432,7 +443,7 @@ export class TaskMetadataCache implements TaskMetadataCacheStore {
     raw: Outcome<string | null>,
     decode: (raw: string) => Decoded<T>,
     context: Record<string, unknown>,
-    countNegative = true,
+    isNegative: (value: T) => boolean = () => false,
   ): T | null {
     if (!raw.ok || raw.value === null) {
       this.events.record("miss", keyspace);
@@ -445,8 +456,7 @@ export class TaskMetadataCache implements TaskMetadataCacheStore {
       this.errorLog.warn("decode", new TaskMetadataCacheError(decoded.error), context);
       return null;
     }
-    const negative = countNegative && (decoded.value as TaskEntry).found === false;
-    this.events.record(negative ? "negative_hit" : "hit", keyspace);
+    this.events.record(isNegative(decoded.value) ? "negative_hit" : "hit", keyspace);
     return decoded.value;
   }
 }
