@@ -10,7 +10,11 @@ import type { PrismaClient } from "~/generated/prisma/client.ts";
 import { logger } from "~/services/logger.server";
 import type { TaskMetadataCacheStore } from "~/services/taskMetadataCache.server";
 import { cacheEvents, taskMetadataCache } from "~/services/taskMetadataCacheInstance.server";
-import { findCurrentTask, findLockedTask, type EnvironmentRef } from "~/services/taskMetadataSource.server";
+import {
+  postgresTaskMetadataSource,
+  type EnvironmentRef,
+  type TaskMetadataSource,
+} from "~/services/taskMetadataSource.server";
 
 /**
  * The trigger hot path's queue resolver (SPEC §3): which queue, TTL and kind a run gets, and what
@@ -44,7 +48,9 @@ export interface ResolvedTask {
 
 export interface QueueResolverDeps {
   cache?: TaskMetadataCacheStore;
-  /** Reads on a cache miss. */
+  /** Answers cache misses; defaults to Postgres through `prisma`. */
+  source?: TaskMetadataSource;
+  /** The database of the default source. */
   prisma?: PrismaClient;
   events?: CacheEventSink;
   maxTtlSeconds?: number;
@@ -78,8 +84,11 @@ export class QueueResolver {
   private get cache() {
     return this.deps.cache ?? taskMetadataCache();
   }
-  private get db() {
-    return this.deps.prisma ?? prisma();
+  private defaultSource: TaskMetadataSource | undefined;
+  private get source(): TaskMetadataSource {
+    if (this.deps.source) return this.deps.source;
+    this.defaultSource ??= postgresTaskMetadataSource(this.deps.prisma ?? prisma());
+    return this.defaultSource;
   }
   private get events() {
     return this.deps.events ?? cacheEvents;
@@ -132,7 +141,7 @@ export class QueueResolver {
   private async currentTask(environment: EnvironmentRef, slug: string): Promise<{ entry: TaskEntry; fromDatabase: boolean }> {
     const cached = await this.cache.getCurrentTask(environment.id, slug);
     if (cached) return { entry: cached, fromDatabase: false };
-    const { workerId, entry } = await findCurrentTask(this.db, environment, slug);
+    const { workerId, entry } = await this.source.findCurrentTask(environment, slug);
     this.backfill(() => this.cache.backfillCurrentTask(environment.id, workerId, slug, entry));
     return { entry, fromDatabase: true };
   }
@@ -173,8 +182,7 @@ export class QueueResolver {
         return { workerId: cachedWorkerId, entry: cached.task, queueId: cached.queueId ?? null, fromDatabase: false };
       }
     }
-    const found = await findLockedTask(
-      this.db,
+    const found = await this.source.findLockedTask(
       environmentId,
       cachedWorkerId ? { id: cachedWorkerId } : { version },
       slug,

@@ -164,3 +164,25 @@ export async function loadWorkerSnapshot(db: PrismaClient, workerId: string): Pr
     queues: [...queues].map(([name, id]) => ({ name, id })),
   };
 }
+
+/**
+ * The miss-path lookups the resolver needs, as an object so a wrapper (single-flight, a read
+ * replica with a primary re-check) can stand in front of Postgres without touching the resolver.
+ */
+export interface TaskMetadataSource {
+  findCurrentTask(environment: EnvironmentRef, slug: string): Promise<{ workerId: string | null; entry: TaskEntry }>;
+  findLockedTask(
+    environmentId: string,
+    worker: { version: string } | { id: string },
+    slug: string,
+    overrideQueueName?: string,
+  ): Promise<LockedLookup | null>;
+}
+
+export function postgresTaskMetadataSource(db: PrismaClient): TaskMetadataSource {
+  return {
+    findCurrentTask: (environment, slug) => findCurrentTask(db, environment, slug),
+    findLockedTask: (environmentId, worker, slug, overrideQueueName) =>
+      findLockedTask(db, environmentId, worker, slug, overrideQueueName),
+  };
+}
