@@ -20,6 +20,12 @@ export interface HealthReport {
 
 class ProbeTimeout extends Error {}
 
+class NotConnected extends Error {
+  constructor(readonly state: string) {
+    super(`redis client is ${state}`);
+  }
+}
+
 interface ProbeFailure {
   reason: string;
   error: unknown;
@@ -43,6 +49,7 @@ async function probe(run: () => Promise<unknown>): Promise<ProbeFailure | null> 
 // The reason without hosts, ports or credentials: /healthz is public.
 function describe(error: unknown): string {
   if (error instanceof ProbeTimeout) return `no answer within ${PROBE_TIMEOUT_MS} ms`;
+  if (error instanceof NotConnected) return `not connected (${error.state})`;
   const code = (error as { code?: unknown })?.code;
   if (code === "ECONNREFUSED") return "connection refused";
   if (typeof code === "string") return `connection failed (${code})`;
@@ -52,7 +59,13 @@ function describe(error: unknown): string {
 export async function checkHealth(): Promise<HealthReport> {
   const [postgresError, redisError] = await Promise.all([
     probe(() => pgPool().query("SELECT 1")),
-    probe(() => redis().ping()),
+    probe(() => {
+      const client = redis();
+      // Already failing and retrying in the background: say so now rather than queue a PING
+      // behind the reconnect loop until the deadline.
+      if (client.status === "reconnecting" || client.status === "end") throw new NotConnected(client.status);
+      return client.ping();
+    }),
   ]);
   const failures = { postgres: postgresError, redis: redisError };
   const body: HealthReport["body"] = {
