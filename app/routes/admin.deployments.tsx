@@ -1,30 +1,215 @@
-import type { ActionFunctionArgs, LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
+import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { Link, useLoaderData, useLocation } from "@remix-run/react";
+import { z } from "zod";
+import { Badge, StatusBadge } from "~/components/Badge";
+import { ConfirmAction } from "~/components/ConfirmAction";
 import { EmptyState } from "~/components/EmptyState";
+import { FlashMessage } from "~/components/FlashMessage";
 import { PageHeader } from "~/components/PageHeader";
 import { RouteErrorPanel } from "~/components/RouteErrorPanel";
+import { Timestamp } from "~/components/Timestamp";
+import { environmentKeys } from "~/domain/cacheKeys";
+import { keyPrefix } from "~/redis.server";
+import { deploymentsPage } from "~/presenters/deployments.server";
+import { loadPageData } from "~/presenters/pageData.server";
+import { runAdminAction } from "~/services/adminAction.server";
+import { promoteFromAdmin } from "~/services/deploymentsAdmin.server";
+import { readFlash } from "~/services/flash.server";
 import { requireAdminAction, requireUser } from "~/services/session.server";
 
 export const meta: MetaFunction = () => [{ title: "Deployments · Hotpath" }];
 
+const ID = /^[A-Za-z0-9_-]{1,64}$/;
+const blank = (v: unknown) => (v === "" ? undefined : v);
+const QuerySchema = z.object({
+  env: z.preprocess(blank, z.string().regex(ID, "is not an environment id").optional()),
+  confirm: z.preprocess(blank, z.string().regex(ID, "is not a worker id").optional()),
+});
+
 export async function loader({ request }: LoaderFunctionArgs) {
-  await requireUser(request);
-  return null;
+  const user = await requireUser(request);
+  const parsed = QuerySchema.safeParse(Object.fromEntries(new URL(request.url).searchParams));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Response(`Query parameter '${String(issue.path[0])}' ${issue.message}.`, { status: 400, statusText: "Bad Request" });
+  }
+  const { env, confirm } = parsed.data;
+  const page = await loadPageData("deployments", () => deploymentsPage({ environmentId: env }));
+  if (env && page.environments.length === 0) throw new Response(`No environment with id '${env}'.`, { status: 404, statusText: "Not Found" });
+  const { flash, headers } = await readFlash(request);
+  const isAdmin = user.role === "ADMIN";
+
+  // The confirmation step names the version, the environment and the key the promotion rewrites.
+  let confirmation = null;
+  if (isAdmin && confirm) {
+    for (const environment of page.environments) {
+      const version = environment.versions.find((v) => v.workerId === confirm && v.promotable);
+      if (version) {
+        confirmation = {
+          environmentId: environment.id,
+          environmentLabel: `${environment.projectSlug} / ${environment.slug}`,
+          version: version.version,
+          kind: version.promoteKind,
+          currentVersion: environment.currentVersion,
+          key: environmentKeys(keyPrefix(), environment.id).current,
+        };
+      }
+    }
+  }
+  return json({ page, isAdmin, confirmation, flash }, { headers });
 }
 
-// Placeholder until the admin pages land: no action yet, but guarded like every admin action so a
-// POST without a session or from a VIEWER is refused before anything else.
+const PromoteForm = z.object({
+  intent: z.literal("promote"),
+  environmentId: z.string().regex(ID),
+  version: z.string().min(1).max(256),
+  confirmTarget: z.string(),
+});
+
 export async function action({ request }: ActionFunctionArgs) {
-  await requireAdminAction(request);
-  throw new Response("This page has no actions yet.", { status: 405, statusText: "Method Not Allowed" });
+  const user = await requireAdminAction(request);
+  const parsed = PromoteForm.safeParse(Object.fromEntries(await request.formData()));
+  if (!parsed.success) throw new Response("Unknown or incomplete deployment action.", { status: 400, statusText: "Bad Request" });
+  const { environmentId, version, confirmTarget } = parsed.data;
+  if (confirmTarget !== version) {
+    throw new Response(`This confirmation named version '${confirmTarget}', but the form promotes '${version}'. Reload and confirm again.`, {
+      status: 409,
+      statusText: "Conflict",
+    });
+  }
+  const back = new URL(request.url).searchParams.get("env") ? `/admin/deployments?env=${environmentId}` : "/admin/deployments";
+  return runAdminAction("Promotion", back, async () => {
+    const result = await promoteFromAdmin({ environmentId, version, userId: user.id });
+    const verb = result.rollback ? "Rolled back to" : "Promoted";
+    return `${verb} version ${result.version}${result.previousVersion ? ` (was ${result.previousVersion})` : ""}; the current hash was rewritten.`;
+  });
 }
 
 export const ErrorBoundary = RouteErrorPanel;
 
 export default function DeploymentsPage() {
+  const { page, isAdmin, confirmation, flash } = useLoaderData<typeof loader>();
+  const location = useLocation();
+  const withConfirm = (workerId: string | null) => {
+    const params = new URLSearchParams(location.search);
+    if (workerId) params.set("confirm", workerId);
+    else params.delete("confirm");
+    return params.size ? `/admin/deployments?${params}` : "/admin/deployments";
+  };
+
   return (
     <div className="space-y-6">
-      <PageHeader title="Deployments" description="Registered worker versions per environment, which one is current, and promotion or roll-back." />
-      <EmptyState title="Coming soon">Deployments and the promote / roll back actions will appear here once the deployments page is built.</EmptyState>
+      <PageHeader
+        title="Deployments"
+        description={
+          <>
+            Worker versions per environment, newest first. Promoting makes a version current and rewrites the environment's current hash; a
+            roll-back is a promotion of an older version.
+            {page.focusedEnvironmentId ? (
+              <>
+                {" "}
+                <Link to="/admin/deployments" className="text-indigo-600 hover:underline">
+                  All environments
+                </Link>
+              </>
+            ) : null}
+          </>
+        }
+        actions={isAdmin ? null : <Badge title="Sign in as an ADMIN to promote or roll back">read-only (VIEWER)</Badge>}
+      />
+      <FlashMessage flash={flash} />
+
+      {confirmation ? (
+        <ConfirmAction
+          title={`${confirmation.kind === "rollback" ? "Roll back" : "Promote"} ${confirmation.environmentLabel} to version ${confirmation.version}?`}
+          target={confirmation.version}
+          intent="promote"
+          fields={{ environmentId: confirmation.environmentId, version: confirmation.version }}
+          submitLabel={confirmation.kind === "rollback" ? "Roll back" : "Promote"}
+          cancelTo={withConfirm(null)}
+          danger={confirmation.kind === "rollback"}
+        >
+          The current version is {confirmation.currentVersion ?? "none"}. Triggers resolve against version {confirmation.version} once it is current,
+          and <code className="break-all font-mono text-xs">{confirmation.key}</code> is replaced with its tasks.
+        </ConfirmAction>
+      ) : null}
+
+      {page.environments.length === 0 ? (
+        <EmptyState title="No environments yet">Run the seed (npm run db:seed) or create a project; its deployments appear here.</EmptyState>
+      ) : (
+        page.environments.map((env) => (
+          <section key={env.id} className="space-y-2" aria-label={`${env.projectSlug} / ${env.slug}`} data-environment={`${env.projectSlug}/${env.slug}`}>
+            <div className="flex flex-wrap items-baseline justify-between gap-2">
+              <h2 className="text-base font-semibold text-slate-900">
+                {env.projectSlug} / {env.slug} <span className="ml-1 text-xs font-medium text-slate-500">{env.type}</span>
+              </h2>
+              <p className="text-sm text-slate-500">
+                Current: <span className="font-mono text-slate-800" data-testid="current-version">{env.currentVersion ?? "none"}</span>
+                {env.promotedAt ? (
+                  <>
+                    {" "}
+                    since <Timestamp iso={env.promotedAt} />
+                  </>
+                ) : null}
+              </p>
+            </div>
+            {env.versions.length === 0 ? (
+              <EmptyState title="No versions registered">Deploy with POST /api/v1/deployments and the version appears here.</EmptyState>
+            ) : (
+              <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white">
+                <table className="min-w-full divide-y divide-slate-200 text-sm" aria-label={`Versions of ${env.projectSlug} / ${env.slug}`}>
+                  <thead className="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
+                    <tr>
+                      <th className="px-3 py-2">Version</th>
+                      <th className="px-3 py-2">Status</th>
+                      <th className="px-3 py-2 text-right">Tasks</th>
+                      <th className="px-3 py-2">Created (UTC)</th>
+                      <th className="px-3 py-2 text-right">{isAdmin ? "Action" : ""}</th>
+                    </tr>
+                  </thead>
+                  <tbody className="divide-y divide-slate-100">
+                    {env.versions.map((v) => (
+                      <tr key={v.workerId} data-version={v.version} className={v.current ? "bg-emerald-50/60" : ""}>
+                        <td className="px-3 py-2 font-mono text-xs">
+                          {v.version} {v.current ? <Badge tone="emerald">current</Badge> : null}
+                        </td>
+                        <td className="px-3 py-2">{v.status ? <StatusBadge status={v.status} /> : <Badge title="DEVELOPMENT workers are not deployed">registered</Badge>}</td>
+                        <td className="px-3 py-2 text-right tabular-nums">{v.taskCount}</td>
+                        <td className="px-3 py-2 text-xs text-slate-600">
+                          <Timestamp iso={v.createdAt} />
+                        </td>
+                        <td className="px-3 py-2 text-right">
+                          {isAdmin && v.promotable ? (
+                            <Link
+                              to={withConfirm(v.workerId)}
+                              preventScrollReset
+                              className={`rounded-md px-2.5 py-1 text-xs font-semibold ${
+                                v.promoteKind === "rollback"
+                                  ? "border border-amber-300 bg-white text-amber-800 hover:bg-amber-50"
+                                  : "bg-indigo-600 text-white hover:bg-indigo-500"
+                              }`}
+                            >
+                              {v.promoteKind === "rollback" ? "Roll back" : "Promote"}
+                            </Link>
+                          ) : null}
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            )}
+            {env.type === "DEVELOPMENT" ? (
+              <p className="text-xs text-slate-500">In DEVELOPMENT the most recently registered worker is always current; there is nothing to promote.</p>
+            ) : null}
+            {!page.focusedEnvironmentId && env.versionCount > env.versions.length ? (
+              <Link to={`/admin/deployments?env=${env.id}`} className="text-sm text-indigo-600 hover:underline">
+                Show all {env.versionCount} versions
+              </Link>
+            ) : null}
+          </section>
+        ))
+      )}
     </div>
   );
 }

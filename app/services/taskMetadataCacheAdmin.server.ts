@@ -7,9 +7,7 @@ import { getEnv } from "~/env.server";
 import { createRedisClient, type RedisClient } from "~/redis.server";
 import { recordAudit } from "~/services/audit.server";
 import { logger } from "~/services/logger.server";
-import type { TaskMetadataCacheStore } from "~/services/taskMetadataCache.server";
-import { taskMetadataCache } from "~/services/taskMetadataCacheInstance.server";
-import { findCurrentWorkerId, loadWorkerSnapshot } from "~/services/taskMetadataSource.server";
+import { rebuildCurrentCache } from "~/services/workers.server";
 
 /**
  * What the admin pages do to the task metadata cache: look inside it (cursor SCAN/HSCAN, never
@@ -187,9 +185,8 @@ export async function disconnectTaskMetadataCacheAdmin(): Promise<void> {
 export interface RepairContext {
   environmentId: string;
   userId: string;
-  /** Injected by tests; the process's instances otherwise. */
+  /** Injected by tests; the process's instance otherwise. */
   admin?: TaskMetadataCacheAdmin;
-  cache?: TaskMetadataCacheStore;
 }
 
 async function environmentFor(environmentId: string) {
@@ -203,18 +200,23 @@ async function environmentFor(environmentId: string) {
 }
 
 /**
- * Re-writes the current hash (and owner) from Postgres through the cache's own replace — the same
- * atomic write as a promotion — or clears it when the environment has no current worker.
+ * Re-writes the current hash (and owner) from Postgres through the write service's own sync — the
+ * same atomic replace as a promotion, re-checked against concurrent promotions — or clears it
+ * when the environment has no current worker.
  */
 export async function rebuildCurrentHash(context: RepairContext): Promise<{ key: string; workerId: string | null; version: string | null; fields: number }> {
   const environment = await environmentFor(context.environmentId);
-  const cache = context.cache ?? taskMetadataCache();
-  const key = (context.admin ?? taskMetadataCacheAdmin()).keys(environment.id).current;
-  const workerId = await findCurrentWorkerId(prisma(), environment);
-  const snapshot = workerId ? await loadWorkerSnapshot(prisma(), workerId) : null;
-  if (snapshot) await cache.replaceCurrent(environment.id, snapshot);
-  else await cache.clearCurrent(environment.id);
-  const result = { key, workerId: snapshot?.workerId ?? null, version: snapshot?.version ?? null, fields: snapshot?.tasks.length ?? 0 };
+  const admin = context.admin ?? taskMetadataCacheAdmin();
+  const key = admin.keys(environment.id).current;
+  if (!(await rebuildCurrentCache(environment.id))) {
+    // The write service has logged the cause; the admin needs to know it did not happen.
+    throw new Error(`writing ${key} failed (is Redis reachable?)`);
+  }
+  const status = await admin.currentStatus(environment.id);
+  const worker = status.ownerWorkerId
+    ? await prisma().backgroundWorker.findUnique({ where: { id: status.ownerWorkerId }, select: { version: true } })
+    : null;
+  const result = { key, workerId: status.ownerWorkerId, version: worker?.version ?? null, fields: status.fieldCount };
   await recordAudit({ userId: context.userId, action: "cache.rebuild", target: key, details: { environmentId: environment.id, ...result } });
   logger.info("admin rebuilt the current task metadata hash", { userId: context.userId, ...result });
   return result;

@@ -14,8 +14,8 @@ import {
   TaskMetadataCacheAdmin,
   taskMetadataCacheAdmin,
 } from "~/services/taskMetadataCacheAdmin.server";
-import { disconnectTaskMetadataCache, taskMetadataCache } from "~/services/taskMetadataCacheInstance.server";
-import { loadWorkerSnapshot } from "~/services/taskMetadataSource.server";
+import { disconnectTaskMetadataCache } from "~/services/taskMetadataCacheInstance.server";
+import { promoteVersion, registerWorker } from "~/services/workers.server";
 import { freePort } from "../support/appServer";
 import { createTestProject, registerAndPromote, testTasks, type TestProject } from "../support/fixtures";
 
@@ -141,16 +141,15 @@ describe("environment cache page", () => {
 
   it("pages through the environment's worker hashes with SCAN and load more, finding each exactly once", async () => {
     const fresh = await createTestProject();
-    const cache = taskMetadataCache();
     const created: string[] = [];
     for (let i = 0; i < 24; i++) {
-      const worker = await registerAndPromote({ environmentId: fresh.prod.id, tasks: 1, promote: i === 0 });
-      await cache.replaceWorker(fresh.prod.id, (await loadWorkerSnapshot(prisma(), worker.workerId))!);
+      // A non-dev registration writes the worker's hash (the same path as the deploy webhook).
+      const worker = await registerWorker({ environmentId: fresh.prod.id, version: `v${i}`, tasks: [{ slug: "only-task" }] });
       created.push(worker.workerId);
     }
+    await promoteVersion({ environmentId: fresh.prod.id, version: "v0" });
     // Another environment's worker hash must never show up here.
-    const foreign = await registerAndPromote({ environmentId: fresh.dev.id, tasks: 1 });
-    await cache.replaceWorker(fresh.dev.id, (await loadWorkerSnapshot(prisma(), foreign.workerId))!);
+    await registerWorker({ environmentId: fresh.dev.id, version: "d1", tasks: [{ slug: "only-task" }] });
 
     const seen: string[] = [];
     let cursor = "0";
@@ -174,8 +173,7 @@ describe("environment cache page", () => {
   });
 
   it("filters a large worker hash with HSCAN MATCH and pages through it with load more", async () => {
-    const big = await registerAndPromote({ environmentId: project.prod.id, tasks: testTasks(1_000), promote: false });
-    await taskMetadataCache().replaceWorker(project.prod.id, (await loadWorkerSnapshot(prisma(), big.workerId))!);
+    const big = await registerWorker({ environmentId: project.prod.id, version: "big-1", tasks: testTasks(1_000) });
 
     const all: string[] = [];
     let cursor = "0";

@@ -1,0 +1,148 @@
+import { json, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { Form, Link, useLoaderData, useLocation } from "@remix-run/react";
+import { z } from "zod";
+import { Badge } from "~/components/Badge";
+import { CacheFieldsTable } from "~/components/CacheFieldsTable";
+import { EmptyState } from "~/components/EmptyState";
+import { KeyTtl } from "~/components/KeyTtl";
+import { Notice } from "~/components/Notice";
+import { PageHeader } from "~/components/PageHeader";
+import { RouteErrorPanel } from "~/components/RouteErrorPanel";
+import { useLoadMore } from "~/components/useLoadMore";
+import { useSlashToFocus } from "~/components/useSlashToFocus";
+import { workerHashPage } from "~/presenters/environmentCache.server";
+import { loadPageData } from "~/presenters/pageData.server";
+import { requireUser } from "~/services/session.server";
+
+export const meta: MetaFunction = () => [{ title: "Worker hash · Hotpath" }];
+
+const ID = /^[A-Za-z0-9_-]{1,64}$/;
+const blank = (v: unknown) => (v === "" ? undefined : v);
+const QuerySchema = z.object({
+  cursor: z.preprocess(blank, z.string().regex(/^\d{1,20}$/, "must be a SCAN cursor (digits)").default("0")),
+  q: z.preprocess(blank, z.string().max(200).default("")),
+});
+
+// Read-only page: the repairs act on the current hash (a worker hash is rewritten by registration,
+// promotion and back-fills), so there is no action here.
+export async function loader({ request, params }: LoaderFunctionArgs) {
+  await requireUser(request);
+  const { envId, workerId } = params;
+  if (!envId || !ID.test(envId) || !workerId || !ID.test(workerId)) {
+    throw new Response("No such environment or worker.", { status: 404, statusText: "Not Found" });
+  }
+  const parsed = QuerySchema.safeParse(Object.fromEntries(new URL(request.url).searchParams));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Response(`Query parameter '${String(issue.path[0])}': ${issue.message}`, { status: 400, statusText: "Bad Request" });
+  }
+  const page = await loadPageData("worker hash", () => workerHashPage(envId, workerId, { cursor: parsed.data.cursor, filter: parsed.data.q }));
+  if (!page) throw new Response(`No environment with id '${envId}'.`, { status: 404, statusText: "Not Found" });
+  return json({ page, filter: parsed.data.q });
+}
+
+export const ErrorBoundary = RouteErrorPanel;
+
+const NO_STEP = { cursor: "0", nextCursor: "0", items: [] as never[] };
+
+export default function WorkerHashPage() {
+  const { page, filter } = useLoaderData<typeof loader>();
+  const location = useLocation();
+  const searchRef = useSlashToFocus<HTMLInputElement>();
+  const href = (changes: Record<string, string | null>) => {
+    const params = new URLSearchParams(location.search);
+    for (const [name, value] of Object.entries(changes)) {
+      if (value === null || value === "") params.delete(name);
+      else params.set(name, value);
+    }
+    return params.size ? `${location.pathname}?${params}` : location.pathname;
+  };
+  const { environment, worker, redis } = page;
+  const fields = useLoadMore(
+    redis.ok ? { cursor: redis.page.cursor, nextCursor: redis.page.nextCursor, items: redis.page.rows } : NO_STEP,
+    filter,
+    (row) => row.field,
+  );
+
+  return (
+    <div className="space-y-6">
+      <PageHeader
+        title={`Worker hash · ${worker ? worker.version : page.workerId}`}
+        description={
+          <>
+            {environment.projectSlug} / {environment.slug}.{" "}
+            <Link to={`/admin/environments/${environment.id}/cache`} className="text-indigo-600 hover:underline">
+              Back to the environment cache
+            </Link>
+          </>
+        }
+        actions={worker?.isCurrent ? <Badge tone="emerald">current worker</Badge> : null}
+      />
+
+      <dl className="grid grid-cols-[8rem_1fr] gap-y-1 rounded-lg border border-slate-200 bg-white p-4 text-sm">
+        <dt className="text-slate-500">Key</dt>
+        <dd className="break-all font-mono text-xs" data-testid="worker-key">{page.key}</dd>
+        <dt className="text-slate-500">Postgres</dt>
+        <dd>{worker ? `version ${worker.version}, ${worker.taskCount} tasks` : "no such worker in this environment (a key left behind?)"}</dd>
+        {redis.ok ? (
+          <>
+            <dt className="text-slate-500">Fields</dt>
+            <dd>{redis.ttlSeconds === -2 ? "key absent" : redis.fieldCount}</dd>
+            <dt className="text-slate-500">TTL</dt>
+            <dd>
+              <KeyTtl seconds={redis.ttlSeconds} />
+            </dd>
+          </>
+        ) : null}
+      </dl>
+
+      {!redis.ok ? (
+        <Notice title="Redis is unavailable">{redis.error}</Notice>
+      ) : (
+        <section className="space-y-3">
+          <div className="flex flex-wrap items-end justify-between gap-3">
+            <p className="text-sm text-slate-500">Read with HSCAN; the filter is a MATCH on field names (literal text).</p>
+            <Form method="get" role="search" className="flex items-center gap-2">
+              <input
+                ref={searchRef}
+                type="search"
+                name="q"
+                defaultValue={filter}
+                placeholder="Filter fields  ( / )"
+                aria-label="Filter fields"
+                aria-keyshortcuts="/"
+                className="w-56 rounded-md border border-slate-300 px-2.5 py-1.5 text-sm shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/30"
+              />
+              <button type="submit" className="rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium text-slate-700 hover:bg-slate-50">
+                Filter
+              </button>
+            </Form>
+          </div>
+          {fields.items.length === 0 ? (
+            <EmptyState title={filter ? `No fields match '${filter}' in this step` : redis.ttlSeconds === -2 ? "This hash is not in Redis" : "No fields in this step"}>
+              {fields.step.nextCursor !== "0" ? "Load more to continue the scan." : filter ? (
+                <Link to={href({ q: null, cursor: null })} className="text-indigo-600 hover:underline">
+                  Clear the filter
+                </Link>
+              ) : null}
+            </EmptyState>
+          ) : (
+            <CacheFieldsTable rows={fields.items} label="Worker hash fields" />
+          )}
+          <div className="flex items-center gap-4 text-sm">
+            {fields.step.nextCursor !== "0" ? (
+              <Link to={href({ cursor: fields.step.nextCursor })} preventScrollReset className="font-medium text-indigo-600 hover:underline">
+                Load more
+              </Link>
+            ) : null}
+            {!fields.fromStart ? (
+              <Link to={href({ cursor: null })} className="text-slate-600 hover:underline">
+                Start over
+              </Link>
+            ) : null}
+          </div>
+        </section>
+      )}
+    </div>
+  );
+}
