@@ -1,7 +1,7 @@
 /**
  * In-process timing of the trigger hot path's two Postgres statements, Prisma against raw SQL
  * through the same pg pool: the run insert and the API-key → environment lookup. The numbers
- * behind docs/decisions/0012-prisma-vs-raw-sql-on-the-hot-path.md.
+ * behind docs/decisions/0016-prisma-vs-raw-sql-on-the-hot-path.md.
  *
  *   npx tsx scripts/measure-hot-path-sql.ts [iterations=2000] [concurrency=10]
  *

@@ -28,9 +28,11 @@ export interface AuthenticatedEnvironment {
 }
 
 const POSITIVE_TTL_SECONDS = 3_600;
-// Unknown keys and tombstones: long enough to absorb a flood of bad keys and any in-flight fill
-// racing a revocation, short enough that a mistake is not remembered for long.
-const NEGATIVE_TTL_SECONDS = 300;
+// Keys Postgres does not know (or knows as revoked): long enough to keep a flood of bad keys off
+// Postgres, short enough that a key created a moment later (seed, rotation) works soon anyway.
+const UNKNOWN_TTL_SECONDS = 10;
+// Tombstones written by a revocation outlive any in-flight fill that read Postgres before it.
+const TOMBSTONE_TTL_SECONDS = 300;
 
 const CachedEntry = z.union([
   z.object({
@@ -77,7 +79,7 @@ class ApiKeyCache {
     const client = await apiRedis();
     if (!client) return;
     const value = environment ? { v: 1, ...environment } : { v: 1, revoked: true };
-    const ttl = environment ? POSITIVE_TTL_SECONDS : NEGATIVE_TTL_SECONDS;
+    const ttl = environment ? POSITIVE_TTL_SECONDS : UNKNOWN_TTL_SECONDS;
     try {
       await client.set(cacheKey(hash), JSON.stringify(value), "EX", ttl, "NX");
     } catch (error) {
@@ -92,7 +94,7 @@ class ApiKeyCache {
     if (!client) throw new Error("Redis is not connected");
     const tombstone = JSON.stringify({ v: 1, revoked: true });
     const pipeline = client.multi();
-    for (const hash of hashes) pipeline.set(cacheKey(hash), tombstone, "EX", NEGATIVE_TTL_SECONDS);
+    for (const hash of hashes) pipeline.set(cacheKey(hash), tombstone, "EX", TOMBSTONE_TTL_SECONDS);
     const results = await pipeline.exec();
     const failed = results?.find(([error]) => error);
     if (!results || failed) throw failed?.[0] ?? new Error("Redis transaction was discarded");
@@ -116,7 +118,7 @@ function safeJson(raw: string): unknown {
 
 const cache = new ApiKeyCache();
 
-/** The key → environment lookup on a miss: one indexed query (raw SQL; see docs/decisions on Prisma vs raw SQL). */
+/** The key → environment lookup on a miss: one indexed query (raw SQL: docs/decisions/0016-prisma-vs-raw-sql-on-the-hot-path.md). */
 async function findEnvironmentByKeyHash(hash: string): Promise<AuthenticatedEnvironment | null> {
   const result = await pgPool().query<AuthenticatedEnvironment>({
     name: "api-key-environment",

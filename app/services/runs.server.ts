@@ -5,7 +5,7 @@ import { pgPool, prisma } from "~/db.server";
  * Task runs: the trigger's single write, and the runs API's read.
  *
  * The insert is raw SQL through the shared pg pool, as a named prepared statement: measured about
- * twice as fast as Prisma's `create` on this stack (docs/decisions/0006-prisma-vs-raw-sql-on-the-hot-path.md),
+ * 3–5× faster than Prisma's `create` on this stack (docs/decisions/0016-prisma-vs-raw-sql-on-the-hot-path.md),
  * and it can say ON CONFLICT DO NOTHING, which makes idempotency one statement instead of a
  * failed insert plus a lookup. The read is Prisma: it is not on the hot path.
  */
