@@ -43,7 +43,7 @@ function refuseCrossOriginForms(req: express.Request, res: express.Response, nex
 }
 
 /**
- * The lean lane (SPEC §5 "Serving the API"; docs/decisions on the two lanes): /api/* goes from
+ * The lean lane (SPEC §5 "Serving the API"; docs/decisions/0017-two-lanes-for-the-api.md): /api/* goes from
  * Node's request straight to the framework-free handlers; it returns false for everything else,
  * which goes to express and Remix. Taken from the build's entry so both lanes share one instance
  * of the app's modules (pools, caches, counters).
