@@ -1,0 +1,83 @@
+import { execFileSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { BodyCollector, checkDeclaredLength } from "~/api/http";
+import { parseDelay } from "~/api/trigger";
+import { PayloadTooLargeError } from "~/domain/errors";
+import { assertFresh, computeSignature, matchSecret, parseSignatureHeader, signatureHeader } from "~/services/webhookSignature.server";
+
+/** The API's pure pieces: delay parsing, the body-size guard and the webhook signature maths. */
+
+describe("options.delay", () => {
+  const now = new Date("2026-11-27T12:00:00.000Z");
+
+  it("a duration or whole seconds counts from now; zero is no delay", () => {
+    expect(parseDelay("30s", now)?.toISOString()).toBe("2026-11-27T12:00:30.000Z");
+    expect(parseDelay("1h30m", now)?.toISOString()).toBe("2026-11-27T13:30:00.000Z");
+    expect(parseDelay(90, now)?.toISOString()).toBe("2026-11-27T12:01:30.000Z");
+    expect(parseDelay("0", now)).toBeNull();
+    expect(parseDelay(undefined, now)).toBeNull();
+  });
+
+  it("an ISO date is that time; a past date is no delay", () => {
+    expect(parseDelay("2026-11-28T00:00:00Z", now)?.toISOString()).toBe("2026-11-28T00:00:00.000Z");
+    expect(parseDelay("2026-11-27", now)).toBeNull();
+  });
+
+  it("anything else is a 400 naming options.delay", () => {
+    for (const bad of ["soon", "2026-13-45T99:00:00Z", -5, 1.5]) {
+      expect(() => parseDelay(bad, now)).toThrow(expect.objectContaining({ status: 400, message: expect.stringContaining("options.delay") }));
+    }
+  });
+});
+
+describe("the body-size guard", () => {
+  it("refuses a declared Content-Length over the limit before reading", () => {
+    expect(() => checkDeclaredLength("11", 10)).toThrow(PayloadTooLargeError);
+    expect(() => checkDeclaredLength("10", 10)).not.toThrow();
+    expect(() => checkDeclaredLength(undefined, 10)).not.toThrow();
+  });
+
+  it("stops collecting as soon as the streamed total passes the limit", () => {
+    const collector = new BodyCollector(10);
+    collector.add(Buffer.from("12345"));
+    collector.add(new Uint8Array([54, 55, 56, 57, 48]));
+    expect(collector.result().toString()).toBe("1234567890");
+    expect(() => collector.add(Buffer.from("!"))).toThrow(PayloadTooLargeError);
+  });
+});
+
+describe("webhook signatures", () => {
+  const secret = "whsec_test";
+  const body = Buffer.from('{"environment":"prod","version":"1","tasks":[]}');
+
+  it("a header made by signatureHeader verifies; another secret or body does not", () => {
+    const parsed = parseSignatureHeader(signatureHeader(secret, body, 1_700_000_000));
+    expect(matchSecret(parsed, secret, body)).toBe(computeSignature(secret, 1_700_000_000, body));
+    expect(matchSecret(parsed, "whsec_other", body)).toBeNull();
+    expect(matchSecret(parsed, secret, Buffer.from(body.toString().replace('"1"', '"2"')))).toBeNull();
+  });
+
+  it("the shell recipe of docs/api.md (openssl) computes the same digest", () => {
+    const t = 1_700_000_000;
+    const shell = `printf '%s' "$T.$BODY" | openssl dgst -sha256 -hmac "$HOTPATH_WEBHOOK_SECRET" -hex | sed 's/^.* //'`;
+    const digest = execFileSync("sh", ["-c", shell], {
+      env: { ...process.env, T: String(t), BODY: body.toString(), HOTPATH_WEBHOOK_SECRET: secret },
+    })
+      .toString()
+      .trim();
+    expect(digest).toBe(computeSignature(secret, t, body));
+  });
+
+  it("timestamps more than 300 s away in either direction are refused", () => {
+    const at = (t: number) => parseSignatureHeader(`t=${t},v1=${"0".repeat(64)}`);
+    expect(() => assertFresh(at(1_000), 1_300)).not.toThrow();
+    expect(() => assertFresh(at(1_000), 1_301)).toThrow(expect.objectContaining({ status: 401 }));
+    expect(() => assertFresh(at(1_301), 1_000)).toThrow(expect.objectContaining({ status: 401 }));
+  });
+
+  it("a header without a timestamp or a 64-hex v1 is malformed (401)", () => {
+    for (const header of ["", "t=1", `v1=${"a".repeat(64)}`, `t=x,v1=${"a".repeat(64)}`, "t=1,v1=abc"]) {
+      expect(() => parseSignatureHeader(header)).toThrow(expect.objectContaining({ status: 401 }));
+    }
+  });
+});
