@@ -39,14 +39,15 @@ export async function startAppServer(extraEnv: Record<string, string> = {}): Pro
   child.stdout!.on("data", (d) => (log += d));
   child.stderr!.on("data", (d) => (log += d));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20_000;
+  // Generous: on a loaded 2-core machine, tsx plus loading the build has taken 15–20 s.
+  const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}:\n${log}`);
     try {
       await fetch(`${url}/healthz`);
       break;
     } catch {
-      if (Date.now() > deadline) throw new Error(`server did not start within 20 s:\n${log}`);
+      if (Date.now() > deadline) throw new Error(`server did not start within 60 s:\n${log}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
