@@ -22,8 +22,8 @@ import { keyPrefix, redis, type RedisClient } from "~/redis.server";
 import { logger } from "~/services/logger.server";
 
 /**
- * The cache's metrics sink. On the hot path it only bumps in-memory counters: the Prometheus
- * metrics this process serves on GET /metrics, and the deltas not yet written to Redis. A timer
+ * The cache's metrics sink. On the hot path it only adds to in-memory arrays: totals since start
+ * (turned into Prometheus text when GET /metrics is scraped) and the deltas not yet written to Redis. A timer
  * (started on first use, unref'd so it never keeps the process alive) writes the deltas every
  * METRICS_FLUSH_INTERVAL_MS into the current minute's bucket hash — one pipeline per flush, never
  * a Redis write per trigger — so the overview adds up every app instance.
@@ -42,14 +42,50 @@ export interface MetricsRecorderOptions {
   registry?: Registry;
 }
 
-type CounterChild = ReturnType<Counter<string>["labels"]>;
-type HistogramChild = ReturnType<Histogram<string>["labels"]>;
+const RESOLVE_HISTOGRAM = "hotpath_resolve_duration_seconds";
+const RESOLVE_BOUNDS_SECONDS = LATENCY_BUCKETS_MS.map((ms) => ms / 1000);
+
+/** Totals since the process started, for Prometheus (which wants cumulative counters). */
+interface Totals {
+  counts: MetricCounts;
+  /** Sum of resolve durations per source, in seconds (the histogram's `_sum`). */
+  durationSeconds: Record<ResolveSource, number>;
+}
+
+/**
+ * `hotpath_resolve_duration_seconds` as a Prometheus histogram built from the recorder's own
+ * bucket counts when scraped. prom-client's Histogram hashes its labels on every observe (about
+ * 2 µs here, as much as the rest of a warm resolve's metrics ten times over) and cannot be given
+ * bucket counts, so it is not used on the hot path. A registry only calls `get()`; prom-client
+ * types metrics as its own classes, hence the cast at registration.
+ */
+function resolveHistogram(totals: Totals) {
+  return {
+    name: RESOLVE_HISTOGRAM,
+    help: "Queue resolver latency, by where the task metadata came from (cache or database).",
+    type: "histogram",
+    aggregator: "sum",
+    async get() {
+      const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
+      for (const source of RESOLVE_SOURCES) {
+        let cumulative = 0;
+        totals.counts.resolves[source].forEach((n, i) => {
+          cumulative += n;
+          const le = i < RESOLVE_BOUNDS_SECONDS.length ? RESOLVE_BOUNDS_SECONDS[i] : "+Inf";
+          values.push({ metricName: `${RESOLVE_HISTOGRAM}_bucket`, labels: { le, source }, value: cumulative });
+        });
+        values.push({ metricName: `${RESOLVE_HISTOGRAM}_sum`, labels: { source }, value: totals.durationSeconds[source] });
+        values.push({ metricName: `${RESOLVE_HISTOGRAM}_count`, labels: { source }, value: cumulative });
+      }
+      return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+    },
+  };
+}
 
 export class MetricsRecorder implements CacheEventSink {
   readonly registry: Registry;
   private pending: MetricCounts = emptyCounts();
-  private readonly eventCounters: Record<CacheEvent, Record<Keyspace, CounterChild>>;
-  private readonly resolveHistograms: Record<ResolveSource, HistogramChild>;
+  private readonly totals: Totals = { counts: emptyCounts(), durationSeconds: { cache: 0, database: 0 } };
   private readonly redis: () => RedisClient;
   private readonly prefix: () => string;
   private readonly now: () => number;
@@ -66,48 +102,39 @@ export class MetricsRecorder implements CacheEventSink {
     this.registry = options.registry ?? new Registry();
 
     // Labels are the bounded event × keyspace and source sets; environments stay out of Prometheus.
-    const events = new Counter({
+    // The hot path only adds to `totals`; Prometheus reads them when it scrapes.
+    const totals = this.totals;
+    new Counter({
       name: "hotpath_task_meta_cache_events_total",
       help: "Task metadata cache events (hits, misses, back-fills, negative hits, decode and Redis errors, breaker opens) per keyspace.",
       labelNames: ["event", "keyspace"],
       registers: [this.registry],
+      collect() {
+        this.reset();
+        // Every series is present, at 0 until it happens, so rate() works from the first scrape.
+        for (const event of CACHE_EVENTS) {
+          for (const keyspace of KEYSPACES) this.inc({ event, keyspace }, totals.counts.events[event][keyspace]);
+        }
+      },
     });
-    const resolves = new Histogram({
-      name: "hotpath_resolve_duration_seconds",
-      help: "Queue resolver latency, by where the task metadata came from (cache or database).",
-      labelNames: ["source"],
-      buckets: LATENCY_BUCKETS_MS.map((ms) => ms / 1000),
-      registers: [this.registry],
-    });
-    this.eventCounters = {} as Record<CacheEvent, Record<Keyspace, CounterChild>>;
-    for (const event of CACHE_EVENTS) {
-      this.eventCounters[event] = {} as Record<Keyspace, CounterChild>;
-      for (const keyspace of KEYSPACES) {
-        // Every series exists from the start (at 0), so rate() works from the first scrape.
-        events.inc({ event, keyspace }, 0);
-        this.eventCounters[event][keyspace] = events.labels({ event, keyspace });
-      }
-    }
-    this.resolveHistograms = {} as Record<ResolveSource, HistogramChild>;
-    for (const source of RESOLVE_SOURCES) {
-      resolves.zero({ source });
-      this.resolveHistograms[source] = resolves.labels({ source });
-    }
+    this.registry.registerMetric(resolveHistogram(totals) as unknown as Histogram<string>);
   }
 
   record(event: CacheEvent, keyspace: Keyspace, count = 1): void {
-    // prom-client throws on a negative or non-finite increment; metrics must never fail a trigger.
+    // A negative or non-finite increment would corrupt a counter; metrics must never fail a trigger.
     if (!(count > 0 && Number.isFinite(count))) return;
     this.pending.events[event][keyspace] += count;
-    this.eventCounters[event][keyspace].inc(count);
+    this.totals.counts.events[event][keyspace] += count;
     this.startTimer();
   }
 
   observeResolve(source: ResolveSource, durationMs: number, environmentId?: string): void {
     if (!(durationMs >= 0 && Number.isFinite(durationMs))) return;
-    this.pending.resolves[source][latencyBucketIndex(durationMs)] += 1;
+    const bucket = latencyBucketIndex(durationMs);
+    this.pending.resolves[source][bucket] += 1;
+    this.totals.counts.resolves[source][bucket] += 1;
+    this.totals.durationSeconds[source] += durationMs / 1000;
     if (environmentId) (this.pending.environments[environmentId] ??= { cache: 0, database: 0 })[source] += 1;
-    this.resolveHistograms[source].observe(durationMs / 1000);
     this.startTimer();
   }
 

@@ -146,7 +146,7 @@ describe("the metrics sink", () => {
     expect(await redis().hgetall(bucketKey())).toEqual({ "e:miss:worker": "2" });
   });
 
-  it("ignores increments prom-client would throw on, so metrics never fail a trigger", () => {
+  it("ignores negative and non-finite increments, so metrics never fail a trigger nor go backwards", async () => {
     const sink = recorder();
     expect(() => {
       sink.record("hit", "current", -1);
@@ -154,6 +154,11 @@ describe("the metrics sink", () => {
       sink.observeResolve("cache", Number.NaN);
       sink.observeResolve("cache", -5);
     }).not.toThrow();
+    const { body } = await sink.render();
+    expect(body).toContain('hotpath_task_meta_cache_events_total{event="hit",keyspace="current"} 0');
+    expect(body).toContain('hotpath_resolve_duration_seconds_count{source="cache"} 0');
+    await sink.flush();
+    expect(await redis().exists(bucketKey())).toBe(0);
   });
 });
 
@@ -172,6 +177,11 @@ describe("Prometheus exposition", () => {
     expect(body).toContain('hotpath_task_meta_cache_events_total{event="breaker_open",keyspace="l1"} 0');
     expect(body).toContain('hotpath_resolve_duration_seconds_bucket{le="0.00025",source="cache"} 1');
     expect(body).toContain('hotpath_resolve_duration_seconds_count{source="database"} 1');
+    expect(body).toContain('hotpath_resolve_duration_seconds_bucket{le="0.01",source="database"} 0');
+    expect(body).toContain('hotpath_resolve_duration_seconds_bucket{le="0.025",source="database"} 1');
+    expect(body).toContain('hotpath_resolve_duration_seconds_bucket{le="+Inf",source="database"} 1');
+    expect(body).toContain('hotpath_resolve_duration_seconds_sum{source="database"} 0.012');
+    expect(body).toContain("# TYPE hotpath_resolve_duration_seconds histogram");
     expect(body).not.toContain("cm_env_secret_id");
   });
 });
