@@ -176,7 +176,7 @@ describe("login", () => {
     } finally {
       await server.stop();
     }
-  });
+  }, 90_000);
 
   it("a POST to /login from this site's own origin is accepted", async () => {
     const response = await login(ADMIN.email, ADMIN.password, {}, { Origin: "http://localhost", Host: "localhost" });

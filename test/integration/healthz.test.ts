@@ -57,7 +57,7 @@ beforeAll(async () => {
     DATABASE_URL: viaProxy(process.env.DATABASE_URL!, postgres),
     REDIS_URL: viaProxy(testRedisUrl(), redis),
   });
-});
+}, 90_000);
 
 afterAll(async () => {
   await server?.stop();
