@@ -47,7 +47,12 @@ export async function startAppServer(extraEnv: Record<string, string> = {}): Pro
       await fetch(`${url}/healthz`);
       break;
     } catch {
-      if (Date.now() > deadline) throw new Error(`server did not start within 60 s:\n${log}`);
+      if (Date.now() > deadline) {
+        // Don't leave it running: the caller never gets a handle to stop it. SIGTERM, which tsx
+        // relays to the node process it started (a SIGKILL would orphan that one).
+        child.kill("SIGTERM");
+        throw new Error(`server did not start within 60 s:\n${log}`);
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
   }
