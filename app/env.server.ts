@@ -74,9 +74,16 @@ const EnvSchema = z.object({
   TASK_META_CACHE_COMMAND_TIMEOUT_MS: optional(positiveInt).transform((v) => v ?? 100),
   TASK_META_CACHE_BREAKER_FAILURES: optional(positiveInt).transform((v) => v ?? 5),
   TASK_META_CACHE_BREAKER_COOLDOWN_MS: optional(positiveInt).transform((v) => v ?? 2_000),
+  /** Kill switch: cache reads always miss (every trigger asks Postgres); replaces still write Redis. */
+  TASK_META_CACHE_DISABLED: booleanString(false),
   TASK_META_CACHE_L1_ENABLED: booleanString(true),
   TASK_META_CACHE_L1_TTL_MS: optional(positiveInt).transform((v) => v ?? 2_000),
   TASK_META_CACHE_L1_MAX_ENTRIES: optional(positiveInt).transform((v) => v ?? 10_000),
+  /**
+   * Pub/sub channel of cross-instance invalidation; default `${REDIS_KEY_PREFIX}task-meta:invalidate`.
+   * Every instance serving the same environments must use the same one (docs/operations.md).
+   */
+  TASK_META_CACHE_INVALIDATION_CHANNEL: optional(z.string().min(1)),
 
   TRIGGER_MAX_TTL_SECONDS: optional(positiveInt).transform((v) => v ?? 14 * 86_400),
   API_BODY_LIMIT_BYTES: optional(positiveInt).transform((v) => v ?? 1_048_576),

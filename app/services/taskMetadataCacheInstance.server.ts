@@ -1,8 +1,20 @@
+import type { Redis } from "ioredis";
 import { getEnv } from "~/env.server";
 import { noopCacheEventSink, type CacheEventSink } from "~/domain/cacheEvents";
 import { CircuitBreaker } from "~/domain/circuitBreaker";
 import { createRedisClient, type RedisClient } from "~/redis.server";
-import { TaskMetadataCache, type TaskMetadataCacheStore } from "~/services/taskMetadataCache.server";
+import {
+  NoopTaskMetadataCache,
+  TaskMetadataCache,
+  type TaskMetadataCacheStore,
+} from "~/services/taskMetadataCache.server";
+import {
+  defaultInvalidationChannel,
+  InvalidationSubscriber,
+  publishInvalidation,
+  subscriberConnection,
+} from "~/services/taskMetadataInvalidation.server";
+import { TaskMetadataL1Cache } from "~/services/taskMetadataL1.server";
 
 /**
  * The process's task metadata cache, wired from the environment on first use (importing this
@@ -11,6 +23,11 @@ import { TaskMetadataCache, type TaskMetadataCacheStore } from "~/services/taskM
  * retries), so a Redis outage costs a trigger at most one short timeout before Postgres answers,
  * and nothing once the breaker is open. Replaces move whole hashes and get a connection with a
  * longer timeout, opened only when the first replace happens.
+ *
+ * In front of Redis sits the in-process tier (TASK_META_CACHE_L1_ENABLED, on by default) with its
+ * own subscriber connection to the invalidation channel, opened when the tier is built. Every
+ * replace of a current hash publishes on that channel whether or not this instance has a tier:
+ * other instances may.
  */
 
 let sink: CacheEventSink = noopCacheEventSink;
@@ -30,7 +47,35 @@ const WRITE_TIMEOUT_MS = 10_000;
 
 interface Instance {
   store: TaskMetadataCache;
+  /** What callers get: `store`, or {@link readsDisabled} over it. */
+  served: TaskMetadataCacheStore;
   clients: RedisClient[];
+  /** The in-process tier and its subscription, when enabled. */
+  l1?: TaskMetadataL1Cache;
+  subscriber?: InvalidationSubscriber;
+  channel: string;
+  writeClient: RedisClient;
+}
+
+/**
+ * TASK_META_CACHE_DISABLED=true: every read misses and back-fills are skipped, so every trigger
+ * asks Postgres (a kill switch, and the no-op variant of `npm run bench:http`). Replaces still
+ * reach Redis: a promotion made while the cache is off must not leave a stale hash behind for
+ * when it is turned back on.
+ */
+function readsDisabled(store: TaskMetadataCacheStore): TaskMetadataCacheStore {
+  const noop = new NoopTaskMetadataCache();
+  return {
+    getCurrentTask: () => noop.getCurrentTask(),
+    getWorkerIdForVersion: () => noop.getWorkerIdForVersion(),
+    getWorkerTask: () => noop.getWorkerTask(),
+    backfillCurrentTask: () => noop.backfillCurrentTask(),
+    backfillWorker: () => noop.backfillWorker(),
+    backfillVersion: () => noop.backfillVersion(),
+    replaceCurrent: (environmentId, snapshot) => store.replaceCurrent(environmentId, snapshot),
+    clearCurrent: (environmentId) => store.clearCurrent(environmentId),
+    replaceWorker: (environmentId, snapshot) => store.replaceWorker(environmentId, snapshot),
+  };
 }
 
 let instance: Instance | undefined;
@@ -59,6 +104,7 @@ function build(): Instance {
     },
     "task-meta-cache-writes",
   );
+  const channel = env.TASK_META_CACHE_INVALIDATION_CHANNEL ?? defaultInvalidationChannel(env.REDIS_KEY_PREFIX);
   const store = new TaskMetadataCache({
     client: readClient,
     writeClient,
@@ -72,14 +118,77 @@ function build(): Instance {
       cooldownMs: env.TASK_META_CACHE_BREAKER_COOLDOWN_MS,
     }),
     events: cacheEvents,
+    onCurrentReplaced: (environmentId) => publishInvalidation(writeClient, channel, environmentId),
   });
-  return { store, clients: [readClient, writeClient] };
+  const tier = env.TASK_META_CACHE_DISABLED || !env.TASK_META_CACHE_L1_ENABLED ? undefined : inProcessTier(env, store, channel);
+  return {
+    store,
+    served: env.TASK_META_CACHE_DISABLED ? readsDisabled(store) : tier?.l1 ?? store,
+    clients: [readClient, writeClient],
+    ...tier,
+    channel,
+    writeClient,
+  };
 }
 
-/** The env-wired cache store of this process. */
+/** The tier starts bypassed; its subscriber turns it on once SUBSCRIBE is confirmed. */
+function inProcessTier(env: ReturnType<typeof getEnv>, store: TaskMetadataCacheStore, channel: string) {
+  const l1 = new TaskMetadataL1Cache({
+    store,
+    maxEntries: env.TASK_META_CACHE_L1_MAX_ENTRIES,
+    ttlMs: env.TASK_META_CACHE_L1_TTL_MS,
+    events: cacheEvents,
+  });
+  const subscriber = new InvalidationSubscriber({
+    channel,
+    target: l1,
+    createClient: (attempt) =>
+      createRedisClient(
+        subscriberConnection(env.taskMetaCacheRedis, attempt),
+        {
+          lazyConnect: true,
+          autoResubscribe: false,
+          autoResendUnfulfilledCommands: false,
+          enableOfflineQueue: false,
+          connectTimeout: 2_000,
+          // Bounds the wait for SUBSCRIBE's confirmation; without it the tier stays off.
+          commandTimeout: 5_000,
+          // A few quick retries, then a new connection (on a cluster, to the next seed node).
+          retryStrategy: (times) => (times > 5 ? null : Math.min(times * 100, 1_000)),
+        },
+        "task-meta-invalidation",
+      ) as Redis,
+  });
+  subscriber.start();
+  return { l1, subscriber };
+}
+
+/** The env-wired cache store of this process (reads disabled with TASK_META_CACHE_DISABLED=true). */
 export function taskMetadataCache(): TaskMetadataCacheStore {
   instance ??= build();
-  return instance.store;
+  return instance.served;
+}
+
+/**
+ * After a change to an environment's current hash made outside the store (admin invalidate,
+ * field delete): drops this process's entries at once and tells every other instance.
+ */
+export async function publishCurrentHashChange(environmentId: string): Promise<void> {
+  instance ??= build();
+  instance.l1?.invalidateEnvironment(environmentId);
+  await publishInvalidation(instance.writeClient, instance.channel, environmentId);
+}
+
+/** The in-process tier of this process, if enabled (tests, admin diagnostics); builds the cache. */
+export function taskMetadataL1(): TaskMetadataL1Cache | undefined {
+  instance ??= build();
+  return instance.l1;
+}
+
+/** The invalidation subscriber of this process, if the tier is enabled (tests). */
+export function taskMetadataInvalidationSubscriber(): InvalidationSubscriber | undefined {
+  instance ??= build();
+  return instance.subscriber;
 }
 
 /** Closes the cache's connections (tests, graceful shutdown); the next use builds a new instance. */
@@ -87,6 +196,7 @@ export async function disconnectTaskMetadataCache(): Promise<void> {
   const current = instance;
   instance = undefined;
   if (!current) return;
+  await current.subscriber?.close();
   await Promise.all(
     current.clients.map((client) =>
       client.status === "wait" || client.status === "end"
