@@ -101,7 +101,7 @@ export function CacheOverviewCharts({ points, stepMinutes }: { points: ChartPoin
           <Line type="linear" dataKey="hitRate" name="hit ratio" stroke={COLORS.rate} strokeWidth={2} dot={dot} isAnimationActive={false} />
         </LineChart>
       </ChartCard>
-      <ChartCard title="Hits, misses, back-fills" subtitle={`Per minute, ${spanNote}`}>
+      <ChartCard title="Hits, misses, back-fills" subtitle={`Per minute (the running minute scaled to a whole one), ${spanNote}`}>
         <LineChart data={points} margin={{ top: 5, right: 10, bottom: 0, left: -10 }}>
           <CartesianGrid stroke="#e2e8f0" vertical={false} />
           <XAxis dataKey="time" tickFormatter={tick} {...axis} minTickGap={24} />

@@ -321,18 +321,33 @@ export interface SeriesPoint {
   databaseP99Ms: number | null;
 }
 
+/** The running minute counts as at least this much of a minute, so its first seconds do not spike. */
+const MIN_RUNNING_MINUTE_FRACTION = 0.25;
+
 /**
  * Chart points for a window: its minutes grouped `stepMinutes` at a time (from the window's
  * start), each point summarising its group. `perMinute` holds the counts of each minute in
- * `minutes`, in the same order; a minute with no bucket is an empty count.
+ * `minutes`, in the same order; a minute with no bucket is an empty count. Given `nowMs`, a
+ * running last minute is divided by the part of it that has elapsed, so a rate does not appear to
+ * drop just because the minute is not over.
  */
-export function buildSeries(minutes: readonly number[], perMinute: readonly MetricCounts[], stepMinutes: number): SeriesPoint[] {
+export function buildSeries(
+  minutes: readonly number[],
+  perMinute: readonly MetricCounts[],
+  stepMinutes: number,
+  nowMs?: number,
+): SeriesPoint[] {
+  const running = nowMs !== undefined && minutes.length > 0 && minutes[minutes.length - 1] === minuteOf(nowMs);
+  const runningFraction = running
+    ? Math.max(MIN_RUNNING_MINUTE_FRACTION, (nowMs - minuteOf(nowMs) * 60_000) / 60_000)
+    : 1;
   const points: SeriesPoint[] = [];
   for (let start = 0; start < minutes.length; start += stepMinutes) {
     const group = perMinute.slice(start, start + stepMinutes);
     const counts = sumCounts(group);
     const summary = summarise(counts, 60);
-    const span = group.length;
+    const isLast = start + stepMinutes >= minutes.length;
+    const span = group.length - (isLast ? 1 - runningFraction : 0);
     points.push({
       time: minutes[start] * 60_000,
       hitRate: summary.hitRate,

@@ -197,7 +197,7 @@ export async function getCacheOverview(window: MetricsWindow, deps: CacheOvervie
     generatedAt: now,
     summary: total ? summarise(total, windowSeconds(window, now)) : null,
     keyspaces: total ? keyspaceBreakdown(total) : [],
-    series: buckets ? buildSeries(minutes, buckets, stepMinutes) : [],
+    series: buckets ? buildSeries(minutes, buckets, stepMinutes, now) : [],
     stepMinutes,
     environments: ranked.map(({ environment, lookups, hitRate: rate }, i) => {
       const status = statuses?.[i];

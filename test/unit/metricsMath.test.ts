@@ -238,6 +238,22 @@ describe("chart series", () => {
     expect(grouped[1]).toMatchObject({ hitsPerMinute: 35, missesPerMinute: 5 });
   });
 
+  it("scales the running minute by the part of it that has elapsed, at least a quarter", () => {
+    const minutes = [100, 101];
+    const perMinute = minutes.map(() => {
+      const c = emptyCounts();
+      c.resolves.cache[1] = 10;
+      return c;
+    });
+    const halfWay = 101 * 60_000 + 30_000;
+    expect(buildSeries(minutes, perMinute, 1, halfWay).map((p) => p.hitsPerMinute)).toEqual([10, 20]);
+    expect(buildSeries(minutes, perMinute, 1, 101 * 60_000 + 5_000).map((p) => p.hitsPerMinute)).toEqual([10, 40]);
+    // Grouped: the last group is one whole minute plus half of the running one.
+    expect(buildSeries(minutes, perMinute, 2, halfWay)[0].hitsPerMinute).toBeCloseTo(20 / 1.5);
+    // A window that ended in the past has no running minute.
+    expect(buildSeries(minutes, perMinute, 1, 500 * 60_000).map((p) => p.hitsPerMinute)).toEqual([10, 10]);
+  });
+
   it("shows a gap (null hit rate), not 0 %, for a minute without traffic", () => {
     const [point] = buildSeries([5], [emptyCounts()], 1);
     expect(point).toMatchObject({ hitRate: null, hitsPerMinute: 0, cacheP99Ms: null });
