@@ -111,8 +111,13 @@ export async function defaultRunsEnvironment(): Promise<string | null> {
 }
 
 function keyset(cursor: RunCursor, direction: "older" | "newer"): Prisma.TaskRunWhereInput {
-  const op = direction === "older" ? "lt" : "gt";
-  return { OR: [{ createdAt: { [op]: cursor.createdAt } }, { createdAt: cursor.createdAt, id: { [op]: cursor.id } }] };
+  const [strict, inclusive] = direction === "older" ? (["lt", "lte"] as const) : (["gt", "gte"] as const);
+  return {
+    // The redundant bound is what lets Postgres start the index range at the cursor; the OR alone
+    // would be a filter applied while walking every newer row of the environment.
+    createdAt: { [inclusive]: cursor.createdAt },
+    OR: [{ createdAt: { [strict]: cursor.createdAt } }, { createdAt: cursor.createdAt, id: { [strict]: cursor.id } }],
+  };
 }
 
 /** Null when the environment does not exist. */
