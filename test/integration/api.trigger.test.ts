@@ -9,6 +9,11 @@ import { createTestProject, registerAndPromote, type TestProject } from "../supp
  * (the handler both lanes run; api.lanes.test.ts shows the lanes agree), with real Postgres and Redis.
  */
 
+// These tests count Postgres statements, not latency. On a loaded machine the 100 ms default
+// Redis command timeout turns cache hits into fail-open Postgres lookups; give Redis room (the
+// configuration is read on first use, after this line).
+process.env.TASK_META_CACHE_COMMAND_TIMEOUT_MS = "2000";
+
 let project: TestProject;
 
 const TASKS = [
