@@ -7,6 +7,7 @@ import { getEnv } from "~/env.server";
 import { createRedisClient, type RedisClient } from "~/redis.server";
 import { recordAudit } from "~/services/audit.server";
 import { logger } from "~/services/logger.server";
+import { publishCurrentHashChange } from "~/services/taskMetadataCacheInstance.server";
 import { rebuildCurrentCache } from "~/services/workers.server";
 
 /**
@@ -165,8 +166,16 @@ export function taskMetadataCacheAdmin(): TaskMetadataCacheAdmin {
     const env = getEnv();
     const client = createRedisClient(
       env.taskMetaCacheRedis,
-      // Fail within a few seconds when Redis is down so the page can say so instead of hanging.
-      { lazyConnect: true, commandTimeout: 3_000, connectTimeout: 2_000, maxRetriesPerRequest: 1 },
+      // Fail within about a second when Redis is down so the page can say so instead of hanging:
+      // a queued command fails after one more reconnect attempt, and attempts stay 500 ms apart
+      // (ioredis' default back-off grows to 2 s, which a page load would wait through twice).
+      {
+        lazyConnect: true,
+        commandTimeout: 3_000,
+        connectTimeout: 2_000,
+        maxRetriesPerRequest: 1,
+        retryStrategy: (attempt) => Math.min(attempt * 100, 500),
+      },
       "task-meta-cache-admin",
     );
     admin = new TaskMetadataCacheAdmin({ client, prefix: env.REDIS_KEY_PREFIX });
@@ -228,6 +237,7 @@ export async function invalidateCurrentHash(context: RepairContext): Promise<{ k
   const admin = context.admin ?? taskMetadataCacheAdmin();
   const keys = admin.keys(environment.id);
   const deletedKeys = await admin.deleteCurrent(environment.id);
+  await publishCurrentHashChange(environment.id);
   await recordAudit({
     userId: context.userId,
     action: "cache.invalidate",
@@ -244,6 +254,7 @@ export async function deleteCurrentHashField(context: RepairContext & { slug: st
   const admin = context.admin ?? taskMetadataCacheAdmin();
   const key = admin.keys(environment.id).current;
   const deleted = await admin.deleteCurrentField(environment.id, context.slug);
+  await publishCurrentHashChange(environment.id);
   await recordAudit({
     userId: context.userId,
     action: "cache.delete_field",
