@@ -1,0 +1,246 @@
+import { LRUCache } from "lru-cache";
+import { noopCacheEventSink, type CacheEventSink } from "~/domain/cacheEvents";
+import type { TaskEntry, WorkerMetadataSnapshot } from "~/domain/taskMetadataEntry";
+import type { TaskMetadataCacheStore } from "~/services/taskMetadataCache.server";
+
+/**
+ * The in-process tier of the task metadata cache (SPEC §4 "Beyond the reference",
+ * docs/decisions/0018-in-process-tier-and-pub-sub-invalidation.md): a bounded LRU in front of the
+ * Redis store, so a warm trigger costs a Map lookup instead of a round trip.
+ *
+ * What it holds: answers the store *found* — current-hash entries (a cached "task absent" too),
+ * version → worker ids, worker entries. A store miss is never remembered: the Redis store answers
+ * null for a missing field and for a failed or timed-out read alike, and neither may turn into a
+ * "not found" served from memory. Values are frozen once when stored and handed out as they are
+ * (no clone per hit).
+ *
+ * Staleness: every entry expires `ttlMs` after it was stored, whatever happens, so that is the
+ * bound. Inside it, a replace of a current hash anywhere drops this environment's entries here
+ * through the invalidation channel (taskMetadataInvalidation.server.ts), which calls
+ * {@link invalidateEnvironment}, and {@link setLive}(false) while that channel is not subscribed:
+ * the tier is then flushed and bypassed until the subscription is confirmed again.
+ *
+ * A read that was in flight while an invalidation (or a flush) happened must not put back what it
+ * read before it: each store is guarded by a generation counter that every invalidation bumps.
+ */
+
+export interface TaskMetadataL1Options {
+  store: TaskMetadataCacheStore;
+  maxEntries: number;
+  ttlMs: number;
+  events?: CacheEventSink;
+  /** Clock of the TTLs (tests); `performance` by default. */
+  clock?: { now(): number };
+  /** Starts bypassed until the invalidation channel is subscribed; true for a tier without one (tests). */
+  live?: boolean;
+}
+
+type WorkerTaskResult = { task: TaskEntry | null; queueId: string | null | undefined };
+
+interface Stored {
+  environmentId: string;
+  value: TaskEntry | string | WorkerTaskResult;
+}
+
+// Keys: environment id first (ours, never contains NUL), then a kind letter. A slug is caller input,
+// so where another caller-chosen part follows it, its length is spelled out to keep keys unambiguous.
+const currentKey = (environmentId: string, slug: string) => `${environmentId}\u0000c\u0000${slug}`;
+const versionKey = (environmentId: string, version: string) => `${environmentId}\u0000v\u0000${version}`;
+const workerKey = (environmentId: string, workerId: string, slug: string, queueName: string | undefined) =>
+  queueName === undefined
+    ? `${environmentId}\u0000w\u0000${workerId}\u0000${slug}`
+    : `${environmentId}\u0000q\u0000${workerId}\u0000${slug.length}\u0000${slug}\u0000${queueName}`;
+
+export class TaskMetadataL1Cache implements TaskMetadataCacheStore {
+  private readonly store: TaskMetadataCacheStore;
+  private readonly events: CacheEventSink;
+  private readonly entries: LRUCache<string, Stored>;
+  /** Keys per environment, so an invalidation costs the entries of that environment only. */
+  private readonly byEnvironment = new Map<string, Set<string>>();
+  private generation = 0;
+  private isLive: boolean;
+
+  constructor(options: TaskMetadataL1Options) {
+    this.store = options.store;
+    this.events = options.events ?? noopCacheEventSink;
+    this.isLive = options.live ?? false;
+    this.entries = new LRUCache<string, Stored>({
+      max: options.maxEntries,
+      ttl: options.ttlMs,
+      // Age counts from the store, never from the last hit: the TTL is the staleness bound.
+      updateAgeOnGet: false,
+      allowStale: false,
+      perf: options.clock,
+      // lru-cache reuses one reading of the clock for 1 ms; an injected clock is read every time.
+      ttlResolution: options.clock ? 0 : 1,
+      // Evicted, expired, overwritten or deleted: keep the environment index in step.
+      dispose: (stored, key) => this.unindex(stored.environmentId, key),
+    });
+  }
+
+  /** True while the tier answers reads (the invalidation channel is subscribed). */
+  get live(): boolean {
+    return this.isLive;
+  }
+
+  /** Entries held now (expired ones not yet purged included); for tests and the admin. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /**
+   * The invalidation channel is subscribed (true) or not (false). Going down flushes the tier:
+   * messages may be lost from then on, so nothing held can be trusted beyond that moment.
+   */
+  setLive(live: boolean): void {
+    if (!live) this.flush();
+    this.generation++;
+    this.isLive = live;
+  }
+
+  /** Drops every entry of one environment (a replace of its current hash, here or elsewhere). */
+  invalidateEnvironment(environmentId: string): void {
+    this.generation++;
+    const keys = this.byEnvironment.get(environmentId);
+    if (!keys) return;
+    this.byEnvironment.delete(environmentId);
+    for (const key of keys) this.entries.delete(key);
+  }
+
+  flush(): void {
+    this.generation++;
+    this.byEnvironment.clear();
+    this.entries.clear();
+  }
+
+  // ---- reads -------------------------------------------------------------------------------
+
+  async getCurrentTask(environmentId: string, slug: string): Promise<TaskEntry | null> {
+    const key = currentKey(environmentId, slug);
+    if (this.isLive) {
+      const hit = this.entries.get(key);
+      if (hit !== undefined) {
+        const entry = hit.value as TaskEntry;
+        this.events.record(entry.found ? "hit" : "negative_hit", "l1");
+        return entry;
+      }
+    }
+    this.events.record("miss", "l1");
+    const generation = this.generation;
+    const entry = await this.store.getCurrentTask(environmentId, slug);
+    if (entry) this.remember(generation, environmentId, key, Object.freeze(entry));
+    return entry;
+  }
+
+  async getWorkerIdForVersion(environmentId: string, version: string): Promise<string | null> {
+    const key = versionKey(environmentId, version);
+    if (this.isLive) {
+      const hit = this.entries.get(key);
+      if (hit !== undefined) {
+        this.events.record("hit", "l1");
+        return hit.value as string;
+      }
+    }
+    this.events.record("miss", "l1");
+    const generation = this.generation;
+    const workerId = await this.store.getWorkerIdForVersion(environmentId, version);
+    if (workerId) this.remember(generation, environmentId, key, workerId);
+    return workerId;
+  }
+
+  async getWorkerTask(environmentId: string, workerId: string, slug: string, queueName?: string): Promise<WorkerTaskResult> {
+    const key = workerKey(environmentId, workerId, slug, queueName);
+    if (this.isLive) {
+      const hit = this.entries.get(key);
+      if (hit !== undefined) {
+        const result = hit.value as WorkerTaskResult;
+        this.events.record(result.task!.found ? "hit" : "negative_hit", "l1");
+        return result;
+      }
+    }
+    this.events.record("miss", "l1");
+    const generation = this.generation;
+    const result = await this.store.getWorkerTask(environmentId, workerId, slug, queueName);
+    // Only a complete answer: a null task or an unanswered queue lookup is a miss (or a failure).
+    if (result.task && (queueName === undefined || result.queueId)) {
+      Object.freeze(result.task);
+      this.remember(generation, environmentId, key, Object.freeze(result));
+    }
+    return result;
+  }
+
+  // ---- writes: through to Redis, then drop or refresh what this process holds ------------------
+
+  async replaceCurrent(environmentId: string, snapshot: WorkerMetadataSnapshot): Promise<void> {
+    // Dropped even when the replace fails: Redis may hold the new hash or the old one.
+    try {
+      await this.store.replaceCurrent(environmentId, snapshot);
+    } finally {
+      this.invalidateEnvironment(environmentId);
+    }
+  }
+
+  async clearCurrent(environmentId: string): Promise<void> {
+    try {
+      await this.store.clearCurrent(environmentId);
+    } finally {
+      this.invalidateEnvironment(environmentId);
+    }
+  }
+
+  async replaceWorker(environmentId: string, snapshot: WorkerMetadataSnapshot): Promise<void> {
+    // A worker's entries never change after registration, so nothing held can be stale; dropping
+    // the environment locally is cheap and keeps this tier from outliving any surprise.
+    try {
+      await this.store.replaceWorker(environmentId, snapshot);
+    } finally {
+      this.invalidateEnvironment(environmentId);
+    }
+  }
+
+  async backfillCurrentTask(environmentId: string, ownerWorkerId: string | null, slug: string, entry: TaskEntry): Promise<boolean> {
+    const generation = this.generation;
+    const written = await this.store.backfillCurrentTask(environmentId, ownerWorkerId, slug, entry);
+    // Written means the owner still matched: Redis now holds exactly this entry.
+    if (written) this.remember(generation, environmentId, currentKey(environmentId, slug), Object.freeze(entry));
+    return written;
+  }
+
+  backfillWorker(
+    environmentId: string,
+    workerId: string,
+    fill: { task?: { slug: string; entry: TaskEntry }; queue?: { name: string; id: string } },
+  ): Promise<boolean> {
+    // Nothing to drop (the read that missed here is why this fill happens) and worker entries are
+    // cached per (slug, queue) pair, which a fill of either half alone cannot build.
+    return this.store.backfillWorker(environmentId, workerId, fill);
+  }
+
+  async backfillVersion(environmentId: string, version: string, workerId: string): Promise<boolean> {
+    const generation = this.generation;
+    const written = await this.store.backfillVersion(environmentId, version, workerId);
+    if (written) this.remember(generation, environmentId, versionKey(environmentId, version), workerId);
+    return written;
+  }
+
+  // ---- bookkeeping -------------------------------------------------------------------------
+
+  /** Stores a value read at `generation`, unless the tier went down or was invalidated meanwhile. */
+  private remember(generation: number, environmentId: string, key: string, value: Stored["value"]): void {
+    if (!this.isLive || generation !== this.generation) return;
+    this.entries.set(key, { environmentId, value });
+    let keys = this.byEnvironment.get(environmentId);
+    if (!keys) {
+      keys = new Set();
+      this.byEnvironment.set(environmentId, keys);
+    }
+    keys.add(key);
+  }
+
+  private unindex(environmentId: string, key: string): void {
+    const keys = this.byEnvironment.get(environmentId);
+    if (!keys) return;
+    keys.delete(key);
+    if (keys.size === 0) this.byEnvironment.delete(environmentId);
+  }
+}
