@@ -80,6 +80,11 @@ export interface TaskMetadataCacheOptions {
   events?: CacheEventSink;
   /** Fields per staging HSET; small enough to keep each command short. */
   stagingChunkSize?: number;
+  /**
+   * Called after a replace or clear of an environment's current hash succeeded: publishes the
+   * cross-instance invalidation (taskMetadataInvalidation.server.ts). Must not throw.
+   */
+  onCurrentReplaced?: (environmentId: string) => Promise<unknown>;
 }
 
 export class TaskMetadataCacheError extends Error {
@@ -141,6 +146,7 @@ export class TaskMetadataCache implements TaskMetadataCacheStore {
   private readonly writeTimeoutMs: number;
   private readonly events: CacheEventSink;
   private readonly stagingChunkSize: number;
+  private readonly onCurrentReplaced: ((environmentId: string) => Promise<unknown>) | undefined;
   private readonly errorLog = new RepeatedErrorLog();
 
   constructor(options: TaskMetadataCacheOptions) {
@@ -156,6 +162,7 @@ export class TaskMetadataCache implements TaskMetadataCacheStore {
     this.breaker = options.breaker ?? new CircuitBreaker({ failureThreshold: 5, cooldownMs: 2_000 });
     this.events = options.events ?? noopCacheEventSink;
     this.stagingChunkSize = options.stagingChunkSize ?? 1_000;
+    this.onCurrentReplaced = options.onCurrentReplaced;
   }
 
   private readonly keysByEnvironment = new Map<string, EnvironmentKeys>();
@@ -250,6 +257,7 @@ export class TaskMetadataCache implements TaskMetadataCacheStore {
       this.writeClient,
     );
     if (!outcome.ok) throw new TaskMetadataCacheError("clearing the current hash failed", { cause: outcome.error });
+    await this.onCurrentReplaced?.(environmentId);
   }
 
   private async replace(
@@ -301,6 +309,7 @@ export class TaskMetadataCache implements TaskMetadataCacheStore {
     if (!outcome.ok) {
       throw new TaskMetadataCacheError(`${operation} for environment ${environmentId} failed`, { cause: outcome.error });
     }
+    if (withCurrent) await this.onCurrentReplaced?.(environmentId);
   }
 
   // ---- back-fills --------------------------------------------------------------------------
