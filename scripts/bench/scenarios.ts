@@ -78,11 +78,20 @@ export function resolveInput(config: CallerConfig, data: BenchData): ResolveInpu
   };
 }
 
-/** `--only warm,floor`: scenarios whose name contains any of the words (case-insensitive); all when none given. */
+/**
+ * `--only "redis cache, warm"` (a whole name, commas and all) or `--only warm,floor` (scenarios
+ * whose name contains any of the comma-separated words); case-insensitive; all when none given.
+ */
 export function selectScenarios(names: readonly ScenarioName[], only: readonly string[]): ScenarioName[] {
-  const words = only.flatMap((o) => o.split(",")).map((w) => w.trim().toLowerCase()).filter(Boolean);
-  if (words.length === 0) return [...names];
-  return names.filter((name) => words.some((w) => name.toLowerCase().includes(w)));
+  if (only.length === 0) return [...names];
+  const exact = new Set<string>();
+  const words: string[] = [];
+  for (const value of only) {
+    const v = value.trim().toLowerCase();
+    if (names.some((n) => n.toLowerCase() === v)) exact.add(v);
+    else words.push(...v.split(",").map((w) => w.trim()).filter(Boolean));
+  }
+  return names.filter((name) => exact.has(name.toLowerCase()) || words.some((w) => name.toLowerCase().includes(w)));
 }
 
 export interface Scenario {
