@@ -128,8 +128,18 @@ interface RunResult {
   parallel: ThroughputSummary & { latency: LatencySummary };
   /** Postgres statements sent per call during the timed calls (back-fills send none). */
   pgQueriesPerCall: { sequential: number; parallel: number };
+  /**
+   * CPU time of this process per call (user + system), timed run only. Less sensitive to a busy
+   * machine than wall time: it shows what the code costs even when other processes steal the cores.
+   */
+  cpuMicrosPerCall: { sequential: number; parallel: number };
   /** Timed resolves whose metadata came from somewhere other than the scenario's expectation. */
   unexpectedSources: number;
+}
+
+function cpuMicros(since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since);
+  return used.user + used.system;
 }
 
 async function measure(scenario: Scenario, config: CallerConfig, rep: number): Promise<RunResult> {
@@ -144,10 +154,14 @@ async function measure(scenario: Scenario, config: CallerConfig, rep: number): P
   unexpected = 0;
 
   const before = dbQueryCount();
+  let cpu = process.cpuUsage();
   const sequential = await timeSequential(options.seq, call);
+  const sequentialCpu = cpuMicros(cpu);
   const afterSequential = dbQueryCount();
   await scenario.settle();
+  cpu = process.cpuUsage();
   const parallel = await timeParallel(options.par, options.concurrency, call);
+  const parallelCpu = cpuMicros(cpu);
   const afterParallel = dbQueryCount();
   await scenario.settle();
   return {
@@ -163,6 +177,7 @@ async function measure(scenario: Scenario, config: CallerConfig, rep: number): P
       sequential: (afterSequential - before) / options.seq,
       parallel: (afterParallel - afterSequential) / options.par,
     },
+    cpuMicrosPerCall: { sequential: sequentialCpu / options.seq, parallel: parallelCpu / options.par },
     unexpectedSources: unexpected,
   };
 }
@@ -195,6 +210,8 @@ interface Aggregate {
   opsPerSecond: Spread;
   pgQueriesPerCall: number;
   maxPgQueriesPerCall: number;
+  /** Median CPU microseconds per call in the parallel runs. */
+  cpuMicrosPerCall: number;
   unexpectedSources: number;
 }
 
@@ -207,6 +224,7 @@ function aggregate(runs: RunResult[]): Aggregate {
     opsPerSecond: spread(runs.map((r) => r.parallel.opsPerSecond)),
     pgQueriesPerCall: spread(runs.map((r) => r.pgQueriesPerCall.sequential)).median,
     maxPgQueriesPerCall: Math.max(...queries),
+    cpuMicrosPerCall: spread(runs.map((r) => r.cpuMicrosPerCall.parallel)).median,
     unexpectedSources: runs.reduce((sum, r) => sum + r.unexpectedSources, 0),
   };
 }
@@ -273,7 +291,9 @@ async function main() {
       }
       console.log(`parallel, ${options.par} calls at concurrency ${options.concurrency}`);
       for (const { scenario, agg } of rows) {
-        console.log(`${formatThroughputLine(scenario.name, width, agg.parallel)}  (ops/s ${formatCountRange(agg.opsPerSecond)})`);
+        console.log(
+          `${formatThroughputLine(scenario.name, width, agg.parallel)}  cpu/call=${agg.cpuMicrosPerCall.toFixed(1)}µs  (ops/s ${formatCountRange(agg.opsPerSecond)})`,
+        );
       }
       for (const { scenario, agg } of rows) {
         if (agg.unexpectedSources > 0) {
