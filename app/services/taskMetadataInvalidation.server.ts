@@ -5,7 +5,7 @@ import { logger } from "~/services/logger.server";
 
 /**
  * Cross-instance invalidation of the in-process tier (SPEC §4 "Beyond the reference";
- * docs/decisions/0018-in-process-tier-and-pub-sub-invalidation.md).
+ * docs/decisions/0020-in-process-tier-and-pub-sub-invalidation.md).
  *
  * Every replace of an environment's current hash (promotion, dev registration, admin rebuild,
  * invalidate, field delete) is followed by a PUBLISH of the environment id on one channel,

@@ -5,7 +5,7 @@ import type { TaskMetadataCacheStore } from "~/services/taskMetadataCache.server
 
 /**
  * The in-process tier of the task metadata cache (SPEC §4 "Beyond the reference",
- * docs/decisions/0018-in-process-tier-and-pub-sub-invalidation.md): a bounded LRU in front of the
+ * docs/decisions/0020-in-process-tier-and-pub-sub-invalidation.md): a bounded LRU in front of the
  * Redis store, so a warm trigger costs a Map lookup instead of a round trip.
  *
  * What it holds: answers the store *found* — current-hash entries (a cached "task absent" too),
