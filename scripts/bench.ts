@@ -46,6 +46,7 @@ import {
   buildScenarios,
   describeConfig,
   describeRequest,
+  hitCounter,
   resolveInput,
   selectScenarios,
   type CallerConfig,
@@ -135,6 +136,8 @@ interface RunResult {
   cpuMicrosPerCall: { sequential: number; parallel: number };
   /** Timed resolves whose metadata came from somewhere other than the scenario's expectation. */
   unexpectedSources: number;
+  /** Hits of the scenario's serving tier during the timed calls (at least one per call when it answered them all). */
+  tierHits?: number;
 }
 
 function cpuMicros(since: NodeJS.CpuUsage): number {
@@ -154,6 +157,7 @@ async function measure(scenario: Scenario, config: CallerConfig, rep: number): P
   unexpected = 0;
 
   const before = dbQueryCount();
+  const hitsBefore = scenario.servedBy ? hitCounter.count(scenario.servedBy) : 0;
   let cpu = process.cpuUsage();
   const sequential = await timeSequential(options.seq, call);
   const sequentialCpu = cpuMicros(cpu);
@@ -179,6 +183,7 @@ async function measure(scenario: Scenario, config: CallerConfig, rep: number): P
     },
     cpuMicrosPerCall: { sequential: sequentialCpu / options.seq, parallel: parallelCpu / options.par },
     unexpectedSources: unexpected,
+    tierHits: scenario.servedBy ? hitCounter.count(scenario.servedBy) - hitsBefore : undefined,
   };
 }
 
@@ -296,6 +301,9 @@ async function main() {
         );
       }
       for (const { scenario, agg } of rows) {
+        const served = scenario.servedBy;
+        const short = byKey(scenario.name, config).filter((r) => served && (r.tierHits ?? 0) < options.seq + options.par);
+        if (short.length) warnings.push(`${scenario.name}, ${config.id}: the ${served} tier answered fewer calls than were made in ${short.length} repetition(s)`);
         if (agg.unexpectedSources > 0) {
           warnings.push(`${scenario.name}, ${config.id}: ${agg.unexpectedSources} timed calls did not come from ${scenario.expectedSource} (Redis slow or breaker open?)`);
         }

@@ -1,4 +1,5 @@
-import { cacheEvents, taskMetadataCache } from "~/services/taskMetadataCacheInstance.server";
+import { cacheEvents, setCacheEventSink, taskMetadataCache } from "~/services/taskMetadataCacheInstance.server";
+import type { CacheEvent, CacheEventSink, Keyspace } from "~/domain/cacheEvents";
 import { CircuitBreaker } from "~/domain/circuitBreaker";
 import { getEnv } from "~/env.server";
 import { createRedisClient, type RedisClient } from "~/redis.server";
@@ -106,7 +107,25 @@ export interface Scenario {
   resolveOnce?(config: CallerConfig): Promise<ResolvedTask>;
   /** Waits for background work (back-fills) started by timed calls. */
   settle(): Promise<void>;
+  /** The tier that must answer the warm calls; its hits are counted during the timed calls. */
+  servedBy?: Keyspace;
 }
+
+/**
+ * Counts cache hits per keyspace (the production server installs its metrics recorder the same
+ * way, so the hot path pays for a sink in both). Tells whether the in-process tier really answered.
+ */
+export class HitCounter implements CacheEventSink {
+  private readonly hits: Record<Keyspace, number> = { current: 0, worker: 0, version: 0, l1: 0 };
+  record(event: CacheEvent, keyspace: Keyspace, count = 1) {
+    if (event === "hit" || event === "negative_hit") this.hits[keyspace] += count;
+  }
+  observeResolve() {}
+  count(keyspace: Keyspace): number {
+    return this.hits[keyspace];
+  }
+}
+export const hitCounter = new HitCounter();
 
 /** Options of the hot-path client in taskMetadataCacheInstance.server.ts, so the bench pays what production pays. */
 function hotPathClient(name: string): RedisClient {
@@ -181,7 +200,24 @@ export interface ScenarioSet {
   close(): Promise<void>;
 }
 
+/**
+ * The in-process tier starts bypassed until its invalidation channel is subscribed; wait (with a
+ * deadline) until it answers a resolve by itself.
+ */
+async function waitForTier(scenario: Scenario, deadlineMs = 10_000) {
+  const resolveOnce = scenario.resolveOnce!;
+  const deadline = Date.now() + deadlineMs;
+  while (Date.now() < deadline) {
+    const before = hitCounter.count("l1");
+    await resolveOnce(HEADLINE);
+    if (hitCounter.count("l1") > before) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`the in-process tier never answered within ${deadlineMs} ms (is its invalidation channel subscribed?)`);
+}
+
 export async function buildScenarios(data: BenchData, wanted: readonly ScenarioName[]): Promise<ScenarioSet> {
+  setCacheEventSink(hitCounter);
   const floorClient = hotPathClient("bench-floor");
   const storeClient = hotPathClient("bench-task-meta-cache");
   await Promise.all([floorClient.connect(), storeClient.connect()]);
@@ -213,8 +249,13 @@ export async function buildScenarios(data: BenchData, wanted: readonly ScenarioN
         break;
       case "l1 cache, warm": {
         const tier = inProcessTier();
-        if (tier) scenarios.push(resolverScenario(name, tier, "cache", data));
-        else skipped.push({ name, reason: "no in-process tier in this code base yet (issue 7)" });
+        if (!tier) {
+          skipped.push({ name, reason: "no in-process tier in this code base yet (issue 7)" });
+          break;
+        }
+        const scenario = { ...resolverScenario(name, tier, "cache", data), servedBy: "l1" as const };
+        await waitForTier(scenario);
+        scenarios.push(scenario);
         break;
       }
     }
