@@ -28,6 +28,8 @@ export function createRedisClient(
     const clusterOptions: ClusterOptions = {
       redisOptions: common,
       enableOfflineQueue: options.enableOfflineQueue ?? true,
+      // ioredis reads lazyConnect per node from redisOptions; the cluster itself needs its own.
+      lazyConnect: options.lazyConnect ?? false,
       // Route reads and writes to masters: replicas may lag behind a replace.
       scaleReads: "master",
     };
