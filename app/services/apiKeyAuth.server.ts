@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { pgPool } from "~/db.server";
+import { getEnv } from "~/env.server";
 import { hashApiKey, looksLikeApiKey, type EnvironmentTypeName } from "~/domain/apiKeys";
+import { CircuitBreaker } from "~/domain/circuitBreaker";
 import { UnauthorizedError } from "~/domain/errors";
 import { keyPrefix } from "~/redis.server";
 import { apiRedis, disconnectApiRedis } from "~/services/apiRedis.server";
@@ -15,9 +17,14 @@ import { logger } from "~/services/logger.server";
  * request that read Postgres just before the revocation cannot put the old key back.
  *
  * Redis failing open: an error, timeout or a connection that is not ready sends the lookup to
- * Postgres; auth never fails because the cache is down. An in-process tier would sit in front of
- * {@link ApiKeyCache.get}, with {@link revokeCachedApiKeys} publishing the revoked hashes on a
- * channel that every instance listens to (and flushing the tier when the subscription drops).
+ * Postgres; auth never fails because the cache is down. A circuit breaker (with the task metadata
+ * cache's TASK_META_CACHE_BREAKER_* settings) skips reads and fills while Redis keeps failing: a
+ * Redis that hangs would otherwise cost every trigger two command timeouts (the read, then the
+ * fill). Revocations never skip it.
+ *
+ * An in-process tier would sit in front of {@link ApiKeyCache.get}, with {@link revokeCachedApiKeys}
+ * publishing the revoked hashes on a channel that every instance listens to (and flushing the
+ * tier when the subscription drops).
  */
 
 export interface AuthenticatedEnvironment {
@@ -53,14 +60,32 @@ function cacheKey(hash: string) {
 
 /** The Redis tier, on the API's fail-fast connection: a lookup gets an answer within the command timeout or goes to Postgres. */
 class ApiKeyCache {
+  private breakerInstance: CircuitBreaker | undefined;
+
+  private get breaker(): CircuitBreaker {
+    const env = getEnv();
+    this.breakerInstance ??= new CircuitBreaker({
+      failureThreshold: env.TASK_META_CACHE_BREAKER_FAILURES,
+      cooldownMs: env.TASK_META_CACHE_BREAKER_COOLDOWN_MS,
+    });
+    return this.breakerInstance;
+  }
+
+  private failed(operation: string, error: unknown) {
+    if (this.breaker.recordFailure()) logger.warn("api key cache: Redis keeps failing; skipping it for a while", { operation, error });
+    else logger.warn(`api key cache ${operation} failed; using Postgres`, { error });
+  }
+
   async get(hash: string): Promise<Lookup> {
+    if (!this.breaker.tryAcquire()) return "miss";
     const client = await apiRedis();
     if (!client) return "miss";
     let raw: string | null;
     try {
       raw = await client.get(cacheKey(hash));
+      this.breaker.recordSuccess();
     } catch (error) {
-      logger.warn("api key cache read failed; using Postgres", { error });
+      this.failed("read", error);
       return "miss";
     }
     if (raw === null) return "miss";
@@ -76,14 +101,16 @@ class ApiKeyCache {
 
   /** SET NX: never overwrites a tombstone written by a revocation that raced this fill. */
   async fill(hash: string, environment: AuthenticatedEnvironment | null): Promise<void> {
+    if (!this.breaker.tryAcquire()) return;
     const client = await apiRedis();
     if (!client) return;
     const value = environment ? { v: 1, ...environment } : { v: 1, revoked: true };
     const ttl = environment ? POSITIVE_TTL_SECONDS : UNKNOWN_TTL_SECONDS;
     try {
       await client.set(cacheKey(hash), JSON.stringify(value), "EX", ttl, "NX");
+      this.breaker.recordSuccess();
     } catch (error) {
-      logger.warn("api key cache fill failed", { error });
+      this.failed("fill", error);
     }
   }
 
