@@ -5,7 +5,7 @@ import type { LockedLookup, TaskMetadataSource } from "~/services/taskMetadataSo
 
 /**
  * Miss-path lookups on a read replica, with the primary as the authority for anything the replica
- * says does not exist (docs/decisions/0018-replica-not-found-is-rechecked-on-the-primary.md).
+ * says does not exist (docs/decisions/0021-replica-not-found-is-rechecked-on-the-primary.md).
  *
  * A replica lags its primary. An answer that shows a row is at worst as stale as the cache itself
  * may be (an older current worker for a moment after a promotion). An answer that says "not
