@@ -1,6 +1,8 @@
 import { createCookieSessionStorage, redirect, type SessionStorage } from "@remix-run/node";
+import { isDatabaseUnavailable } from "~/api/errors";
 import { getEnv } from "~/env.server";
 import { getSessionUserById, type SessionUser } from "~/models/user.server";
+import { logger } from "~/services/logger.server";
 
 /**
  * The admin webapp's login session and the guards every admin route calls. The session is a signed
@@ -52,14 +54,28 @@ function getSession(request: Request) {
   return sessionStorage().getSession(request.headers.get("Cookie"));
 }
 
-/** The signed-in user, or null (no cookie, a tampered cookie, or a user that no longer exists). */
+/**
+ * The signed-in user, or null (no cookie, a tampered cookie, or a user that no longer exists).
+ * Every admin loader calls this before reading its page data, so a Postgres outage surfaces here
+ * first: it is thrown as a 503 that the error page explains, like presenters/pageData.server.ts
+ * does for the pages' own reads, instead of a bare 500.
+ */
 export async function getUser(request: Request): Promise<SessionUser | null> {
   const session = await getSession(request);
   const userId = session.get(USER_ID_KEY);
   const issuedAt = session.get(ISSUED_AT_KEY);
   if (typeof userId !== "string" || typeof issuedAt !== "number") return null;
   if (Date.now() - issuedAt > SESSION_MAX_AGE_SECONDS * 1000) return null;
-  return getSessionUserById(userId);
+  try {
+    return await getSessionUserById(userId);
+  } catch (error) {
+    if (!isDatabaseUnavailable(error)) throw error;
+    logger.error("session check failed: postgres unreachable", { error });
+    throw new Response(
+      "Postgres is unreachable, so your session cannot be checked and this page cannot be shown. GET /healthz says which dependency is down; reload once it is back.",
+      { status: 503, statusText: "Database unavailable" },
+    );
+  }
 }
 
 function loginRedirect(request: Request): Response {
