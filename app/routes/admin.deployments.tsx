@@ -81,7 +81,7 @@ export async function action({ request }: ActionFunctionArgs) {
   return runAdminAction("Promotion", back, async () => {
     const result = await promoteFromAdmin({ environmentId, version, userId: user.id });
     const verb = result.rollback ? "Rolled back to" : "Promoted";
-    return `${verb} version ${result.version}${result.previousVersion ? ` (was ${result.previousVersion})` : ""}; the current hash was rewritten.`;
+    return `${verb} version ${result.version}${result.previousVersion ? ` (was ${result.previousVersion})` : ""}.`;
   });
 }
 

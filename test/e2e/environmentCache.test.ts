@@ -149,6 +149,50 @@ describe("environments and environment cache pages", () => {
     expect((await redis().hkeys(keys.current)).sort()).toEqual(["nightly-report", "send-email"]);
   });
 
+  it("pages a large worker hash with load more (appending) and filters it with HSCAN MATCH", async () => {
+    const big = await registerWorker({
+      environmentId: project.prod.id,
+      version: "2026.11.2-big",
+      tasks: Array.from({ length: 600 }, (_, i) => ({ slug: `bulk-${String(i).padStart(3, "0")}`, ttl: "1m" })),
+    });
+    await disconnectTaskMetadataCache();
+    const rows = page.locator('table[aria-label="Worker hash fields"] tbody tr');
+    const fields = () => rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-field") ?? ""));
+    // Follows "load more" until the scan is complete; after each click, waits for the link to move on.
+    const loadAll = async () => {
+      const more = page.getByRole("link", { name: "Load more" });
+      for (let steps = 0; (await more.count()) > 0; steps++) {
+        expect(steps).toBeLessThan(100);
+        const href = await more.getAttribute("href");
+        await more.click();
+        await expect.poll(async () => (await more.count()) === 0 || (await more.getAttribute("href")) !== href).toBe(true);
+      }
+    };
+
+    await page.goto(`${server.url}${cachePath}`);
+    await page.getByRole("link", { name: "2026.11.2-big" }).click();
+    await page.waitForURL((u) => u.pathname.endsWith(`/workers/${big.workerId}`));
+    await expect.poll(() => rows.count()).toBeGreaterThan(0);
+    // One HSCAN step does not cover 600 fields (beyond the listpack size of 512: a real hash table);
+    // the steps are appended, each field once.
+    expect(await rows.count()).toBeLessThan(600);
+    await loadAll();
+    const all = await fields();
+    expect(all).toHaveLength(600);
+    expect(new Set(all).size).toBe(600);
+    expect(await page.locator('tr[data-state="drift"]').count()).toBe(0);
+
+    await page.locator("body").press("/");
+    await page.keyboard.type("bulk-49");
+    await page.keyboard.press("Enter");
+    await page.waitForURL((u) => u.searchParams.get("q") === "bulk-49");
+    await expect.poll(async () => (await fields()).every((f) => f.startsWith("bulk-49"))).toBe(true);
+    await loadAll();
+    expect((await fields()).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `bulk-49${i}`));
+    await screenshot(page, "admin-worker-hash-filtered");
+    expect(browserErrors).toEqual([]);
+  });
+
   it("shows a VIEWER everything but no buttons, and refuses the VIEWER's forged POST with a 403", async () => {
     const viewerContext = await browser.newContext({ viewport: { width: 1440, height: 900 } });
     try {
