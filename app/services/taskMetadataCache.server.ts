@@ -447,6 +447,30 @@ export class TaskMetadataCache implements TaskMetadataCacheStore {
     return wait;
   }
 
+  private readonly decodedValues = new WeakMap<object, Map<string, unknown>>();
+
+  /**
+   * Decodes each distinct stored value once. Stored values are few (one per task, queue and
+   * version of the workers in use) and the same ones come back on every hit, while JSON.parse and
+   * the zod check cost a third of a warm read's CPU beyond the HGET itself (scripts/bench.ts,
+   * `cpu/call`). Results are frozen, since every reader shares them. Only successful decodes are
+   * kept: a bad value is decoded, counted and logged again on each read until a back-fill
+   * overwrites it.
+   */
+  private decodeOnce<T>(decode: (raw: string) => Decoded<T>, raw: string): Decoded<T> {
+    let byRaw = this.decodedValues.get(decode) as Map<string, T> | undefined;
+    if (!byRaw) this.decodedValues.set(decode, (byRaw = new Map<string, T>()));
+    const known = byRaw.get(raw);
+    if (known !== undefined) return { ok: true, value: known };
+    const decoded = decode(raw);
+    if (decoded.ok) {
+      // Bounded without bookkeeping: refilling costs one decode per value.
+      if (byRaw.size >= 10_000) byRaw.clear();
+      byRaw.set(raw, Object.freeze(decoded.value));
+    }
+    return decoded;
+  }
+
   private decodeRead<T>(
     keyspace: Keyspace,
     raw: Outcome<string | null>,
@@ -458,7 +482,7 @@ export class TaskMetadataCache implements TaskMetadataCacheStore {
       this.events.record("miss", keyspace);
       return null;
     }
-    const decoded = decode(raw.value);
+    const decoded = this.decodeOnce(decode, raw.value);
     if (!decoded.ok) {
       this.events.record("decode_error", keyspace);
       this.events.record("miss", keyspace);
