@@ -179,12 +179,6 @@ export async function publishCurrentHashChange(environmentId: string): Promise<v
   await publishInvalidation(instance.writeClient, instance.channel, environmentId);
 }
 
-/** The in-process tier of this process, if enabled (tests, admin diagnostics); builds the cache. */
-export function taskMetadataL1(): TaskMetadataL1Cache | undefined {
-  instance ??= build();
-  return instance.l1;
-}
-
 /** The invalidation subscriber of this process, if the tier is enabled (tests). */
 export function taskMetadataInvalidationSubscriber(): InvalidationSubscriber | undefined {
   instance ??= build();
