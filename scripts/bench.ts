@@ -23,6 +23,7 @@ import { QueueResolver, type ResolvedTask } from "~/services/queueResolver.serve
 import {
   BENCH_DATABASE,
   BENCH_PREFIX,
+  acquireBenchLock,
   BENCH_TASK,
   TASK_COUNT,
   deletePrefixedKeys,
@@ -242,6 +243,15 @@ interface RatioResult {
 
 async function main() {
   const serverUrl = serverDatabaseUrl();
+  const releaseLock = await acquireBenchLock(serverUrl);
+  try {
+    await run(serverUrl);
+  } finally {
+    await releaseLock();
+  }
+}
+
+async function run(serverUrl: string) {
   log(`database ${BENCH_DATABASE}: drop, create, prisma migrate deploy`);
   const databaseUrl = await recreateBenchDatabase(serverUrl);
   useBenchConfiguration(databaseUrl);

@@ -25,6 +25,7 @@ import { disconnectTaskMetadataCache } from "~/services/taskMetadataCacheInstanc
 import {
   BENCH_DATABASE,
   BENCH_PREFIX,
+  acquireBenchLock,
   BENCH_QUEUE,
   BENCH_TASK,
   benchVariables,
@@ -205,6 +206,15 @@ function formatLoadLine(name: string, width: number, r: { requestsPerSecond: num
 
 async function main() {
   const serverUrl = serverDatabaseUrl();
+  const releaseLock = await acquireBenchLock(serverUrl);
+  try {
+    await run(serverUrl);
+  } finally {
+    await releaseLock();
+  }
+}
+
+async function run(serverUrl: string) {
   const buildIndex = path.join(projectRoot, "build", "index.js");
   if (!fs.existsSync(buildIndex)) throw new Error("build/index.js is missing: run `npm run bench:http` (it builds) or `npx remix build`");
   log(`database ${BENCH_DATABASE}: drop, create, prisma migrate deploy`);

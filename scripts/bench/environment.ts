@@ -83,6 +83,37 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{
   });
 }
 
+const LOCK_KEY = 0x68_6f_74_70; // "hotp"
+const LOCK_WAIT_MS = 30 * 60_000;
+
+/**
+ * Holds a server-wide advisory lock for the whole run, released when the returned function is
+ * called or the process ends (the lock belongs to the connection). Two benchmarks at once would
+ * drop each other's database and prefix, and compete for the same cores: the second one waits.
+ */
+export async function acquireBenchLock(serverUrl: string): Promise<() => Promise<void>> {
+  const client = new pg.Client({ connectionString: withDatabase(serverUrl, "postgres"), connectionTimeoutMillis: 5_000 });
+  client.on("error", () => {});
+  await client.connect();
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  let announced = false;
+  for (;;) {
+    const { rows } = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1) AS locked", [LOCK_KEY]);
+    if (rows[0].locked) break;
+    if (Date.now() > deadline) {
+      await client.end().catch(() => {});
+      throw new Error(`another benchmark has held the lock for over ${LOCK_WAIT_MS / 60_000} minutes; giving up`);
+    }
+    if (!announced) log("another benchmark is running against this PostgreSQL server; waiting for it to finish");
+    announced = true;
+    await new Promise((r) => setTimeout(r, 2_000));
+  }
+  return async () => {
+    await client.query("SELECT pg_advisory_unlock($1)", [LOCK_KEY]).catch(() => {});
+    await client.end().catch(() => {});
+  };
+}
+
 /** Drops the benchmark database if it exists, creates it empty and applies the migrations. */
 export async function recreateBenchDatabase(serverUrl: string, database = BENCH_DATABASE): Promise<string> {
   const url = withDatabase(serverUrl, database);
