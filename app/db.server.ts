@@ -67,6 +67,18 @@ export function readPrisma(): PrismaClient {
   return getEnv().DATABASE_READ_REPLICA_URL ? connect("replica").prisma : prisma();
 }
 
+/**
+ * A read on the replica whose "not found" (null) is asked again on the primary before anyone acts
+ * on it: replica lag must never turn something that exists into a 404 or a 422
+ * (docs/decisions/0021-replica-not-found-is-rechecked-on-the-primary.md). Without a replica it is
+ * one read on the primary.
+ */
+export async function readOrPrimary<T>(read: (db: PrismaClient) => Promise<T | null>): Promise<T | null> {
+  const answer = await read(readPrisma());
+  if (answer !== null || !getEnv().DATABASE_READ_REPLICA_URL) return answer;
+  return read(prisma());
+}
+
 /** Statements sent so far by this process, per database. */
 export function dbQueryCount(database: Database = "primary"): number {
   return queryCounts[database];

@@ -1,4 +1,4 @@
-import { readPrisma } from "~/db.server";
+import { prisma, readOrPrimary, readPrisma } from "~/db.server";
 import type { EnvironmentType } from "~/generated/prisma/enums.ts";
 import { compareTaskField, type FieldState } from "~/domain/taskMetadataDrift";
 import type { TaskEntry, TaskMetadata } from "~/domain/taskMetadataEntry";
@@ -106,10 +106,12 @@ function prettyJson(raw: string): string {
 }
 
 async function environmentSummary(environmentId: string): Promise<EnvironmentSummary | null> {
-  const environment = await readPrisma().runtimeEnvironment.findUnique({
-    where: { id: environmentId },
-    select: { id: true, slug: true, type: true, project: { select: { slug: true, name: true } } },
-  });
+  const environment = await readOrPrimary((db) =>
+    db.runtimeEnvironment.findUnique({
+      where: { id: environmentId },
+      select: { id: true, slug: true, type: true, project: { select: { slug: true, name: true } } },
+    }),
+  );
   return (
     environment && {
       id: environment.id,
@@ -123,7 +125,7 @@ async function environmentSummary(environmentId: string): Promise<EnvironmentSum
 
 /** Slug → the entry the write path would store for it today (the cache's own Postgres mapping). */
 async function expectedEntries(workerId: string | null): Promise<{ worker: WorkerRef | null; entries: Map<string, TaskMetadata> }> {
-  const snapshot = workerId ? await loadWorkerSnapshot(readPrisma(), workerId) : null;
+  const snapshot = workerId ? await readOrPrimary((db) => loadWorkerSnapshot(db, workerId)) : null;
   return {
     worker: snapshot && { id: snapshot.workerId, version: snapshot.version },
     entries: new Map(snapshot?.tasks.map((t) => [t.slug, t.entry]) ?? []),
@@ -167,7 +169,9 @@ export async function environmentCachePage(
   if (!environment) return null;
   const admin = deps.admin ?? taskMetadataCacheAdmin();
   const keys = admin.keys(environment.id);
-  const currentWorkerId = await findCurrentWorkerId(readPrisma(), environment);
+  // The primary: the page compares Redis with the truth, and a lagging replica would report every
+  // fresh promotion as drift (docs/decisions/0021-replica-not-found-is-rechecked-on-the-primary.md).
+  const currentWorkerId = await findCurrentWorkerId(prisma(), environment);
   const { worker, entries } = await expectedEntries(currentWorkerId);
   const currentWorker = worker && { ...worker, taskCount: entries.size };
   const base = { environment, currentWorker, keys: { current: keys.current, owner: keys.owner } };
@@ -241,8 +245,8 @@ export async function workerHashPage(
   const admin = deps.admin ?? taskMetadataCacheAdmin();
   const key = admin.keys(environment.id).worker(workerId);
   const [inEnvironment, currentWorkerId] = await Promise.all([
-    readPrisma().backgroundWorker.count({ where: { id: workerId, environmentId: environment.id } }),
-    findCurrentWorkerId(readPrisma(), environment),
+    readOrPrimary((db) => db.backgroundWorker.findFirst({ where: { id: workerId, environmentId: environment.id }, select: { id: true } })),
+    findCurrentWorkerId(prisma(), environment),
   ]);
   // Another environment's worker id in this URL: compare against nothing rather than its tasks.
   const { worker, entries } = await expectedEntries(inEnvironment ? workerId : null);

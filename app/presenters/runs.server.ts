@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { readPrisma } from "~/db.server";
+import { readOrPrimary, readPrisma } from "~/db.server";
 import type { Prisma } from "~/generated/prisma/client.ts";
 import { TaskRunStatus, TaskTriggerSource } from "~/generated/prisma/enums.ts";
 import { decodeRunCursor, encodeRunCursor, type RunCursor } from "~/domain/runCursor";
@@ -81,8 +81,8 @@ export interface RunsPage {
   newerCursor: string | null;
 }
 
-async function environmentOptions(): Promise<EnvironmentOption[]> {
-  const environments = await readPrisma().runtimeEnvironment.findMany({
+async function environmentOptions(db = readPrisma()): Promise<EnvironmentOption[]> {
+  const environments = await db.runtimeEnvironment.findMany({
     select: { id: true, slug: true, project: { select: { slug: true } } },
     orderBy: [{ project: { slug: "asc" } }, { slug: "asc" }],
   });
@@ -123,9 +123,12 @@ function keyset(cursor: RunCursor, direction: "older" | "newer"): Prisma.TaskRun
 /** Null when the environment does not exist. */
 export async function runsPage(environmentId: string, filters: RunFilters, pageSize = RUNS_PAGE_SIZE): Promise<RunsPage | null> {
   const db = readPrisma();
-  const environments = await environmentOptions();
-  const environment = environments.find((e) => e.id === environmentId);
-  if (!environment) return null;
+  const environments = await readOrPrimary(async (source) => {
+    const options = await environmentOptions(source);
+    return options.some((e) => e.id === environmentId) ? options : null;
+  });
+  const environment = environments?.find((e) => e.id === environmentId);
+  if (!environments || !environment) return null;
 
   const direction = filters.before && !filters.after ? "newer" : "older";
   const cursor = direction === "newer" ? filters.before : filters.after;

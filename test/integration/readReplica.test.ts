@@ -6,6 +6,8 @@ import { ValidationError } from "~/domain/errors";
 import { environmentKeys } from "~/domain/cacheKeys";
 import { getEnv, resetEnvForTests } from "~/env.server";
 import { PrismaClient } from "~/generated/prisma/client.ts";
+import { environmentCachePage, workerHashPage } from "~/presenters/environmentCache.server";
+import { parseRunFilters, runsPage } from "~/presenters/runs.server";
 import { keyPrefix } from "~/redis.server";
 import { QueueResolver, resolveTask, type ResolveInput } from "~/services/queueResolver.server";
 import { replicaFirstSource } from "~/services/replicaSource.server";
@@ -127,6 +129,16 @@ describe("with a streaming replica (pg_basebackup -R, a second server)", () => {
       before = counts();
       expect(await resolver.resolve({ environment: prod(), taskSlug: "fresh-task" })).toMatchObject({ queueName: "fresh", ttl: "2m", taskFound: true });
       expect(since(before)).toEqual({ primary: 1, replica: 1 });
+
+      // Admin read models: what the replica has not replayed yet is found through the primary, not a 404.
+      const fresh = await createTestProject();
+      expect(await readPrisma().runtimeEnvironment.findUnique({ where: { id: fresh.prod.id } })).toBeNull();
+      expect(await environmentCachePage(fresh.prod.id)).toMatchObject({ environment: { id: fresh.prod.id }, currentWorker: null });
+      const filters = parseRunFilters(new URLSearchParams());
+      if (!filters.ok) throw new Error(filters.error);
+      expect(await runsPage(fresh.prod.id, filters.filters)).toMatchObject({ environment: { id: fresh.prod.id }, runs: [] });
+      expect((await environmentCachePage(project.prod.id))?.currentWorker).toMatchObject({ id: v2.workerId, version: "2.0.0", taskCount: 2 });
+      expect((await workerHashPage(project.prod.id, v2.workerId))?.worker).toMatchObject({ id: v2.workerId, isCurrent: true, taskCount: 2 });
 
       // A found answer is the replica's even while it lags (staleness bounded by the lag, as with the cache).
       before = counts();
