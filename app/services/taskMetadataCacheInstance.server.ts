@@ -139,6 +139,7 @@ function inProcessTier(env: ReturnType<typeof getEnv>, store: TaskMetadataCacheS
     ttlMs: env.TASK_META_CACHE_L1_TTL_MS,
     events: cacheEvents,
   });
+  const rotating = Boolean(env.taskMetaCacheRedis.clusterNodes?.length);
   const subscriber = new InvalidationSubscriber({
     channel,
     target: l1,
@@ -153,8 +154,8 @@ function inProcessTier(env: ReturnType<typeof getEnv>, store: TaskMetadataCacheS
           connectTimeout: 2_000,
           // Bounds the wait for SUBSCRIBE's confirmation; without it the tier stays off.
           commandTimeout: 5_000,
-          // A few quick retries, then a new connection (on a cluster, to the next seed node).
-          retryStrategy: (times) => (times > 5 ? null : Math.min(times * 100, 1_000)),
+          // On a cluster, a seed node that stays unreachable is left for the next one.
+          retryStrategy: (times) => (rotating && times > 5 ? null : Math.min(times * 100, 1_000)),
         },
         "task-meta-invalidation",
       ) as Redis,

@@ -36,6 +36,8 @@ interface Instance {
   events: RecordingSink;
   /** Every setLive the subscriber sent the tier, in order. */
   liveness: boolean[];
+  /** Every environment the subscriber told the tier to drop, in order. */
+  invalidated: string[];
   close(): Promise<void>;
 }
 
@@ -58,10 +60,14 @@ function instance(channel: string, options: { subscriberPort?: number } = {}): I
   const events = new RecordingSink();
   const l1 = new TaskMetadataL1Cache({ store, maxEntries: 1_000, ttlMs: LONG_TTL_MS, events });
   const liveness: boolean[] = [];
+  const invalidated: string[] = [];
   const subscriber = new InvalidationSubscriber({
     channel,
     target: {
-      invalidateEnvironment: (environmentId) => l1.invalidateEnvironment(environmentId),
+      invalidateEnvironment: (environmentId) => {
+        invalidated.push(environmentId);
+        l1.invalidateEnvironment(environmentId);
+      },
       setLive: (live) => {
         liveness.push(live);
         l1.setLive(live);
@@ -93,6 +99,7 @@ function instance(channel: string, options: { subscriberPort?: number } = {}): I
     workers: new WorkerService({ cache: l1 }),
     events,
     liveness,
+    invalidated,
     close: async () => {
       await subscriber.close();
       await client.quit();
@@ -169,6 +176,26 @@ describe("cross-instance invalidation", () => {
     await promoteThrough(a, "2");
     expect(await queueSeenBy(b)).toBe("queue-v1");
     await promoteThrough(a, "1");
+  });
+
+  it("ignores a message that is not an environment id, and drops only the environment named", async () => {
+    const ch = channel();
+    const b = instance(ch);
+    await warm(b, "queue-v1");
+    const held = b.l1.size;
+    await admin.publish(ch, "not an {id}");
+    await admin.publish(ch, "some-other-environment");
+    await admin.publish(ch, project.dev.id);
+    // Messages arrive in order: once the last is handled, so were the others.
+    await eventually(() => b.invalidated.includes(project.dev.id), { timeoutMs: 2_000, intervalMs: 1 });
+    expect(b.invalidated).toEqual(["some-other-environment", project.dev.id]);
+    expect(b.l1.size).toBe(held);
+    const hits = b.events.count("hit", "l1");
+    expect(await queueSeenBy(b)).toBe("queue-v1");
+    expect(b.events.count("hit", "l1")).toBe(hits + 1);
+
+    await admin.publish(ch, project.prod.id);
+    await eventually(() => b.l1.size === 0, { timeoutMs: 2_000, intervalMs: 1 });
   });
 
   it("admin invalidate and field delete publish on the process's channel", async () => {
