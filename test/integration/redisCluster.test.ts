@@ -6,7 +6,7 @@ import { keyPrefix } from "~/redis.server";
 import { resolveTask } from "~/services/queueResolver.server";
 import { TaskMetadataCache } from "~/services/taskMetadataCache.server";
 import { TaskMetadataCacheAdmin } from "~/services/taskMetadataCacheAdmin.server";
-import { disconnectTaskMetadataCache } from "~/services/taskMetadataCacheInstance.server";
+import { disconnectTaskMetadataCache, taskMetadataInvalidationSubscriber } from "~/services/taskMetadataCacheInstance.server";
 import { registerWorker, promoteVersion } from "~/services/workers.server";
 import { clusterBackend, scanAllMasters, type CacheTestBackend } from "../support/cacheBackends";
 import { queueResolverSuite } from "../support/cacheSuites/queueResolver";
@@ -161,10 +161,17 @@ describe("cluster specifics", () => {
     }
   });
 
-  it("TASK_META_CACHE_REDIS_CLUSTER_NODES switches the env-wired cache to the cluster (register, promote, resolve warm)", async () => {
+  it("TASK_META_CACHE_REDIS_CLUSTER_NODES switches the env-wired cache to the cluster: register, promote, resolve warm, and invalidation published on another node reaches the in-process tier", async () => {
     const project = await createTestProject();
     const single = testRedis();
-    process.env.TASK_META_CACHE_REDIS_CLUSTER_NODES = cluster.nodeList;
+    const channel = `${prefix}cluster-invalidate`;
+    const variables = {
+      TASK_META_CACHE_REDIS_CLUSTER_NODES: cluster.nodeList,
+      TASK_META_CACHE_INVALIDATION_CHANNEL: channel,
+      // Long enough that only an invalidation can explain a fresh answer.
+      TASK_META_CACHE_L1_TTL_MS: "60000",
+    };
+    Object.assign(process.env, variables);
     resetEnvForTests();
     await disconnectTaskMetadataCache();
     try {
@@ -173,10 +180,27 @@ describe("cluster specifics", () => {
       const keys = environmentKeys(prefix, project.prod.id);
       expect(await backend.admin.hexists(keys.current, "send-email")).toBe(1);
       expect(await single.exists(keys.current)).toBe(0);
-      const resolved = await resolveTask({ environment: { id: project.prod.id, type: "PRODUCTION" }, taskSlug: "send-email" });
-      expect(resolved).toMatchObject({ queueName: "emails", source: "cache" });
+
+      const subscriber = taskMetadataInvalidationSubscriber();
+      expect(subscriber).toBeDefined();
+      await eventually(() => subscriber!.isSubscribed);
+      const trigger = () => resolveTask({ environment: { id: project.prod.id, type: "PRODUCTION" }, taskSlug: "send-email" });
+      expect(await trigger()).toMatchObject({ queueName: "emails", source: "cache" });
+
+      // Redis changes behind the tier's back: the tier keeps answering what it holds.
+      await backend.admin.hset(keys.current, "send-email", JSON.stringify({ v: 1, k: "STANDARD", n: "planted" }));
+      expect(await trigger()).toMatchObject({ queueName: "emails" });
+
+      // The subscriber listens on one node; PUBLISH on another, the cluster forwards it.
+      const masters = cluster.masterClients();
+      const lists = await Promise.all(masters.map((m) => m.client("LIST") as Promise<string>));
+      const listening = lists.findIndex((list) => list.includes("name=hotpath:task-meta-invalidation"));
+      expect(listening).toBeGreaterThanOrEqual(0);
+      const other = masters[(listening + 1) % masters.length];
+      await other.publish(channel, project.prod.id);
+      await eventually(async () => (await trigger()).queueName === "planted");
     } finally {
-      delete process.env.TASK_META_CACHE_REDIS_CLUSTER_NODES;
+      for (const name of Object.keys(variables)) delete process.env[name];
       resetEnvForTests();
       await disconnectTaskMetadataCache();
       await single.quit();
