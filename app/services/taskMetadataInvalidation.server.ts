@@ -37,11 +37,7 @@ const ENVIRONMENT_ID = /^[^\s{}]{1,128}$/;
  */
 async function whenReady(client: RedisClient, timeoutMs: number): Promise<void> {
   if (client.status === "ready") return;
-  if (client.status === "wait") {
-    await client.connect();
-    return;
-  }
-  await new Promise<void>((resolve, reject) => {
+  const waiting = new Promise<void>((resolve, reject) => {
     const done = (error?: Error) => {
       clearTimeout(timer);
       client.off("ready", onReady);
@@ -55,6 +51,9 @@ async function whenReady(client: RedisClient, timeoutMs: number): Promise<void> 
     client.once("ready", onReady);
     client.once("end", onEnd);
   });
+  // A failed first connect shows up as the timeout (the client keeps retrying) or as "end".
+  if (client.status === "wait") client.connect().catch(() => {});
+  await waiting;
 }
 
 /**
