@@ -10,6 +10,7 @@ import {
   type TaskMetadataCacheStore,
 } from "~/services/taskMetadataCache.server";
 import { environmentKeys } from "~/domain/cacheKeys";
+import { TaskMetadataL1Cache } from "~/services/taskMetadataL1.server";
 import { ColdTaskMetadataCache } from "./coldCache";
 import { BENCH_QUEUE, BENCH_TASK, LOCKED_VERSION, type BenchData } from "./environment";
 import { BackfillTracker } from "./timing";
@@ -161,14 +162,13 @@ function redisOnlyStore(client: RedisClient): TaskMetadataCache {
 }
 
 /**
- * The in-process tier, when the code base has one: the env-wired store with
- * TASK_META_CACHE_L1_ENABLED=true (useBenchConfiguration sets it) is then something other than the
- * bare Redis store. Until issue 7 lands it is the bare store, and the `l1 cache, warm` scenario
- * is skipped with a note.
+ * The in-process tier: the env-wired store with TASK_META_CACHE_L1_ENABLED=true (useBenchConfiguration
+ * sets it), as production serves it — including its invalidation subscriber. Null when the
+ * configuration turns it off; the `l1 cache, warm` scenario is then skipped with a note.
  */
 export function inProcessTier(): TaskMetadataCacheStore | null {
   const store = taskMetadataCache();
-  return store instanceof TaskMetadataCache || store instanceof NoopTaskMetadataCache ? null : store;
+  return store instanceof TaskMetadataL1Cache ? store : null;
 }
 
 function resolverScenario(
@@ -250,7 +250,7 @@ export async function buildScenarios(data: BenchData, wanted: readonly ScenarioN
       case "l1 cache, warm": {
         const tier = inProcessTier();
         if (!tier) {
-          skipped.push({ name, reason: "no in-process tier in this code base yet (issue 7)" });
+          skipped.push({ name, reason: "the in-process tier is off (TASK_META_CACHE_L1_ENABLED=false)" });
           break;
         }
         const scenario = { ...resolverScenario(name, tier, "cache", data), servedBy: "l1" as const };
