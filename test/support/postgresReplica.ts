@@ -34,8 +34,6 @@ export interface PostgresReplica {
   stop(): Promise<void>;
 }
 
-export class ReplicationRefusedError extends Error {}
-
 async function query<T extends pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -98,7 +96,7 @@ async function checkPrimaryAllowsReplication(primaryUrl: string): Promise<void> 
     }
   }
   if (problems.length) {
-    throw new ReplicationRefusedError(
+    throw new Error(
       `The read-replica tests start a streaming replica of the test Postgres (${where}), which cannot serve one:\n  - ${problems.join("\n  - ")}`,
     );
   }
