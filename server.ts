@@ -18,7 +18,7 @@ app.disable("x-powered-by");
 app.use("/build", express.static(path.join(root, "public/build"), { immutable: true, maxAge: "1y" }));
 app.use(express.static(path.join(root, "public"), { maxAge: "1h" }));
 app.use(refuseCrossOriginForms);
-app.all("*", createRequestHandler({ build, mode: process.env.NODE_ENV ?? "production" }));
+app.all("*", createRequestHandler({ build, mode: "production" }));
 
 /**
  * Remix refuses a page POST whose Origin host differs from Host with a bare 500 (its own CSRF
@@ -48,23 +48,29 @@ function refuseCrossOriginForms(req: express.Request, res: express.Response, nex
  * which goes to express and Remix. Taken from the build's entry so both lanes share one instance
  * of the app's modules (pools, caches, counters).
  */
-const { handleApiRequest } = build.entry.module as unknown as {
+const { handleApiRequest, connectTaskMetadataCache, stopMetrics, getEnv } = build.entry.module as unknown as {
   handleApiRequest?: (req: IncomingMessage, res: ServerResponse) => boolean;
+  connectTaskMetadataCache: (timeoutMs?: number) => Promise<boolean>;
+  // This instance's last metrics reach Redis before it exits, so a restart loses no counts.
+  stopMetrics?: () => Promise<void>;
+  getEnv: () => { PORT: number };
 };
 if (typeof handleApiRequest !== "function") {
   throw new Error("build/index.js does not export handleApiRequest from app/entry.server.tsx; run `npx remix build`");
 }
 
-const port = Number(process.env.PORT ?? 3000);
+// Parse the whole configuration before serving: a bad variable stops the process here, naming it.
+const { PORT: port } = getEnv();
+// The hot path's Redis connection is open before the first trigger (or given up on after 2 s:
+// the cache then fails open to Postgres until Redis answers).
+await connectTaskMetadataCache(2_000);
+
 const server = createServer((req, res) => {
   if (!handleApiRequest(req, res)) app(req, res);
 });
 server.listen(port, () => {
   console.log(`Hotpath listening on http://localhost:${port}`);
 });
-
-// This instance's last metrics reach Redis before it exits, so a restart loses no counts.
-const { stopMetrics } = build.entry.module as unknown as { stopMetrics?: () => Promise<void> };
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {

@@ -15,6 +15,9 @@ export { stopMetrics } from "~/services/metrics.server";
 
 /** The lean /api lane, reached by server.ts as `build.entry.module.handleApiRequest` (one module instance for both lanes). */
 export { handleApiRequest } from "~/api/node";
+/** Start-up pieces server.ts takes from the build: configuration, and the hot-path connection opened before serving. */
+export { getEnv } from "~/env.server";
+export { connectTaskMetadataCache } from "~/services/taskMetadataCacheInstance.server";
 
 const RENDER_TIMEOUT_MS = 5_000;
 

@@ -171,6 +171,30 @@ export function taskMetadataCache(): TaskMetadataCacheStore {
 }
 
 /**
+ * Opens the hot-path connection before the first trigger (server start-up). Without it the first
+ * read after a start finds the connection still opening and, with no offline queue, fails open to
+ * Postgres and counts a Redis error. Resolves true once connected, false after `timeoutMs` (Redis
+ * down: the server starts anyway and the cache fails open). Never throws.
+ */
+export async function connectTaskMetadataCache(timeoutMs = 2_000): Promise<boolean> {
+  instance ??= build();
+  const [readClient] = instance.clients;
+  if (readClient.status === "ready") return true;
+  if (readClient.status === "wait") readClient.connect().catch(() => {}); // failures are logged by the client's error handler
+  return new Promise<boolean>((resolve) => {
+    const done = (ready: boolean) => {
+      clearTimeout(timer);
+      readClient.off("ready", onReady);
+      resolve(ready);
+    };
+    const onReady = () => done(true);
+    const timer = setTimeout(() => done(false), timeoutMs);
+    timer.unref();
+    readClient.once("ready", onReady);
+  });
+}
+
+/**
  * After a change to an environment's current hash made outside the store (admin invalidate,
  * field delete): drops this process's entries at once and tells every other instance.
  */
