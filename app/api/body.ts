@@ -1,4 +1,5 @@
 import { BadRequestError } from "~/domain/errors";
+import { findUnstorableJson } from "~/domain/storableInput";
 import { getEnv } from "~/env.server";
 import type { ApiRequest } from "./http";
 
@@ -8,11 +9,18 @@ export async function readJsonBody(request: ApiRequest): Promise<{ raw: Buffer; 
   return { raw, value: parseJson(raw) };
 }
 
+/** Parses the body and refuses (400) what parses but cannot be stored (domain/storableInput.ts). */
 export function parseJson(raw: Buffer): unknown {
   if (raw.length === 0) return {};
+  let value: unknown;
   try {
-    return JSON.parse(raw.toString("utf8"));
+    value = JSON.parse(raw.toString("utf8"));
   } catch (error) {
     throw new BadRequestError(`Invalid JSON body: ${(error as Error).message}`);
   }
+  const unstorable = findUnstorableJson(value);
+  if (unstorable) {
+    throw new BadRequestError(`Invalid JSON body: ${unstorable.path} ${unstorable.problem}`, { path: unstorable.path });
+  }
+  return value;
 }

@@ -1,3 +1,5 @@
+import { BadRequestError } from "~/domain/errors";
+import { unstorableText } from "~/domain/storableInput";
 import { createDeployment } from "./deployments";
 import { errorResponse } from "./errors";
 import { json, type ApiRequest, type ApiResponse } from "./http";
@@ -47,11 +49,18 @@ function match(segments: string[], route: Route): Params | null {
 }
 
 function decodeParams(params: Params): Params | null {
+  let decoded: Params;
   try {
-    return Object.fromEntries(Object.entries(params).map(([k, v]) => [k, decodeURIComponent(v)]));
+    decoded = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, decodeURIComponent(v)]));
   } catch {
     return null;
   }
+  // `%00` decodes fine but no query can carry it (domain/storableInput.ts).
+  for (const [name, value] of Object.entries(decoded)) {
+    const problem = unstorableText(value);
+    if (problem) throw new BadRequestError(`Invalid path parameter ${name}: it ${problem}`, { field: name });
+  }
+  return decoded;
 }
 
 export async function handleApi(request: ApiRequest): Promise<ApiResponse> {
