@@ -16,14 +16,17 @@ import { postgresTaskMetadataSource } from "~/services/taskMetadataSource.server
 import { taskMetadataSource } from "~/services/taskMetadataSourceInstance.server";
 import { WorkerService } from "~/services/workers.server";
 import { closedPort, testRedis } from "../support/cacheTesting";
-import { testServerDatabaseUrl } from "../support/databaseUrls";
 import { createTestProject, type TestProject } from "../support/fixtures";
+import { startPostgresPrimary, type PostgresPrimary } from "../support/postgresPrimary";
 import { startPostgresReplica, type PostgresReplica } from "../support/postgresReplica";
 
 /**
  * DATABASE_READ_REPLICA_URL (issue 7, docs/decisions/0021-replica-not-found-is-rechecked-on-the-primary.md):
  * miss-path lookups read a real streaming replica, and whatever the replica says does not exist is
  * asked again on the primary, so a lagging replica never turns a valid trigger into a 422.
+ *
+ * The replicated pair is the file's own (a throw-away primary from initdb, and its replica), so the
+ * machine's Postgres needs no replication set-up; the last block uses the file's usual database.
  */
 
 // A cache that always misses: every resolve below reaches the miss-path source.
@@ -39,14 +42,25 @@ function since(before: { primary: number; replica: number }) {
 }
 
 describe("with a streaming replica (pg_basebackup -R, a second server)", () => {
+  const fileDatabaseUrl = process.env.DATABASE_URL;
+  let primary: PostgresPrimary;
   let replica: PostgresReplica;
   let project: TestProject;
   let resolver: QueueResolver;
 
   beforeAll(async () => {
-    replica = await startPostgresReplica(testServerDatabaseUrl());
-    console.log(`Postgres replica streaming in ${replica.startupMs} ms (pg_basebackup ${replica.basebackupMs} ms) on port ${replica.port}`);
-    process.env.DATABASE_READ_REPLICA_URL = replica.url(new URL(process.env.DATABASE_URL!).pathname.slice(1));
+    primary = await startPostgresPrimary("hotpath");
+    replica = await startPostgresReplica(primary.url("postgres"), primary.bin);
+    const { initdbMs, startMs, migrateMs, totalMs } = primary.timings;
+    console.log(
+      `Postgres primary + replica ready in ${totalMs + replica.startupMs} ms: primary ${totalMs} ms (initdb ${initdbMs}, start ${startMs}, ` +
+        `migrate ${migrateMs}), replica ${replica.startupMs} ms (pg_basebackup ${replica.basebackupMs})`,
+    );
+    // The app reads its URLs on first use and opens pools lazily: drop any pool and the cached env,
+    // so everything from here on connects to this pair.
+    await disconnectDb();
+    process.env.DATABASE_URL = primary.url("hotpath");
+    process.env.DATABASE_READ_REPLICA_URL = replica.url("hotpath");
     resetEnvForTests();
     resolver = new QueueResolver({ cache: noCache, source: taskMetadataSource(), scheduleBackfill: () => {} });
     project = await createTestProject();
@@ -54,17 +68,20 @@ describe("with a streaming replica (pg_basebackup -R, a second server)", () => {
 
   afterAll(async () => {
     await replica?.resumeReplay().catch(() => {});
+    process.env.DATABASE_URL = fileDatabaseUrl;
     delete process.env.DATABASE_READ_REPLICA_URL;
     resetEnvForTests();
-    // Close the pools before the server they point at goes away.
+    // Close the pools before the servers they point at go away.
     await disconnectDb();
     await replica?.stop();
+    await primary?.stop();
   });
 
   const prod = () => ({ id: project.prod.id, type: "PRODUCTION" as const });
   const dev = () => ({ id: project.dev.id, type: "DEVELOPMENT" as const });
 
-  it("readPrisma() is the replica: a hot standby in recovery, holding this file's database", async () => {
+  it("readPrisma() is the replica: a hot standby in recovery, holding the primary's database", async () => {
+    expect(getEnv().DATABASE_URL).toContain(`:${primary.port}/`);
     expect(getEnv().DATABASE_READ_REPLICA_URL).toContain(`:${replica.port}/`);
     const [onReplica] = await readPrisma().$queryRaw<{ recovery: boolean }[]>`SELECT pg_is_in_recovery() AS recovery`;
     const [onPrimary] = await prisma().$queryRaw<{ recovery: boolean }[]>`SELECT pg_is_in_recovery() AS recovery`;

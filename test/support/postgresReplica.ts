@@ -1,23 +1,20 @@
-import { execFile } from "node:child_process";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
 import pg from "pg";
 import { freePort } from "./appServer";
+import { logTail, postgresBinaries } from "./postgresPrimary";
 
 /**
- * A real streaming replica of the test Postgres, for one test file: `pg_basebackup -R -X stream`
- * of the primary (the server the test databases live on, so this file's database comes along and
- * keeps replicating) into a temporary folder, then a second server from the same major version's
- * binaries on a free port. `stop()` stops it and removes the folder. No replication slot is created,
- * so a crashed run leaves nothing on the primary that retains WAL.
+ * A real streaming replica of a Postgres server, for one test file: `pg_basebackup -R -X stream`
+ * of the primary (every database on it comes along and keeps replicating) into a temporary folder,
+ * then a second server from the same major version's binaries on a free port. `stop()` stops it
+ * and removes the folder. No replication slot is created, so a crashed run leaves nothing on the
+ * primary that retains WAL. The tests replicate a primary of their own (./postgresPrimary.ts).
  *
  * PostgreSQL refuses to run as root: as root the folder is given to the `postgres` user and every
- * binary runs through `runuser -u postgres --`.
+ * binary runs through `runuser -u postgres --` (postgresBinaries).
  */
-
-const run = promisify(execFile);
 
 export interface PostgresReplica {
   port: number;
@@ -97,12 +94,13 @@ async function checkPrimaryAllowsReplication(primaryUrl: string): Promise<void> 
   }
   if (problems.length) {
     throw new Error(
-      `The read-replica tests start a streaming replica of the test Postgres (${where}), which cannot serve one:\n  - ${problems.join("\n  - ")}`,
+      `Postgres replica harness: the primary at ${where} cannot serve a streaming replica:\n  - ${problems.join("\n  - ")}`,
     );
   }
 }
 
-export async function startPostgresReplica(primaryUrl: string): Promise<PostgresReplica> {
+/** `bin`: the server binaries' folder; by default /usr/lib/postgresql/<the primary's major>/bin. */
+export async function startPostgresReplica(primaryUrl: string, bin?: string): Promise<PostgresReplica> {
   const started = performance.now();
   await checkPrimaryAllowsReplication(primaryUrl);
 
@@ -115,19 +113,10 @@ export async function startPostgresReplica(primaryUrl: string): Promise<Postgres
             current_setting('max_prepared_transactions') AS max_prepared_transactions,
             current_setting('max_locks_per_transaction') AS max_locks_per_transaction`,
   );
-  const bin = `/usr/lib/postgresql/${major}/bin`;
-  await fs.access(path.join(bin, "postgres")).catch(() => {
-    throw new Error(`Postgres replica harness: no server binaries in ${bin} (the primary is version ${major})`);
-  });
-
-  const asRoot = process.getuid?.() === 0;
-  const owner = asRoot ? (await run("id", ["-u", "postgres"])).stdout.trim() : undefined;
-  const ownerGroup = asRoot ? (await run("id", ["-g", "postgres"])).stdout.trim() : undefined;
-  const exec = (command: string, args: string[]) =>
-    asRoot ? run("runuser", ["-u", "postgres", "--", path.join(bin, command), ...args]) : run(path.join(bin, command), args);
+  const { exec, own } = await postgresBinaries(bin ?? `/usr/lib/postgresql/${major}/bin`);
 
   const home = await fs.mkdtemp(path.join(os.tmpdir(), "hotpath-pg-replica-"));
-  if (asRoot) await fs.chown(home, Number(owner), Number(ownerGroup));
+  await own(home);
   const data = path.join(home, "data");
   const log = path.join(home, "postgres.log");
   const primary = new URL(primaryUrl);
@@ -168,15 +157,15 @@ export async function startPostgresReplica(primaryUrl: string): Promise<Postgres
       ["pg_ident.conf", ""],
     ] as const) {
       await fs.writeFile(path.join(data, file), text);
-      if (asRoot) await fs.chown(path.join(data, file), Number(owner), Number(ownerGroup));
+      await own(path.join(data, file));
     }
     await exec("pg_ctl", ["-D", data, "-l", log, "-w", "-t", "60", "start"]);
     serverStarted = true;
   } catch (error) {
-    const tail = await fs.readFile(log, "utf8").then((t) => t.split("\n").slice(-15).join("\n"), () => "");
+    const tail = await logTail(log, "replica");
     await stop();
     const detail = (error as { stderr?: string }).stderr?.trim() || (error as Error).message;
-    throw new Error(`Postgres replica harness: starting the replica failed: ${detail}${tail ? `\n--- replica log ---\n${tail}` : ""}`);
+    throw new Error(`Postgres replica harness: starting the replica failed: ${detail}${tail}`);
   }
 
   const url = (database: string) => `postgresql://${encodeURIComponent(user)}@127.0.0.1:${port}/${database}`;
