@@ -65,6 +65,8 @@ async function trigger(): Promise<number> {
     method: "POST",
     headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
     body: JSON.stringify({ payload: { from: "docs:screenshots" }, options }),
+  }).catch((error: unknown) => {
+    throw new Error(`cannot reach ${baseUrl} (${(error as Error).cause ?? error}); start it with \`npm run quickstart\` or pass --url`);
   });
   await response.arrayBuffer();
   return response.status;
