@@ -1,17 +1,19 @@
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
-import { Form, Link, useLoaderData, useLocation } from "@remix-run/react";
+import { Link, useLoaderData } from "@remix-run/react";
 import { z } from "zod";
 import { Badge } from "~/components/Badge";
 import { CacheFieldsTable } from "~/components/CacheFieldsTable";
 import { ConfirmAction } from "~/components/ConfirmAction";
 import { EmptyState } from "~/components/EmptyState";
+import { FieldFilterForm } from "~/components/FieldFilterForm";
 import { FlashMessage } from "~/components/FlashMessage";
 import { KeyTtl } from "~/components/KeyTtl";
 import { Notice } from "~/components/Notice";
 import { PageHeader } from "~/components/PageHeader";
 import { RouteErrorPanel } from "~/components/RouteErrorPanel";
+import { ScanPager } from "~/components/ScanPager";
 import { useLoadMore } from "~/components/useLoadMore";
-import { useSlashToFocus } from "~/components/useSlashToFocus";
+import { useSearchHref } from "~/components/useSearchHref";
 import { environmentCachePage } from "~/presenters/environmentCache.server";
 import { loadPageData } from "~/presenters/pageData.server";
 import { runAdminAction } from "~/services/adminAction.server";
@@ -112,21 +114,9 @@ export const ErrorBoundary = RouteErrorPanel;
 
 const NO_STEP = { cursor: "0", nextCursor: "0", items: [] as never[] };
 
-function hrefWith(search: string, pathname: string, changes: Record<string, string | null>) {
-  const params = new URLSearchParams(search);
-  for (const [name, value] of Object.entries(changes)) {
-    if (value === null || value === "") params.delete(name);
-    else params.set(name, value);
-  }
-  const query = params.toString();
-  return query ? `${pathname}?${query}` : pathname;
-}
-
 export default function EnvironmentCachePage() {
   const { page, isAdmin, confirm, filter, flash } = useLoaderData<typeof loader>();
-  const location = useLocation();
-  const searchRef = useSlashToFocus<HTMLInputElement>();
-  const href = (changes: Record<string, string | null>) => hrefWith(location.search, location.pathname, changes);
+  const href = useSearchHref();
   const { environment, currentWorker, keys, redis } = page;
   const cancel = href({ confirm: null, field: null });
 
@@ -249,21 +239,7 @@ export default function EnvironmentCachePage() {
                 <h2 className="text-base font-semibold text-slate-900">Current hash fields</h2>
                 <p className="text-sm text-slate-500">Read with HSCAN, a step at a time; DRIFT marks a field that disagrees with Postgres.</p>
               </div>
-              <Form method="get" role="search" className="flex items-center gap-2">
-                <input
-                  ref={searchRef}
-                  type="search"
-                  name="q"
-                  defaultValue={filter}
-                  placeholder="Filter fields  ( / )"
-                  aria-label="Filter fields"
-                  aria-keyshortcuts="/"
-                  className="w-56 rounded-md border border-slate-300 px-2.5 py-1.5 text-sm shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/30"
-                />
-                <button type="submit" className="rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium text-slate-700 hover:bg-slate-50">
-                  Filter
-                </button>
-              </Form>
+              <FieldFilterForm filter={filter} />
             </div>
             {fields.items.length === 0 ? (
               <EmptyState
@@ -296,18 +272,7 @@ export default function EnvironmentCachePage() {
                 deleteHref={isAdmin ? (field) => href({ confirm: "delete-field", field }) : undefined}
               />
             )}
-            <div className="flex items-center gap-4 text-sm">
-              {fields.step.nextCursor !== "0" ? (
-                <Link to={href({ cursor: fields.step.nextCursor })} preventScrollReset className="font-medium text-indigo-600 hover:underline">
-                  Load more
-                </Link>
-              ) : null}
-              {!fields.fromStart ? (
-                <Link to={href({ cursor: null })} className="text-slate-600 hover:underline">
-                  Start over
-                </Link>
-              ) : null}
-            </div>
+            <ScanPager nextCursor={fields.step.nextCursor} fromStart={fields.fromStart} />
           </section>
 
           {redis.notCachedYet && redis.notCachedYet.total > 0 ? (

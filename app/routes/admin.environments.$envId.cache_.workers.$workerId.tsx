@@ -1,15 +1,17 @@
 import { json, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
-import { Form, Link, useLoaderData, useLocation } from "@remix-run/react";
+import { Link, useLoaderData } from "@remix-run/react";
 import { z } from "zod";
 import { Badge } from "~/components/Badge";
 import { CacheFieldsTable } from "~/components/CacheFieldsTable";
 import { EmptyState } from "~/components/EmptyState";
+import { FieldFilterForm } from "~/components/FieldFilterForm";
 import { KeyTtl } from "~/components/KeyTtl";
 import { Notice } from "~/components/Notice";
 import { PageHeader } from "~/components/PageHeader";
 import { RouteErrorPanel } from "~/components/RouteErrorPanel";
+import { ScanPager } from "~/components/ScanPager";
 import { useLoadMore } from "~/components/useLoadMore";
-import { useSlashToFocus } from "~/components/useSlashToFocus";
+import { useSearchHref } from "~/components/useSearchHref";
 import { workerHashPage } from "~/presenters/environmentCache.server";
 import { loadPageData } from "~/presenters/pageData.server";
 import { requireUser } from "~/services/session.server";
@@ -47,16 +49,7 @@ const NO_STEP = { cursor: "0", nextCursor: "0", items: [] as never[] };
 
 export default function WorkerHashPage() {
   const { page, filter } = useLoaderData<typeof loader>();
-  const location = useLocation();
-  const searchRef = useSlashToFocus<HTMLInputElement>();
-  const href = (changes: Record<string, string | null>) => {
-    const params = new URLSearchParams(location.search);
-    for (const [name, value] of Object.entries(changes)) {
-      if (value === null || value === "") params.delete(name);
-      else params.set(name, value);
-    }
-    return params.size ? `${location.pathname}?${params}` : location.pathname;
-  };
+  const href = useSearchHref();
   const { environment, worker, redis } = page;
   const fields = useLoadMore(
     redis.ok ? { cursor: redis.page.cursor, nextCursor: redis.page.nextCursor, items: redis.page.rows } : NO_STEP,
@@ -102,21 +95,7 @@ export default function WorkerHashPage() {
         <section className="space-y-3">
           <div className="flex flex-wrap items-end justify-between gap-3">
             <p className="text-sm text-slate-500">Read with HSCAN; the filter is a MATCH on field names (literal text).</p>
-            <Form method="get" role="search" className="flex items-center gap-2">
-              <input
-                ref={searchRef}
-                type="search"
-                name="q"
-                defaultValue={filter}
-                placeholder="Filter fields  ( / )"
-                aria-label="Filter fields"
-                aria-keyshortcuts="/"
-                className="w-56 rounded-md border border-slate-300 px-2.5 py-1.5 text-sm shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/30"
-              />
-              <button type="submit" className="rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium text-slate-700 hover:bg-slate-50">
-                Filter
-              </button>
-            </Form>
+            <FieldFilterForm filter={filter} />
           </div>
           {fields.items.length === 0 ? (
             <EmptyState title={filter ? `No fields match '${filter}' in this step` : redis.ttlSeconds === -2 ? "This hash is not in Redis" : "No fields in this step"}>
@@ -129,18 +108,7 @@ export default function WorkerHashPage() {
           ) : (
             <CacheFieldsTable rows={fields.items} label="Worker hash fields" />
           )}
-          <div className="flex items-center gap-4 text-sm">
-            {fields.step.nextCursor !== "0" ? (
-              <Link to={href({ cursor: fields.step.nextCursor })} preventScrollReset className="font-medium text-indigo-600 hover:underline">
-                Load more
-              </Link>
-            ) : null}
-            {!fields.fromStart ? (
-              <Link to={href({ cursor: null })} className="text-slate-600 hover:underline">
-                Start over
-              </Link>
-            ) : null}
-          </div>
+          <ScanPager nextCursor={fields.step.nextCursor} fromStart={fields.fromStart} />
         </section>
       )}
     </div>
