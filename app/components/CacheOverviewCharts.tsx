@@ -1,23 +1,12 @@
 import { type ReactNode, useEffect, useState } from "react";
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+import type { SeriesPoint } from "~/domain/metricsMath";
 
 /**
  * The overview's charts, drawn with recharts. They render in the browser only: recharts measures
  * its container, which the server cannot do, and drawing after hydration keeps the server HTML and
  * the first client render identical (times are also formatted in the viewer's own time zone).
  */
-
-export interface ChartPoint {
-  time: number;
-  hitRate: number | null;
-  hitsPerMinute: number;
-  missesPerMinute: number;
-  backfillsPerMinute: number;
-  cacheP50Ms: number | null;
-  cacheP99Ms: number | null;
-  databaseP50Ms: number | null;
-  databaseP99Ms: number | null;
-}
 
 const CHART_HEIGHT = 220;
 const COLORS = {
@@ -69,7 +58,7 @@ function ChartCard({ title, subtitle, children }: { title: string; subtitle: str
 }
 
 /** Log-axis bounds and ticks at powers of ten around the latencies present (a decade at least). */
-function latencyAxis(points: ChartPoint[]): { domain: [number, number]; ticks: number[] } {
+function latencyAxis(points: SeriesPoint[]): { domain: [number, number]; ticks: number[] } {
   const values = points
     .flatMap((p) => [p.cacheP50Ms, p.cacheP99Ms, p.databaseP50Ms, p.databaseP99Ms])
     .filter((v): v is number => v !== null && v > 0);
@@ -80,7 +69,7 @@ function latencyAxis(points: ChartPoint[]): { domain: [number, number]; ticks: n
   return { domain: [ticks[0], ticks[ticks.length - 1]], ticks };
 }
 
-export function CacheOverviewCharts({ points, stepMinutes }: { points: ChartPoint[]; stepMinutes: number }) {
+export function CacheOverviewCharts({ points, stepMinutes }: { points: SeriesPoint[]; stepMinutes: number }) {
   const latency = latencyAxis(points);
   const tick = (time: number) => formatTime(time, stepMinutes);
   // A line needs two neighbouring points; dots keep a lone busy minute visible.
