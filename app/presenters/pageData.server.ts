@@ -1,4 +1,4 @@
-import { isDatabaseUnavailable } from "~/api/errors";
+import { isDatabaseUnavailable } from "~/domain/databaseOutage";
 import { logger } from "~/services/logger.server";
 
 /**

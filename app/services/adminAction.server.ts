@@ -1,4 +1,4 @@
-import { isDatabaseUnavailable } from "~/api/errors";
+import { isDatabaseUnavailable } from "~/domain/databaseOutage";
 import { HotpathError } from "~/domain/errors";
 import { redirectWithFlash } from "~/services/flash.server";
 import { logger } from "~/services/logger.server";

@@ -1,5 +1,5 @@
 import { createCookieSessionStorage, redirect, type SessionStorage } from "@remix-run/node";
-import { isDatabaseUnavailable } from "~/api/errors";
+import { isDatabaseUnavailable } from "~/domain/databaseOutage";
 import { getEnv } from "~/env.server";
 import { getSessionUserById, type SessionUser } from "~/models/user.server";
 import { logger } from "~/services/logger.server";
