@@ -20,7 +20,7 @@ import {
   windowSeconds,
 } from "~/domain/metricsMath";
 import { parseRedisInfo, redisServerFigures, type RedisServerFigures } from "~/domain/redisInfo";
-import type { EnvironmentType } from "~/generated/prisma/enums.ts";
+import { environmentSummary, environmentSummarySelect, type EnvironmentSummary } from "~/presenters/environmentSummary.server";
 import { keyPrefix, redis, type RedisClient } from "~/redis.server";
 import { logger } from "~/services/logger.server";
 import { taskMetadataCacheAdmin, type TaskMetadataCacheAdmin } from "~/services/taskMetadataCacheAdmin.server";
@@ -38,12 +38,7 @@ import { taskMetadataCacheAdmin, type TaskMetadataCacheAdmin } from "~/services/
 export const ENVIRONMENT_ROWS_LIMIT = 100;
 const REDIS_TIMEOUT_MS = 3_000;
 
-export interface EnvironmentCacheRow {
-  id: string;
-  slug: string;
-  type: EnvironmentType;
-  projectSlug: string;
-  projectName: string;
+export interface EnvironmentCacheRow extends EnvironmentSummary {
   /** Lookups in the window, and the share served from the cache (null without lookups). */
   lookups: number;
   hitRate: number | null;
@@ -149,7 +144,7 @@ export async function getCacheOverview(window: MetricsWindow, deps: CacheOvervie
       },
     ),
     db.runtimeEnvironment.findMany({
-      select: { id: true, slug: true, type: true, project: { select: { slug: true, name: true } } },
+      select: environmentSummarySelect,
     }),
     withTimeout(readServerFigures(admin.client), timeoutMs, "Redis (INFO)").catch((error: unknown) => {
       logger.error("cache overview: could not read the cache Redis server figures", { error });
@@ -202,11 +197,7 @@ export async function getCacheOverview(window: MetricsWindow, deps: CacheOvervie
     environments: ranked.map(({ environment, lookups, hitRate: rate }, i) => {
       const status = statuses?.[i];
       return {
-        id: environment.id,
-        slug: environment.slug,
-        type: environment.type,
-        projectSlug: environment.project.slug,
-        projectName: environment.project.name,
+        ...environmentSummary(environment),
         lookups,
         hitRate: rate,
         current: status

@@ -1,5 +1,6 @@
 import { readPrisma } from "~/db.server";
-import type { DeploymentStatus, EnvironmentType } from "~/generated/prisma/enums.ts";
+import type { DeploymentStatus } from "~/generated/prisma/enums.ts";
+import { byProjectThenSlug, environmentSummary, environmentSummarySelect, type EnvironmentSummary } from "~/presenters/environmentSummary.server";
 
 /**
  * The deployments page: per environment, its worker versions newest first with status and task
@@ -24,12 +25,7 @@ export interface VersionRow {
   promoteKind: "promote" | "rollback" | null;
 }
 
-export interface EnvironmentDeployments {
-  id: string;
-  projectSlug: string;
-  projectName: string;
-  slug: string;
-  type: EnvironmentType;
+export interface EnvironmentDeployments extends EnvironmentSummary {
   currentVersion: string | null;
   promotedAt: string | null;
   versionCount: number;
@@ -46,12 +42,9 @@ export async function deploymentsPage(options: { environmentId?: string } = {}):
   const take = options.environmentId ? VERSIONS_SINGLE_ENVIRONMENT : VERSIONS_PER_ENVIRONMENT;
   const environments = await readPrisma().runtimeEnvironment.findMany({
     where: options.environmentId ? { id: options.environmentId } : undefined,
-    orderBy: [{ project: { slug: "asc" } }, { slug: "asc" }],
+    orderBy: byProjectThenSlug,
     select: {
-      id: true,
-      slug: true,
-      type: true,
-      project: { select: { slug: true, name: true } },
+      ...environmentSummarySelect,
       promotions: {
         where: { label: "current" },
         select: { workerId: true, updatedAt: true, worker: { select: { version: true, createdAt: true } } },
@@ -97,11 +90,7 @@ export async function deploymentsPage(options: { environmentId?: string } = {}):
         };
       });
       return {
-        id: env.id,
-        projectSlug: env.project.slug,
-        projectName: env.project.name,
-        slug: env.slug,
-        type: env.type,
+        ...environmentSummary(env),
         currentVersion: currentWorker?.version ?? null,
         promotedAt: dev ? null : (promotion?.updatedAt.toISOString() ?? null),
         versionCount: env._count.workers,

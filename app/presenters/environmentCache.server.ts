@@ -1,7 +1,7 @@
 import { prisma, readOrPrimary, readPrisma } from "~/db.server";
-import type { EnvironmentType } from "~/generated/prisma/enums.ts";
 import { compareTaskField, type FieldState } from "~/domain/taskMetadataDrift";
 import type { TaskEntry, TaskMetadata } from "~/domain/taskMetadataEntry";
+import { environmentSummary, environmentSummarySelect, type EnvironmentSummary } from "~/presenters/environmentSummary.server";
 import { redisUnavailableNotice } from "~/presenters/pageData.server";
 import {
   DEFAULT_SCAN_COUNT,
@@ -20,14 +20,6 @@ import { findCurrentWorkerId, loadWorkerSnapshot } from "~/services/taskMetadata
  * more". Postgres is read from the replica when there is one: drift is a hint for a human, and a
  * lagging replica shows up as drift that disappears on reload.
  */
-
-export interface EnvironmentSummary {
-  id: string;
-  slug: string;
-  type: EnvironmentType;
-  projectSlug: string;
-  projectName: string;
-}
 
 export interface FieldRow {
   field: string;
@@ -105,22 +97,11 @@ function prettyJson(raw: string): string {
   }
 }
 
-async function environmentSummary(environmentId: string): Promise<EnvironmentSummary | null> {
+async function readEnvironmentSummary(environmentId: string): Promise<EnvironmentSummary | null> {
   const environment = await readOrPrimary((db) =>
-    db.runtimeEnvironment.findUnique({
-      where: { id: environmentId },
-      select: { id: true, slug: true, type: true, project: { select: { slug: true, name: true } } },
-    }),
+    db.runtimeEnvironment.findUnique({ where: { id: environmentId }, select: environmentSummarySelect }),
   );
-  return (
-    environment && {
-      id: environment.id,
-      slug: environment.slug,
-      type: environment.type,
-      projectSlug: environment.project.slug,
-      projectName: environment.project.name,
-    }
-  );
+  return environment && environmentSummary(environment);
 }
 
 /** Slug → the entry the write path would store for it today (the cache's own Postgres mapping). */
@@ -165,7 +146,7 @@ export async function environmentCachePage(
   query: EnvironmentCacheQuery = {},
   deps: { admin?: TaskMetadataCacheAdmin } = {},
 ): Promise<EnvironmentCachePage | null> {
-  const environment = await environmentSummary(environmentId);
+  const environment = await readEnvironmentSummary(environmentId);
   if (!environment) return null;
   const admin = deps.admin ?? taskMetadataCacheAdmin();
   const keys = admin.keys(environment.id);
@@ -240,7 +221,7 @@ export async function workerHashPage(
   query: HashQuery = {},
   deps: { admin?: TaskMetadataCacheAdmin } = {},
 ): Promise<WorkerHashPage | null> {
-  const environment = await environmentSummary(environmentId);
+  const environment = await readEnvironmentSummary(environmentId);
   if (!environment) return null;
   const admin = deps.admin ?? taskMetadataCacheAdmin();
   const key = admin.keys(environment.id).worker(workerId);

@@ -1,5 +1,5 @@
 import { readPrisma } from "~/db.server";
-import type { EnvironmentType } from "~/generated/prisma/enums.ts";
+import { byProjectThenSlug, environmentSummary, environmentSummarySelect, type EnvironmentSummary } from "~/presenters/environmentSummary.server";
 import { redisUnavailableNotice } from "~/presenters/pageData.server";
 import { taskMetadataCacheAdmin, type CurrentHashStatus, type TaskMetadataCacheAdmin } from "~/services/taskMetadataCacheAdmin.server";
 
@@ -8,12 +8,7 @@ import { taskMetadataCacheAdmin, type CurrentHashStatus, type TaskMetadataCacheA
  * current hash holds (Redis). Redis being down blanks the cache columns, not the page.
  */
 
-export interface EnvironmentRow {
-  id: string;
-  projectSlug: string;
-  projectName: string;
-  slug: string;
-  type: EnvironmentType;
+export interface EnvironmentRow extends EnvironmentSummary {
   currentWorkerId: string | null;
   currentVersion: string | null;
   workerCount: number;
@@ -28,12 +23,9 @@ export interface EnvironmentsPage {
 
 export async function environmentsPage(deps: { admin?: TaskMetadataCacheAdmin } = {}): Promise<EnvironmentsPage> {
   const environments = await readPrisma().runtimeEnvironment.findMany({
-    orderBy: [{ project: { slug: "asc" } }, { slug: "asc" }],
+    orderBy: byProjectThenSlug,
     select: {
-      id: true,
-      slug: true,
-      type: true,
-      project: { select: { slug: true, name: true } },
+      ...environmentSummarySelect,
       promotions: { where: { label: "current" }, select: { worker: { select: { id: true, version: true } } } },
       workers: { orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: 1, select: { id: true, version: true } },
       _count: { select: { workers: true } },
@@ -58,11 +50,7 @@ export async function environmentsPage(deps: { admin?: TaskMetadataCacheAdmin } 
       const current = env.type === "DEVELOPMENT" ? env.workers[0] : env.promotions[0]?.worker;
       const status = statuses[i];
       return {
-        id: env.id,
-        projectSlug: env.project.slug,
-        projectName: env.project.name,
-        slug: env.slug,
-        type: env.type,
+        ...environmentSummary(env),
         currentWorkerId: current?.id ?? null,
         currentVersion: current?.version ?? null,
         workerCount: env._count.workers,

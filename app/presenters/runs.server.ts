@@ -3,6 +3,7 @@ import { readOrPrimary, readPrisma } from "~/db.server";
 import type { Prisma } from "~/generated/prisma/client.ts";
 import { TaskRunStatus, TaskTriggerSource } from "~/generated/prisma/enums.ts";
 import { decodeRunCursor, encodeRunCursor, type RunCursor } from "~/domain/runCursor";
+import { byProjectThenSlug } from "~/presenters/environmentSummary.server";
 
 /**
  * The runs list (/admin/runs): one environment at a time, filtered by task, status and Source
@@ -84,7 +85,7 @@ export interface RunsPage {
 async function environmentOptions(db = readPrisma()): Promise<EnvironmentOption[]> {
   const environments = await db.runtimeEnvironment.findMany({
     select: { id: true, slug: true, project: { select: { slug: true } } },
-    orderBy: [{ project: { slug: "asc" } }, { slug: "asc" }],
+    orderBy: byProjectThenSlug,
   });
   return environments.map((e) => ({ id: e.id, label: `${e.project.slug} / ${e.slug}` }));
 }
