@@ -1,4 +1,4 @@
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prisma } from "~/db.server";
 import { environmentKeys } from "~/domain/cacheKeys";
@@ -6,8 +6,8 @@ import { upsertUser } from "~/models/user.server";
 import { keyPrefix, redis } from "~/redis.server";
 import { disconnectTaskMetadataCache } from "~/services/taskMetadataCacheInstance.server";
 import { promoteVersion, registerWorker } from "~/services/workers.server";
-import { type AppServer, startAppServer } from "../support/appServer";
-import { launchBrowser, logIn, screenshot } from "../support/browser";
+import type { AppServer } from "../support/appServer";
+import { DESKTOP_VIEWPORT, type E2eSession, logIn, screenshot, startE2eSession } from "../support/browser";
 import { createTestProject, type TestProject } from "../support/fixtures";
 
 /**
@@ -22,19 +22,11 @@ const KINDS = ["STANDARD", "SCHEDULED", "AGENT"] as const;
 const RUNS = 30;
 
 let project: TestProject;
+let e2e: E2eSession;
 let server: AppServer;
 let browser: Browser;
-let context: BrowserContext;
 let page: Page;
 const workers: Record<string, string> = {};
-const browserErrors: string[] = [];
-
-function watchErrors(p: Page) {
-  p.on("pageerror", (error) => browserErrors.push(error.message));
-  p.on("console", (message) => {
-    if (message.type() === "error" && !message.location().url.endsWith("/favicon.ico")) browserErrors.push(message.text());
-  });
-}
 
 function prodSection(p: Page = page) {
   return p.locator(`section[data-environment="${project.projectSlug}/prod"]`);
@@ -77,18 +69,12 @@ beforeAll(async () => {
 
   await upsertUser({ ...ADMIN, role: "ADMIN" });
   await upsertUser({ ...VIEWER, role: "VIEWER" });
-  server = await startAppServer();
-  browser = await launchBrowser();
-  context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
-  page = await context.newPage();
-  page.setDefaultTimeout(8_000);
-  watchErrors(page);
-  await logIn(page, server.url, ADMIN.email, ADMIN.password);
+  e2e = await startE2eSession({ logInAs: ADMIN });
+  ({ server, browser, page } = e2e);
 }, 60_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
+  await e2e?.stop();
 });
 
 describe("deployments page", () => {
@@ -127,11 +113,11 @@ describe("deployments page", () => {
       { action: "deployment.promote", user: { email: ADMIN.email } },
       { action: "deployment.rollback", user: { email: ADMIN.email } },
     ]);
-    expect(browserErrors).toEqual([]);
+    expect(e2e.errors).toEqual([]);
   });
 
   it("shows a VIEWER no promote or roll back buttons and refuses the VIEWER's forged POST with a 403", async () => {
-    const viewerContext = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+    const viewerContext = await browser.newContext({ viewport: DESKTOP_VIEWPORT });
     try {
       const viewer = await viewerContext.newPage();
       await logIn(viewer, server.url, VIEWER.email, VIEWER.password);
@@ -177,7 +163,7 @@ describe("runs page", () => {
     // The same URL, opened afresh, shows the same list (a shareable link).
     await page.goto(page.url());
     expect(await rowIds()).toEqual(ids);
-    expect(browserErrors).toEqual([]);
+    expect(e2e.errors).toEqual([]);
   });
 
   it("pages by cursor: next shows the older runs, newer comes back", async () => {

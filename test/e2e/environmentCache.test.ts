@@ -1,4 +1,4 @@
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prisma } from "~/db.server";
 import { environmentKeys } from "~/domain/cacheKeys";
@@ -6,8 +6,8 @@ import { upsertUser } from "~/models/user.server";
 import { keyPrefix, redis } from "~/redis.server";
 import { disconnectTaskMetadataCache } from "~/services/taskMetadataCacheInstance.server";
 import { promoteVersion, registerWorker } from "~/services/workers.server";
-import { type AppServer, startAppServer } from "../support/appServer";
-import { launchBrowser, logIn, screenshot } from "../support/browser";
+import type { AppServer } from "../support/appServer";
+import { collectPageErrors, DESKTOP_VIEWPORT, type E2eSession, logIn, screenshot, startE2eSession } from "../support/browser";
 import { createTestProject, type TestProject } from "../support/fixtures";
 
 /**
@@ -25,20 +25,12 @@ const TASKS = [
 ];
 
 let project: TestProject;
+let e2e: E2eSession;
 let server: AppServer;
 let browser: Browser;
-let adminContext: BrowserContext;
 let page: Page;
 let cachePath: string;
 let keys: ReturnType<typeof environmentKeys>;
-const browserErrors: string[] = [];
-
-function watchErrors(p: Page) {
-  p.on("pageerror", (error) => browserErrors.push(error.message));
-  p.on("console", (message) => {
-    if (message.type() === "error" && !message.location().url.endsWith("/favicon.ico")) browserErrors.push(message.text());
-  });
-}
 
 async function cacheRow(field: string) {
   return page.locator(`table[aria-label="Current hash fields"] tr[data-field="${field}"]`);
@@ -53,18 +45,12 @@ beforeAll(async () => {
   await upsertUser({ ...VIEWER, role: "VIEWER" });
   keys = environmentKeys(keyPrefix(), project.prod.id);
   cachePath = `/admin/environments/${project.prod.id}/cache`;
-  server = await startAppServer();
-  browser = await launchBrowser();
-  adminContext = await browser.newContext({ viewport: { width: 1440, height: 900 } });
-  page = await adminContext.newPage();
-  page.setDefaultTimeout(8_000);
-  watchErrors(page);
-  await logIn(page, server.url, ADMIN.email, ADMIN.password);
+  e2e = await startE2eSession({ logInAs: ADMIN });
+  ({ server, browser, page } = e2e);
 }, 60_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
+  await e2e?.stop();
 });
 
 describe("environments and environment cache pages", () => {
@@ -76,7 +62,7 @@ describe("environments and environment cache pages", () => {
     await screenshot(page, "admin-environments");
     await row.getByRole("link", { name: "prod" }).click();
     await page.waitForURL((u) => u.pathname === cachePath);
-    expect(browserErrors).toEqual([]);
+    expect(e2e.errors).toEqual([]);
   });
 
   it("lists the tasks of the current hash with their TTL, kind and queue, and the key's TTL with exact seconds on hover", async () => {
@@ -96,7 +82,7 @@ describe("environments and environment cache pages", () => {
     await (await cacheRow("send-email")).getByText("JSON").click();
     expect(JSON.parse(await (await cacheRow("send-email")).locator("pre").innerText())).toMatchObject({ v: 1, k: "STANDARD", t: "5m", n: "emails" });
     await screenshot(page, "admin-environment-cache");
-    expect(browserErrors).toEqual([]);
+    expect(e2e.errors).toEqual([]);
   });
 
   it("marks a field that disagrees with Postgres as DRIFT", async () => {
@@ -136,7 +122,7 @@ describe("environments and environment cache pages", () => {
     const audit = await prisma().auditEvent.findMany({ where: { target: keys.current }, orderBy: { createdAt: "asc" }, select: { action: true } });
     expect(audit.map((a) => a.action)).toEqual(["cache.invalidate", "cache.rebuild"]);
     await screenshot(page, "admin-environment-cache-rebuilt");
-    expect(browserErrors).toEqual([]);
+    expect(e2e.errors).toEqual([]);
   });
 
   it("deletes one field after a confirmation naming the key and the field", async () => {
@@ -190,14 +176,14 @@ describe("environments and environment cache pages", () => {
     await loadAll();
     expect((await fields()).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `bulk-49${i}`));
     await screenshot(page, "admin-worker-hash-filtered");
-    expect(browserErrors).toEqual([]);
+    expect(e2e.errors).toEqual([]);
   });
 
   it("shows a VIEWER everything but no buttons, and refuses the VIEWER's forged POST with a 403", async () => {
-    const viewerContext = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+    const viewerContext = await browser.newContext({ viewport: DESKTOP_VIEWPORT });
     try {
       const viewer = await viewerContext.newPage();
-      watchErrors(viewer);
+      collectPageErrors(viewer, e2e.errors);
       await logIn(viewer, server.url, VIEWER.email, VIEWER.password);
       // Even a URL that asks for the confirmation shows none.
       await viewer.goto(`${server.url}${cachePath}?confirm=invalidate`);
@@ -225,7 +211,7 @@ describe("environments and environment cache pages", () => {
   });
 
   it("refuses a confirmation that names another key (409) and changes nothing", async () => {
-    const cookie = (await adminContext.cookies()).map((c) => `${c.name}=${c.value}`).join("; ");
+    const cookie = (await e2e.context.cookies()).map((c) => `${c.name}=${c.value}`).join("; ");
     const response = await fetch(`${server.url}${cachePath}`, {
       method: "POST",
       headers: { Cookie: cookie, Origin: server.url, "Content-Type": "application/x-www-form-urlencoded" },

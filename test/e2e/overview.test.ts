@@ -1,10 +1,10 @@
-import type { Browser, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { metricsBucketKey, minuteOf, parseBucketFields, sumCounts, summarise } from "~/domain/metricsMath";
 import { upsertUser } from "~/models/user.server";
 import { keyPrefix, redis } from "~/redis.server";
 import { type AppServer, startAppServer } from "../support/appServer";
-import { launchBrowser, logIn, screenshot } from "../support/browser";
+import { type E2eSession, logIn, screenshot, startE2eSession } from "../support/browser";
 import { createTestProject, registerAndPromote, type TestProject } from "../support/fixtures";
 
 /**
@@ -17,11 +17,10 @@ const ADMIN = { email: "overview-admin@hotpath.test", password: "overview passwo
 const METRICS_TOKEN = "overview-e2e-metrics-token";
 
 let project: TestProject;
+/** The server and the browser page; the page's errors would show a hydration mismatch or a chart that throws. */
+let e2e: E2eSession;
 let server: AppServer;
-let browser: Browser;
 let page: Page;
-/** Errors the browser reported (a hydration mismatch or a chart that throws shows up here). */
-const browserErrors: string[] = [];
 
 async function trigger(slug: string, i: number, to: AppServer = server) {
   const response = await fetch(`${to.url}/api/v1/tasks/${slug}/trigger`, {
@@ -61,22 +60,12 @@ beforeAll(async () => {
   project = await createTestProject();
   await registerAndPromote({ environmentId: project.prod.id, tasks: 3 });
   await upsertUser({ ...ADMIN, role: "ADMIN" });
-  server = await startAppServer({ METRICS_FLUSH_INTERVAL_MS: "500", METRICS_TOKEN });
-  browser = await launchBrowser();
-  page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-  page.setDefaultTimeout(8_000);
-  page.on("pageerror", (error) => browserErrors.push(error.message));
-  page.on("console", (message) => {
-    // The browser's own favicon probe is not this page's doing.
-    if (message.type() === "error" && !message.location().url.endsWith("/favicon.ico")) {
-      browserErrors.push(`${message.text()} (${message.location().url})`);
-    }
-  });
+  e2e = await startE2eSession({ env: { METRICS_FLUSH_INTERVAL_MS: "500", METRICS_TOKEN } });
+  ({ server, page } = e2e);
 }, 60_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
+  await e2e?.stop();
 });
 
 describe("cache overview page", () => {
@@ -101,7 +90,7 @@ describe("cache overview page", () => {
     await expect(prodRow.innerText()).resolves.toMatch(/\d+(\.\d)? %/);
     await expect(page.getByTestId("redis-server").innerText()).resolves.toMatch(/Connected clients/i);
     await screenshot(page, "overview");
-    expect(browserErrors).toEqual([]);
+    expect(e2e.errors).toEqual([]);
   });
 
   it("Refresh reloads the figures in place, and the window chooser puts the window in the URL", async () => {
@@ -118,7 +107,7 @@ describe("cache overview page", () => {
     await page.waitForURL(/\?window=24h$/);
     await expect.poll(() => page.getByRole("link", { name: "24 h" }).getAttribute("aria-current")).toBe("page");
     expect(await tileNumber("tile-hits")).toBeGreaterThanOrEqual(before + 5);
-    expect(browserErrors).toEqual([]);
+    expect(e2e.errors).toEqual([]);
   });
 
   it("serves the same counters on GET /metrics, with no environment id in them", async () => {
