@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prisma } from "~/db.server";
 import { generateApiKey } from "~/domain/apiKeys";
 import { signatureHeader } from "~/services/webhookSignature.server";
-import { bearer, overHttp, throughRemix, type ApiCall, type ApiResult } from "../support/apiClient";
+import { bearer, deployOverHttp, overHttp, throughRemix, type ApiCall, type ApiResult } from "../support/apiClient";
 import { startAppServer, type AppServer } from "../support/appServer";
 import { createTestProject, type TestProject } from "../support/fixtures";
 
@@ -45,12 +45,7 @@ function signed(body: unknown, options: { secret?: string; timestamp?: number } 
 beforeAll(async () => {
   project = await createTestProject();
   server = await startAppServer();
-  const deployed = await overHttp(server.url, {
-    path: "/api/v1/deployments",
-    headers: bearer(project.prod.apiKey),
-    body: { version: "v1", tasks: V1_TASKS, promote: true },
-  });
-  expect(deployed.status, JSON.stringify(deployed.body)).toBe(200);
+  await deployOverHttp(server.url, project.prod.apiKey, { version: "v1", tasks: V1_TASKS });
   const devRun = await overHttp(server.url, {
     path: "/api/v1/tasks/email/trigger",
     headers: bearer(project.dev.apiKey),

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pgPool } from "~/db.server";
-import { bearer, overHttp } from "../support/apiClient";
+import { bearer, deployOverHttp } from "../support/apiClient";
 import { startAppServer, type AppServer } from "../support/appServer";
 import { createTestProject, type TestProject } from "../support/fixtures";
 import { describeLatencies, runLoad, type LoadRequest } from "../support/loadClient";
@@ -27,12 +27,8 @@ let project: TestProject;
 beforeAll(async () => {
   project = await createTestProject();
   server = await startAppServer();
-  const deployed = await overHttp(server.url, {
-    path: "/api/v1/deployments",
-    headers: bearer(project.prod.apiKey),
-    body: { version: "v1", promote: true, tasks: Array.from({ length: TASK_COUNT }, (_, i) => ({ slug: `task-${i}`, queue: { name: `queue-${i % 3}` }, ttl: "1h" })) },
-  });
-  expect(deployed.status, JSON.stringify(deployed.body)).toBe(200);
+  const tasks = Array.from({ length: TASK_COUNT }, (_, i) => ({ slug: `task-${i}`, queue: { name: `queue-${i % 3}` }, ttl: "1h" }));
+  await deployOverHttp(server.url, project.prod.apiKey, { version: "v1", tasks });
 }, 120_000);
 
 afterAll(async () => {

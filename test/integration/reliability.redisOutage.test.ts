@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prisma } from "~/db.server";
-import { bearer, overHttp } from "../support/apiClient";
+import { bearer, deployOverHttp, overHttp } from "../support/apiClient";
 import { startAppServer, type AppServer } from "../support/appServer";
 import { eventually } from "../support/cacheTesting";
 import { createTestProject, type TestProject } from "../support/fixtures";
@@ -42,12 +42,7 @@ beforeAll(async () => {
     TASK_META_CACHE_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS),
     METRICS_TOKEN,
   });
-  const deployed = await overHttp(server.url, {
-    path: "/api/v1/deployments",
-    headers: bearer(project.prod.apiKey),
-    body: { version: "v1", tasks: TASKS, promote: true },
-  });
-  expect(deployed.status, JSON.stringify(deployed.body)).toBe(200);
+  await deployOverHttp(server.url, project.prod.apiKey, { version: "v1", tasks: TASKS });
 }, 120_000);
 
 afterAll(async () => {

@@ -84,3 +84,13 @@ export async function inProcess(call: ApiCall): Promise<ApiResult> {
 }
 
 export const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+
+/**
+ * A test's set-up deployment: registers `version` and makes it current through the lean lane
+ * (POST /api/v1/deployments with promote). Anything but a 200 fails with the server's answer.
+ */
+export async function deployOverHttp(baseUrl: string, apiKey: string, deployment: { version: string; tasks: unknown[] }): Promise<ApiResult> {
+  const deployed = await overHttp(baseUrl, { path: "/api/v1/deployments", headers: bearer(apiKey), body: { ...deployment, promote: true } });
+  if (deployed.status !== 200) throw new Error(`POST /api/v1/deployments answered ${deployed.status}: ${JSON.stringify(deployed.body)}`);
+  return deployed;
+}
