@@ -4,7 +4,7 @@
  */
 export class HotpathError extends Error {
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 422 | 503,
+    readonly status: 400 | 401 | 404 | 409 | 413 | 422 | 503,
     message: string,
     readonly details?: unknown,
   ) {
@@ -24,13 +24,6 @@ export class BadRequestError extends HotpathError {
 export class UnauthorizedError extends HotpathError {
   constructor(message = "Missing or invalid credentials") {
     super(401, message);
-  }
-}
-
-/** 403: authenticated, but not allowed to do this. */
-export class ForbiddenError extends HotpathError {
-  constructor(message: string) {
-    super(403, message);
   }
 }
 

@@ -91,11 +91,7 @@ export async function requireUser(request: Request): Promise<SessionUser> {
   return user;
 }
 
-/** The signed-in user if they have the ADMIN role; a VIEWER gets a 403 that says why. */
-export async function requireAdmin(request: Request): Promise<SessionUser> {
-  return assertAdmin(await requireUser(request));
-}
-
+/** The user if they have the ADMIN role; a VIEWER gets a 403 that says why. */
 function assertAdmin(user: SessionUser): SessionUser {
   if (user.role !== "ADMIN") {
     throw new Response(`This action needs the ADMIN role; ${user.email} is signed in as ${user.role}.`, {

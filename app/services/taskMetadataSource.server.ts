@@ -34,10 +34,6 @@ function toMetadata(row: TaskRow): TaskMetadata {
   };
 }
 
-function toEntry(row: TaskRow | undefined | null): TaskEntry {
-  return row ? toMetadata(row) : ABSENT_TASK;
-}
-
 interface TaskJoinRow {
   workerId: string;
   taskId: string | null;
