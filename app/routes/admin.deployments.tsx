@@ -1,5 +1,5 @@
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
-import { Link, useLoaderData, useLocation } from "@remix-run/react";
+import { Link, useLoaderData } from "@remix-run/react";
 import { z } from "zod";
 import { Badge, StatusBadge } from "~/components/Badge";
 import { ConfirmAction } from "~/components/ConfirmAction";
@@ -8,6 +8,7 @@ import { FlashMessage } from "~/components/FlashMessage";
 import { PageHeader } from "~/components/PageHeader";
 import { RouteErrorPanel } from "~/components/RouteErrorPanel";
 import { Timestamp } from "~/components/Timestamp";
+import { useSearchHref } from "~/components/useSearchHref";
 import { environmentKeys } from "~/domain/cacheKeys";
 import { keyPrefix } from "~/redis.server";
 import { deploymentsPage } from "~/presenters/deployments.server";
@@ -89,13 +90,8 @@ export const ErrorBoundary = RouteErrorPanel;
 
 export default function DeploymentsPage() {
   const { page, isAdmin, confirmation, flash } = useLoaderData<typeof loader>();
-  const location = useLocation();
-  const withConfirm = (workerId: string | null) => {
-    const params = new URLSearchParams(location.search);
-    if (workerId) params.set("confirm", workerId);
-    else params.delete("confirm");
-    return params.size ? `/admin/deployments?${params}` : "/admin/deployments";
-  };
+  const href = useSearchHref();
+  const withConfirm = (workerId: string | null) => href({ confirm: workerId });
 
   return (
     <div className="space-y-6">
