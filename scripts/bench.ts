@@ -4,7 +4,7 @@
  * Method, machine and a real run: docs/benchmarks.md.
  *
  *   npm run bench -- [--seq 500] [--par 2000] [--concurrency 50] [--reps 3] [--warmup 1000]
- *                    [--block 50] [--only <words>] [--configs all|headline] [--keep-db]
+ *                    [--block 50] [--par-block 500] [--only <words>] [--configs all|headline] [--keep-db]
  *
  * --only keeps the scenarios whose name contains one of the comma-separated words
  * (`--only warm,floor`). It runs in a database of its own (hotpath_bench, dropped and re-created
@@ -73,7 +73,7 @@ import {
 } from "./bench/stats";
 import { timeParallel, timeSequential } from "./bench/timing";
 
-const USAGE = `usage: npm run bench -- [--seq N] [--par N] [--concurrency N] [--reps N] [--warmup N] [--block N] [--only words] [--configs all|headline] [--keep-db]`;
+const USAGE = `usage: npm run bench -- [--seq N] [--par N] [--concurrency N] [--reps N] [--warmup N] [--block N] [--par-block N] [--only words] [--configs all|headline] [--keep-db]`;
 
 function positiveInt(name: string, value: string): number {
   const n = Number(value);
@@ -92,6 +92,7 @@ const { values: flags } = parseArgs({
     reps: { type: "string", default: "3" },
     warmup: { type: "string", default: "1000" },
     block: { type: "string", default: "50" },
+    "par-block": { type: "string", default: "500" },
     only: { type: "string", multiple: true, default: [] },
     configs: { type: "string", default: "all" },
     "keep-db": { type: "boolean", default: false },
@@ -114,6 +115,7 @@ const options = {
   reps: positiveInt("reps", flags.reps),
   warmup: positiveInt("warmup", flags.warmup),
   block: positiveInt("block", flags.block),
+  parBlock: positiveInt("par-block", flags["par-block"]),
   only: flags.only,
   configs: flags.configs,
 };
@@ -151,12 +153,14 @@ function cpuMicros(since: NodeJS.CpuUsage): number {
 /**
  * One repetition of one caller configuration: every scenario's sequential and parallel runs.
  *
- * The sequential calls are interleaved in blocks (`--block`, default 50): block 1 of every
- * scenario, then block 2, …, so that each scenario's 500 calls sample the same moments of the
- * machine. On this kind of VM the latency of a lone round trip moves by a factor of two and more
- * from one second to the next (an idle vCPU wakes slowly), and 500 calls in a row of one scenario
- * followed by 500 of the next measured that drift more than the code. The parallel runs, bound by
- * CPU rather than by wake-ups, run whole, one scenario after the other.
+ * Both kinds of run are interleaved in blocks: sequential calls in blocks of `--block` (50),
+ * parallel calls in blocks of `--par-block` (500, each at the full concurrency): block 1 of every
+ * scenario, then block 2, …, so that each scenario samples the same moments of the machine. On
+ * this kind of VM the latency of a lone round trip moves by a factor of two and more from one
+ * second to the next (an idle vCPU wakes slowly), other processes come and go, and a fast
+ * scenario's whole parallel run lasts 50–100 ms: one scenario's calls in a row followed by the
+ * next one's measured that drift more than the code. Throughput is the calls over the summed wall
+ * time of the blocks.
  */
 async function measureConfig(scenarios: Scenario[], config: CallerConfig, rep: number): Promise<RunResult[]> {
   const state = scenarios.map((scenario) => {
@@ -192,24 +196,34 @@ async function measureConfig(scenarios: Scenario[], config: CallerConfig, rep: n
     }
   }
 
+  const parallel = state.map(() => ({ totalMs: 0, latencies: [] as number[], queries: 0, cpu: 0 }));
+  for (let done = 0; done < options.par; done += options.parBlock) {
+    const size = Math.min(options.parBlock, options.par - done);
+    for (const [i, s] of state.entries()) {
+      const queries = dbQueryCount();
+      const hits = servedHits(s.scenario);
+      const cpu = process.cpuUsage();
+      const run = await timeParallel(size, options.concurrency, s.call);
+      parallel[i].cpu += cpuMicros(cpu);
+      parallel[i].totalMs += run.totalMs;
+      parallel[i].latencies.push(...run.latencies);
+      parallel[i].queries += dbQueryCount() - queries;
+      s.hits += servedHits(s.scenario) - hits;
+      await s.scenario.settle();
+    }
+  }
+
   const results: RunResult[] = [];
-  for (const s of state) {
-    const queries = dbQueryCount();
-    const hits = servedHits(s.scenario);
-    const cpu = process.cpuUsage();
-    const parallel = await timeParallel(options.par, options.concurrency, s.call);
-    const parallelCpu = cpuMicros(cpu);
-    const parallelQueries = dbQueryCount() - queries;
-    s.hits += servedHits(s.scenario) - hits;
-    await s.scenario.settle();
+  for (const [i, s] of state.entries()) {
+    const { totalMs, latencies, queries: parallelQueries, cpu: parallelCpu } = parallel[i];
     results.push({
       scenario: s.scenario.name,
       config: config.id,
       rep,
       sequential: summarizeLatencies(s.latencies),
       parallel: {
-        ...summarizeThroughput(options.par, options.concurrency, parallel.totalMs),
-        latency: summarizeLatencies(parallel.latencies),
+        ...summarizeThroughput(options.par, options.concurrency, totalMs),
+        latency: summarizeLatencies(latencies),
       },
       pgQueriesPerCall: { sequential: s.queries / options.seq, parallel: parallelQueries / options.par },
       cpuMicrosPerCall: { sequential: s.cpu / options.seq, parallel: parallelCpu / options.par },
@@ -304,7 +318,7 @@ async function run(serverUrl: string) {
     console.log(`load      1/5/15-min load average ${formatLoad(loadBefore)} at the start`);
     console.log(`data      database ${BENCH_DATABASE}, Redis prefix ${BENCH_PREFIX}; one PRODUCTION environment, two workers × ${TASK_COUNT} tasks; task ${BENCH_TASK}`);
     console.log(
-      `calls     ${options.seq} sequential (interleaved across scenarios in blocks of ${options.block}), ${options.par} at concurrency ${options.concurrency}, after ${options.warmup} + ${options.warmup} warm-up calls`,
+      `calls     ${options.seq} sequential and ${options.par} at concurrency ${options.concurrency}, interleaved across scenarios in blocks of ${options.block} and ${options.parBlock}, after ${options.warmup} + ${options.warmup} warm-up calls`,
     );
     console.log(`cold      reads go to keys nothing writes; back-fills run their real scripts against a sink environment's keys`);
     for (const { name, reason } of set.skipped) console.log(`skipped   ${name}: ${reason}`);
