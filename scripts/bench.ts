@@ -72,17 +72,11 @@ import {
   type ThroughputSummary,
 } from "./bench/stats";
 import { timeParallel, timeSequential } from "./bench/timing";
+import { positiveIntFlag } from "./bench/flags";
 
 const USAGE = `usage: npm run bench -- [--seq N] [--par N] [--concurrency N] [--reps N] [--warmup N] [--block N] [--par-block N] [--only words] [--configs all|headline] [--keep-db]`;
 
-function positiveInt(name: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) {
-    console.error(`--${name} must be a whole number of at least 1, got ${JSON.stringify(value)}\n${USAGE}`);
-    process.exit(2);
-  }
-  return n;
-}
+const positiveInt = positiveIntFlag(USAGE);
 
 const { values: flags } = parseArgs({
   options: {

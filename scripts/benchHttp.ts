@@ -43,17 +43,11 @@ import {
 } from "./bench/environment";
 import { inProcessTier } from "./bench/scenarios";
 import { formatCount, formatCountRange, formatRatioLine, label, pairedRatio, spread, type Spread, type Target } from "./bench/stats";
+import { positiveIntFlag } from "./bench/flags";
 
 const USAGE = "usage: npm run bench:http -- [--duration seconds] [--connections N] [--reps N] [--warmup seconds] [--keep-db]";
 
-function positiveInt(name: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) {
-    console.error(`--${name} must be a whole number of at least 1, got ${JSON.stringify(value)}\n${USAGE}`);
-    process.exit(2);
-  }
-  return n;
-}
+const positiveInt = positiveIntFlag(USAGE);
 
 const { values: flags } = parseArgs({
   options: {
