@@ -1,8 +1,8 @@
-import { cacheEvents, setCacheEventSink, taskMetadataCache } from "~/services/taskMetadataCacheInstance.server";
+import { cacheEvents, createCacheRedisClient, setCacheEventSink, taskMetadataCache } from "~/services/taskMetadataCacheInstance.server";
 import type { CacheEvent, CacheEventSink, Keyspace } from "~/domain/cacheEvents";
 import { CircuitBreaker } from "~/domain/circuitBreaker";
 import { getEnv } from "~/env.server";
-import { createRedisClient, type RedisClient } from "~/redis.server";
+import type { RedisClient } from "~/redis.server";
 import { QueueResolver, type ResolveInput, type ResolvedTask } from "~/services/queueResolver.server";
 import {
   NoopTaskMetadataCache,
@@ -128,22 +128,6 @@ export class HitCounter implements CacheEventSink {
 }
 export const hitCounter = new HitCounter();
 
-/** Options of the hot-path client in taskMetadataCacheInstance.server.ts, so the bench pays what production pays. */
-function hotPathClient(name: string): RedisClient {
-  const env = getEnv();
-  return createRedisClient(
-    env.taskMetaCacheRedis,
-    {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      commandTimeout: env.TASK_META_CACHE_COMMAND_TIMEOUT_MS,
-      maxRetriesPerRequest: 0,
-      connectTimeout: 2_000,
-    },
-    name,
-  );
-}
-
 /** The Redis tier alone, wired like the instance module does (its own client, breaker and timeouts). */
 function redisOnlyStore(client: RedisClient): TaskMetadataCache {
   const env = getEnv();
@@ -218,8 +202,8 @@ async function waitForTier(scenario: Scenario, deadlineMs = 10_000) {
 
 export async function buildScenarios(data: BenchData, wanted: readonly ScenarioName[]): Promise<ScenarioSet> {
   setCacheEventSink(hitCounter);
-  const floorClient = hotPathClient("bench-floor");
-  const storeClient = hotPathClient("bench-task-meta-cache");
+  const floorClient = createCacheRedisClient("bench-floor");
+  const storeClient = createCacheRedisClient("bench-task-meta-cache");
   await Promise.all([floorClient.connect(), storeClient.connect()]);
   const redisStore = redisOnlyStore(storeClient);
   const currentKey = environmentKeys(getEnv().REDIS_KEY_PREFIX, data.environment.id).current;
