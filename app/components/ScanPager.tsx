@@ -2,7 +2,7 @@ import { Link } from "@remix-run/react";
 import { useSearchHref } from "~/components/useSearchHref";
 
 /**
- * "Load more" (the next HSCAN step, `?cursor=`) and "Start over" under a list paged with
+ * "Load more" (the next page of the scan, `?cursor=`) and "Start over" under a list paged with
  * useLoadMore. A next cursor of "0" means the scan is complete.
  */
 export function ScanPager({ nextCursor, fromStart }: { nextCursor: string; fromStart: boolean }) {

@@ -32,7 +32,7 @@ export interface FieldRow {
 }
 
 export interface HashPage {
-  /** The cursor this step started from ("0" = the beginning). */
+  /** The cursor this page started from ("0" = the beginning). */
   cursor: string;
   /** "0" when there is nothing more. */
   nextCursor: string;

@@ -237,7 +237,7 @@ export default function EnvironmentCachePage() {
             <div className="flex flex-wrap items-end justify-between gap-3">
               <div>
                 <h2 className="text-base font-semibold text-slate-900">Current hash fields</h2>
-                <p className="text-sm text-slate-500">Read with HSCAN, a step at a time; DRIFT marks a field that disagrees with Postgres.</p>
+                <p className="text-sm text-slate-500">Read with HSCAN, a page at a time; DRIFT marks a field that disagrees with Postgres.</p>
               </div>
               <FieldFilterForm filter={filter} />
             </div>
@@ -245,11 +245,11 @@ export default function EnvironmentCachePage() {
               <EmptyState
                 title={
                   fields.step.nextCursor !== "0"
-                    ? "No fields in this step"
+                    ? "No fields on this page"
                     : filter
                       ? `No fields match '${filter}'`
                       : redis.status.exists
-                        ? "No fields in this step"
+                        ? "The current hash has no fields"
                         : "The current hash is not in Redis"
                 }
               >
@@ -298,11 +298,11 @@ export default function EnvironmentCachePage() {
             <div>
               <h2 className="text-base font-semibold text-slate-900">Worker hashes</h2>
               <p className="text-sm text-slate-500">
-                This environment's keys, found with SCAN MATCH on its hash tag (never KEYS); a step may find none and still have more.
+                This environment's keys, found with SCAN MATCH on its hash tag (never KEYS); a page walks the keyspace until it finds some or has walked 100 steps.
               </p>
             </div>
             {workers.items.length === 0 ? (
-              <EmptyState title={workers.step.nextCursor === "0" ? "No worker hashes in Redis" : "None in this step"}>
+              <EmptyState title={workers.step.nextCursor === "0" ? "No worker hashes in Redis" : "None on this page"}>
                 {workers.step.nextCursor === "0"
                   ? "A worker's hash is written when it is registered or promoted, and back-filled by version-locked triggers."
                   : "Load more to continue the scan."}

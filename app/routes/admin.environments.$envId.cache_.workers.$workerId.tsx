@@ -98,7 +98,7 @@ export default function WorkerHashPage() {
             <FieldFilterForm filter={filter} />
           </div>
           {fields.items.length === 0 ? (
-            <EmptyState title={filter ? `No fields match '${filter}' in this step` : redis.ttlSeconds === -2 ? "This hash is not in Redis" : "No fields in this step"}>
+            <EmptyState title={filter ? `No fields match '${filter}' on this page` : redis.ttlSeconds === -2 ? "This hash is not in Redis" : "No fields on this page"}>
               {fields.step.nextCursor !== "0" ? "Load more to continue the scan." : filter ? (
                 <Link to={href({ q: null, cursor: null })} className="text-indigo-600 hover:underline">
                   Clear the filter

@@ -46,6 +46,8 @@ export interface ScanPage<T> {
 }
 
 export const DEFAULT_SCAN_COUNT = 200;
+/** Bound on the round trips behind one page (at the default COUNT, 20,000 slots of keyspace). */
+const MAX_STEPS_PER_PAGE = 100;
 const HMGET_CHUNK = 1_000;
 
 function results<T>(replies: [Error | null, unknown][] | null): T[] {
@@ -54,6 +56,19 @@ function results<T>(replies: [Error | null, unknown][] | null): T[] {
     if (error) throw error;
     return value as T;
   });
+}
+
+/** Walks cursor steps from `cursor` until `want` items, the end ("0") or MAX_STEPS_PER_PAGE steps. */
+async function walkScan<T>(cursor: string, want: number, step: (cursor: string) => Promise<[string, T[]]>): Promise<ScanPage<T>> {
+  const items: T[] = [];
+  let next = cursor;
+  for (let steps = 0; steps < MAX_STEPS_PER_PAGE; steps++) {
+    const [after, found] = await step(next);
+    items.push(...found);
+    next = after;
+    if (next === "0" || items.length >= want) break;
+  }
+  return { items, nextCursor: next };
 }
 
 export class TaskMetadataCacheAdmin {
@@ -84,43 +99,49 @@ export class TaskMetadataCacheAdmin {
   }
 
   /**
-   * One SCAN step over this environment's keys, keeping the worker hashes. A step may return no
-   * worker hash and still have a next cursor: SCAN filters after it walks, which is why the page
-   * offers "load more" rather than page numbers.
+   * A page of this environment's worker hashes: SCAN steps of `count` slots, walked until the page
+   * holds `count` worker hashes or the iteration ends. SCAN filters after it walks, so in a keyspace
+   * of other environments' keys one step alone is usually empty; the walk gives up after
+   * MAX_STEPS_PER_PAGE steps and hands back its cursor, so a page may still be short, never stuck.
    */
   async scanWorkerHashes(environmentId: string, cursor = "0", count = DEFAULT_SCAN_COUNT): Promise<ScanPage<WorkerHashSummary>> {
     const keys = this.keys(environmentId);
     const node = await this.nodeHolding(keys.current);
-    const [nextCursor, found] = await node.scan(cursor, "MATCH", keys.pattern, "COUNT", count);
-    const workers = found
-      .map((key) => ({ key, parsed: parseTaskMetaKey(this.options.prefix, key) }))
-      .filter((k) => k.parsed?.kind === "worker" && k.parsed.environmentId === environmentId)
-      .map((k) => ({ key: k.key, workerId: k.parsed!.id! }))
-      .sort((a, b) => a.key.localeCompare(b.key));
-    if (workers.length === 0) return { items: [], nextCursor };
+    const page = await walkScan(cursor, count, async (at) => {
+      const [next, found] = await node.scan(at, "MATCH", keys.pattern, "COUNT", count);
+      const workers = found
+        .map((key) => ({ key, parsed: parseTaskMetaKey(this.options.prefix, key) }))
+        .filter((k) => k.parsed?.kind === "worker" && k.parsed.environmentId === environmentId)
+        .map((k) => ({ key: k.key, workerId: k.parsed!.id! }));
+      return [next, workers];
+    });
+    const workers = page.items.sort((a, b) => a.key.localeCompare(b.key));
+    if (workers.length === 0) return { items: [], nextCursor: page.nextCursor };
     const pipeline = this.client.pipeline();
     for (const w of workers) pipeline.hlen(w.key).ttl(w.key);
     const replies = results<number>(await pipeline.exec());
     return {
-      nextCursor,
+      nextCursor: page.nextCursor,
       items: workers.map((w, i) => ({ ...w, fieldCount: Number(replies[2 * i]), ttlSeconds: Number(replies[2 * i + 1]) })),
     };
   }
 
-  /** One HSCAN step; `filter` keeps fields containing it (literally). */
+  /**
+   * A page of a hash's fields, `filter` keeping those that contain it (literally): HSCAN steps
+   * walked until the page holds `count` fields or the iteration ends, as for the worker hashes
+   * (a filter that matches few fields would otherwise show empty pages).
+   */
   async scanHash(key: string, options: { cursor?: string; filter?: string; count?: number } = {}): Promise<ScanPage<{ field: string; value: string }>> {
-    const [nextCursor, flat] = await this.client.hscan(
-      key,
-      options.cursor ?? "0",
-      "MATCH",
-      containsPattern(options.filter ?? ""),
-      "COUNT",
-      options.count ?? DEFAULT_SCAN_COUNT,
-    );
-    const items: { field: string; value: string }[] = [];
-    for (let i = 0; i < flat.length; i += 2) items.push({ field: flat[i], value: flat[i + 1] });
-    items.sort((a, b) => a.field.localeCompare(b.field));
-    return { items, nextCursor };
+    const count = options.count ?? DEFAULT_SCAN_COUNT;
+    const pattern = containsPattern(options.filter ?? "");
+    const page = await walkScan(options.cursor ?? "0", count, async (at) => {
+      const [next, flat] = await this.client.hscan(key, at, "MATCH", pattern, "COUNT", count);
+      const items: { field: string; value: string }[] = [];
+      for (let i = 0; i < flat.length; i += 2) items.push({ field: flat[i], value: flat[i + 1] });
+      return [next, items];
+    });
+    page.items.sort((a, b) => a.field.localeCompare(b.field));
+    return page;
   }
 
   async hashStatus(key: string): Promise<{ fieldCount: number; ttlSeconds: number }> {

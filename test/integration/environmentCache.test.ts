@@ -172,6 +172,35 @@ describe("environment cache page", () => {
     expect(seen.sort()).toEqual([...created].sort());
   });
 
+  it("walks SCAN steps until it finds worker hashes: the first page shows them in a keyspace crowded with other keys", async () => {
+    const fresh = await createTestProject();
+    const worker = await registerWorker({ environmentId: fresh.prod.id, version: "crowded-1", tasks: [{ slug: "only-task" }] });
+    // 12,000 keys of other environments: a single SCAN step of COUNT 200 almost never meets ours.
+    const filler = Array.from({ length: 12_000 }, (_, i) => `${taskMetadataCacheAdmin().keys(`filler-${i}`).current}`);
+    for (let i = 0; i < filler.length; i += 1_000) {
+      const pipeline = redis().pipeline();
+      for (const key of filler.slice(i, i + 1_000)) pipeline.set(key, "x", "EX", 600);
+      await pipeline.exec();
+    }
+    try {
+      const page = await environmentCachePage(fresh.prod.id);
+      if (!page?.redis.ok) throw new Error("redis not ok");
+      expect(page.redis.workerHashes.items.map((w) => w.workerId)).toEqual([worker.workerId]);
+      expect(page.redis.workerHashes.nextCursor).toBe("0");
+    } finally {
+      for (let i = 0; i < filler.length; i += 1_000) await redis().unlink(...filler.slice(i, i + 1_000));
+    }
+  });
+
+  it("filters a current hash with few matches on the first page, not after empty load-more pages", async () => {
+    const fresh = await createTestProject();
+    await registerAndPromote({ environmentId: fresh.prod.id, version: "many-1", tasks: testTasks(3_000) });
+    const page = await environmentCachePage(fresh.prod.id, { filter: "task-2999" });
+    if (!page?.redis.ok) throw new Error("redis not ok");
+    expect(page.redis.current.rows.map((r) => r.field)).toEqual(["task-2999"]);
+    expect(page.redis.current.nextCursor).toBe("0");
+  });
+
   it("filters a large worker hash with HSCAN MATCH and pages through it with load more", async () => {
     const big = await registerWorker({ environmentId: project.prod.id, version: "big-1", tasks: testTasks(1_000) });
 
