@@ -3,6 +3,7 @@ import { prisma } from "~/db.server";
 import { getEnv } from "~/env.server";
 import type { CacheEventSink } from "~/domain/cacheEvents";
 import { ValidationError } from "~/domain/errors";
+import { MissStreaks, type LookupPlan, type MissStreakOptions } from "~/domain/missStreaks";
 import { defaultQueueName, sanitizeQueueName } from "~/domain/queueNames";
 import type { TaskEntry, TaskKind } from "~/domain/taskMetadataEntry";
 import { effectiveTtl, parseTriggerTtl } from "~/domain/ttl";
@@ -14,6 +15,7 @@ import { taskMetadataSource } from "~/services/taskMetadataSourceInstance.server
 import {
   postgresTaskMetadataSource,
   type EnvironmentRef,
+  type LockedLookup,
   type TaskMetadataSource,
 } from "~/services/taskMetadataSource.server";
 
@@ -21,6 +23,11 @@ import {
  * The trigger hot path's queue resolver (SPEC §3): which queue, TTL and kind a run gets, and what
  * it is locked to. Cache first; on a miss Postgres answers and the cache is back-filled after the
  * answer is returned. Warm, it sends no Postgres query in any caller configuration.
+ *
+ * A key that misses again after its back-fill finished (back-fills do not stick) goes straight to
+ * Postgres, and a few times a second asks Redis beside it, until Redis answers again: it costs
+ * the Postgres lookup, not a cache round trip plus the lookup
+ * (docs/decisions/0023-keys-that-keep-missing-go-to-postgres.md).
  */
 
 export interface ResolveInput {
@@ -60,6 +67,8 @@ export interface QueueResolverDeps {
    * awaiting it; tests inject a scheduler to interleave a back-fill with a promotion.
    */
   scheduleBackfill?: (backfill: () => Promise<unknown>) => void;
+  /** How keys that keep missing are handled (default MISS_STREAKS); false: every miss is a first miss. */
+  missStreaks?: Partial<MissStreakOptions> | false;
 }
 
 export const lockedVersionNotFound = (version: string) =>
@@ -75,11 +84,30 @@ function runInBackground(backfill: () => Promise<unknown>) {
   backfill().catch((error) => logger.warn("task metadata back-fill failed", { error }));
 }
 
+/** A key that keeps missing goes to Postgres, asking Redis beside it (and back-filling) 4 times a second. */
+const MISS_STREAKS: MissStreakOptions = { probeIntervalMs: 250, maxKeys: 10_000 };
+
+/**
+ * Starts the Postgres lookup of a probe beside the cache read. Its rejection is
+ * marked handled at once: the caller awaits it only when the cache misses (and then sees the error).
+ */
+function lookupBeside<T>(lookup: () => Promise<T>): Promise<T> {
+  const answer = lookup();
+  answer.catch(() => undefined);
+  return answer;
+}
+
+/** The cache answered first: the Postgres answer goes unused, and a failure of it is only logged. */
+function leaveUnused(answer: Promise<unknown> | undefined, context: Record<string, unknown>) {
+  answer?.catch((error) => logger.warn("unused Postgres lookup beside a cache hit failed", { ...context, error }));
+}
+
 export class QueueResolver {
   private readonly deps: QueueResolverDeps;
 
   constructor(deps: QueueResolverDeps = {}) {
     this.deps = deps;
+    this.missStreaks = deps.missStreaks === false ? null : new MissStreaks({ ...MISS_STREAKS, ...deps.missStreaks });
   }
 
   private get cache() {
@@ -94,8 +122,17 @@ export class QueueResolver {
   private get events() {
     return this.deps.events ?? cacheEvents;
   }
-  private backfill(work: () => Promise<unknown>) {
-    (this.deps.scheduleBackfill ?? runInBackground)(work);
+  private readonly missStreaks: MissStreaks | null;
+  private backfill(streakKey: string, work: () => Promise<unknown>) {
+    const streaks = this.missStreaks;
+    (this.deps.scheduleBackfill ?? runInBackground)(streaks ? () => work().finally(() => streaks.backfillFinished(streakKey)) : work);
+  }
+  private plan(streakKey: string): LookupPlan {
+    return this.missStreaks?.plan(streakKey, performance.now()) ?? "cache-first";
+  }
+  /** After a cache read missed: whether this lookup back-fills. */
+  private missed(streakKey: string, plan: LookupPlan): boolean {
+    return this.missStreaks?.missed(streakKey, plan, performance.now()) ?? true;
   }
 
   async resolve(input: ResolveInput): Promise<ResolvedTask> {
@@ -140,10 +177,19 @@ export class QueueResolver {
   }
 
   private async currentTask(environment: EnvironmentRef, slug: string): Promise<{ entry: TaskEntry; fromDatabase: boolean }> {
+    const streakKey = `${environment.id}\0${slug}`;
+    const plan = this.plan(streakKey);
+    if (plan === "database-only") return { entry: (await this.source.findCurrentTask(environment, slug)).entry, fromDatabase: true };
+    const beside = plan === "probe" ? lookupBeside(() => this.source.findCurrentTask(environment, slug)) : undefined;
     const cached = await this.cache.getCurrentTask(environment.id, slug);
-    if (cached) return { entry: cached, fromDatabase: false };
-    const { workerId, entry } = await this.source.findCurrentTask(environment, slug);
-    this.backfill(() => this.cache.backfillCurrentTask(environment.id, workerId, slug, entry));
+    if (cached) {
+      this.missStreaks?.hit(streakKey);
+      leaveUnused(beside, { environmentId: environment.id, slug });
+      return { entry: cached, fromDatabase: false };
+    }
+    const backfill = this.missed(streakKey, plan);
+    const { workerId, entry } = await (beside ?? this.source.findCurrentTask(environment, slug));
+    if (backfill) this.backfill(streakKey, () => this.cache.backfillCurrentTask(environment.id, workerId, slug, entry));
     return { entry, fromDatabase: true };
   }
 
@@ -175,32 +221,43 @@ export class QueueResolver {
    * back-filled; a worker's tasks never change after registration, so "absent" is cached too.
    */
   private async lockedTask(environmentId: string, version: string, slug: string, queueName: string | undefined) {
+    const streakKey = `${environmentId}\0${version}\0${slug}\0${queueName ?? ""}`;
+    const plan = this.plan(streakKey);
+    const lookUp = (worker: { version: string } | { id: string }) => this.source.findLockedTask(environmentId, worker, slug, queueName);
+    if (plan === "database-only") return lockedFromDatabase(await lookUp({ version }), version);
+
+    const beside = plan === "probe" ? lookupBeside(() => lookUp({ version })) : undefined;
     const cachedWorkerId = await this.cache.getWorkerIdForVersion(environmentId, version);
     if (cachedWorkerId) {
       const cached = await this.cache.getWorkerTask(environmentId, cachedWorkerId, slug, queueName);
       const queueMissed = queueName !== undefined && !cached.queueId;
       if (cached.task && !queueMissed) {
+        this.missStreaks?.hit(streakKey);
+        leaveUnused(beside, { environmentId, version, slug });
         return { workerId: cachedWorkerId, entry: cached.task, queueId: cached.queueId ?? null, fromDatabase: false };
       }
     }
-    const found = await this.source.findLockedTask(
-      environmentId,
-      cachedWorkerId ? { id: cachedWorkerId } : { version },
-      slug,
-      queueName,
-    );
-    if (!found) throw new ValidationError(lockedVersionNotFound(version));
-    const { workerId, entry, overrideQueueId } = found;
-    this.backfill(async () => {
-      // Only found versions are cached: a version registered a moment later must not stay "unknown".
-      if (!cachedWorkerId) await this.cache.backfillVersion(environmentId, version, workerId);
-      await this.cache.backfillWorker(environmentId, workerId, {
-        task: { slug, entry },
-        queue: queueName !== undefined && overrideQueueId ? { name: queueName, id: overrideQueueId } : undefined,
+    const backfill = this.missed(streakKey, plan);
+    const found = await (beside ?? lookUp(cachedWorkerId ? { id: cachedWorkerId } : { version }));
+    if (backfill && !found) this.missStreaks?.backfillFinished(streakKey);
+    if (backfill && found) {
+      const { workerId, entry, overrideQueueId } = found;
+      this.backfill(streakKey, async () => {
+        // Only found versions are cached: a version registered a moment later must not stay "unknown".
+        if (!cachedWorkerId) await this.cache.backfillVersion(environmentId, version, workerId);
+        await this.cache.backfillWorker(environmentId, workerId, {
+          task: { slug, entry },
+          queue: queueName !== undefined && overrideQueueId ? { name: queueName, id: overrideQueueId } : undefined,
+        });
       });
-    });
-    return { workerId, entry, queueId: overrideQueueId ?? null, fromDatabase: true };
+    }
+    return lockedFromDatabase(found, version);
   }
+}
+
+function lockedFromDatabase(found: LockedLookup | null, version: string) {
+  if (!found) throw new ValidationError(lockedVersionNotFound(version));
+  return { workerId: found.workerId, entry: found.entry, queueId: found.overrideQueueId ?? null, fromDatabase: true };
 }
 
 let defaultResolver: QueueResolver | undefined;

@@ -1,15 +1,17 @@
 import type { TaskMetadataCacheStore } from "~/services/taskMetadataCache.server";
 
 /**
- * The `redis cache, cold` scenario's store: the real Redis store, kept cold without touching the
+ * The store of the `redis cache, cold` and `first miss` scenarios: the real Redis store, kept cold without touching the
  * timed calls.
  *
  * Reads go to the keys of an environment id that nothing ever writes, so every HGET is a real
  * round trip that misses. Back-fills run the real scripts with the real entries, but against the
- * keys of a second, "sink" environment id, so a back-fill never warms what the next call reads.
- * Each call therefore costs what a cold call costs in production — a Redis miss, the Postgres
- * lookup, and a back-fill script round trip in the background — for as many calls as the run
- * makes, sequential or at any concurrency, with no deletes between calls.
+ * keys of a second, "sink" environment id, so a back-fill never warms what the next call reads,
+ * for as many calls as the run makes, sequential or at any concurrency, with no deletes between
+ * calls. To the resolver this is a key whose back-fills do not stick: from its third miss it asks
+ * Redis and Postgres at once and back-fills once a second (`redis cache, cold`); with the miss
+ * streaks turned off, every call pays a first miss — the Redis miss, then the Postgres lookup,
+ * then a back-fill in the background (`redis cache, first miss`).
  *
  * Both ids carry the benchmark environment's id, so they share its key prefix (cleaned after the
  * run) and their keys are built exactly like the real ones.

@@ -3,7 +3,7 @@ import type { CacheEvent, CacheEventSink, Keyspace } from "~/domain/cacheEvents"
 import { CircuitBreaker } from "~/domain/circuitBreaker";
 import { getEnv } from "~/env.server";
 import type { RedisClient } from "~/redis.server";
-import { QueueResolver, type ResolveInput, type ResolvedTask } from "~/services/queueResolver.server";
+import { QueueResolver, type QueueResolverDeps, type ResolveInput, type ResolvedTask } from "~/services/queueResolver.server";
 import {
   NoopTaskMetadataCache,
   TaskMetadataCache,
@@ -24,6 +24,7 @@ export const SCENARIO_NAMES = [
   "raw HGET floor",
   "noop cache (baseline)",
   "redis cache, cold",
+  "redis cache, first miss",
   "redis cache, warm",
   "l1 cache, warm",
 ] as const;
@@ -160,9 +161,10 @@ function resolverScenario(
   store: TaskMetadataCacheStore,
   expectedSource: ResolvedTask["source"],
   data: BenchData,
+  missStreaks?: QueueResolverDeps["missStreaks"],
 ): Scenario {
   const backfills = new BackfillTracker();
-  const resolver = new QueueResolver({ cache: store, scheduleBackfill: backfills.schedule });
+  const resolver = new QueueResolver({ cache: store, scheduleBackfill: backfills.schedule, missStreaks });
   const inputs = new Map(CALLER_CONFIGS.map((c) => [c.id, resolveInput(c, data)]));
   return {
     name,
@@ -227,6 +229,10 @@ export async function buildScenarios(data: BenchData, wanted: readonly ScenarioN
         break;
       case "redis cache, cold":
         scenarios.push(resolverScenario(name, new ColdTaskMetadataCache(redisStore), "database", data));
+        break;
+      case "redis cache, first miss":
+        // Cold too, but every call is treated as a key's first miss: Redis, then Postgres, then a back-fill.
+        scenarios.push(resolverScenario(name, new ColdTaskMetadataCache(redisStore), "database", data, false));
         break;
       case "redis cache, warm":
         scenarios.push(resolverScenario(name, redisStore, "cache", data));
