@@ -88,8 +88,8 @@ function runInBackground(backfill: () => Promise<unknown>) {
 const MISS_STREAKS: MissStreakOptions = { probeIntervalMs: 250, maxKeys: 10_000 };
 
 /**
- * Starts the Postgres lookup of a probe beside the cache read. Its rejection is
- * marked handled at once: the caller awaits it only when the cache misses (and then sees the error).
+ * Starts a probe's Postgres lookup beside its cache read. Its rejection is marked handled at once:
+ * the caller awaits it only when the cache misses (and then sees the error).
  */
 function lookupBeside<T>(lookup: () => Promise<T>): Promise<T> {
   const answer = lookup();
@@ -128,7 +128,9 @@ export class QueueResolver {
     (this.deps.scheduleBackfill ?? runInBackground)(streaks ? () => work().finally(() => streaks.backfillFinished(streakKey)) : work);
   }
   private plan(streakKey: string): LookupPlan {
-    return this.missStreaks?.plan(streakKey, performance.now()) ?? "cache-first";
+    const streaks = this.missStreaks;
+    // While no key is missing (a warm cache), not even the clock is read.
+    return streaks && streaks.size !== 0 ? streaks.plan(streakKey, performance.now()) : "cache-first";
   }
   /** After a cache read missed: whether this lookup back-fills. */
   private missed(streakKey: string, plan: LookupPlan): boolean {
