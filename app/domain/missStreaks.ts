@@ -5,7 +5,7 @@
  * is another worker until a repair lands, Redis not answering. Asking Redis first for such a key
  * only adds a round trip to every call, so until the cache answers again its lookups go straight
  * to Postgres, and at most once per `probeIntervalMs` one asks Redis beside Postgres (a probe) and
- * back-fills if Redis still misses.
+ * back-fills if Redis still misses; a back-fill that is written puts the key back to cache-first.
  *
  * Misses while a key's back-fill is still in flight (a burst of concurrent callers after a flush)
  * prove nothing and do not count. Bounded: at most `maxKeys` keys, the oldest dropped first. While
@@ -73,9 +73,14 @@ export class MissStreaks {
     return true;
   }
 
-  /** The back-fill of `key` has finished, written or not. */
-  backfillFinished(key: string): void {
+  /**
+   * The back-fill of `key` has finished. Written, the key goes back to cache-first (Redis holds it
+   * now, as after a Redis restart); the next miss, if any, shows it did not stick after all.
+   */
+  backfillFinished(key: string, written: boolean): void {
     const streak = this.streaks.get(key);
-    if (streak) streak.backfillInFlight = false;
+    if (!streak) return;
+    streak.backfillInFlight = false;
+    if (written) streak.persistent = false;
   }
 }

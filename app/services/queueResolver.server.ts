@@ -123,9 +123,24 @@ export class QueueResolver {
     return this.deps.events ?? cacheEvents;
   }
   private readonly missStreaks: MissStreaks | null;
-  private backfill(streakKey: string, work: () => Promise<unknown>) {
+  /** Schedules a back-fill; `work` resolves true when it wrote the entry. */
+  private backfill(streakKey: string, work: () => Promise<boolean>) {
     const streaks = this.missStreaks;
-    (this.deps.scheduleBackfill ?? runInBackground)(streaks ? () => work().finally(() => streaks.backfillFinished(streakKey)) : work);
+    (this.deps.scheduleBackfill ?? runInBackground)(
+      streaks
+        ? () =>
+            work().then(
+              (written) => {
+                streaks.backfillFinished(streakKey, written === true);
+                return written;
+              },
+              (error: unknown) => {
+                streaks.backfillFinished(streakKey, false);
+                throw error;
+              },
+            )
+        : work,
+    );
   }
   private plan(streakKey: string): LookupPlan {
     const streaks = this.missStreaks;
@@ -241,13 +256,13 @@ export class QueueResolver {
     }
     const backfill = this.missed(streakKey, plan);
     const found = await (beside ?? lookUp(cachedWorkerId ? { id: cachedWorkerId } : { version }));
-    if (backfill && !found) this.missStreaks?.backfillFinished(streakKey);
+    if (backfill && !found) this.missStreaks?.backfillFinished(streakKey, false);
     if (backfill && found) {
       const { workerId, entry, overrideQueueId } = found;
       this.backfill(streakKey, async () => {
         // Only found versions are cached: a version registered a moment later must not stay "unknown".
         if (!cachedWorkerId) await this.cache.backfillVersion(environmentId, version, workerId);
-        await this.cache.backfillWorker(environmentId, workerId, {
+        return this.cache.backfillWorker(environmentId, workerId, {
           task: { slug, entry },
           queue: queueName !== undefined && overrideQueueId ? { name: queueName, id: overrideQueueId } : undefined,
         });

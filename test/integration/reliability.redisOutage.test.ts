@@ -142,18 +142,30 @@ describe("Redis is killed under load", () => {
     expect(await redisClient.exists(`${process.env.REDIS_KEY_PREFIX}task-meta:{${project.prod.id}}:current`)).toBe(0);
 
     // No restart of the app: its connections come back by themselves (reconnect back-off, then the
-    // breaker's half-open probe), the first lookups miss and back-fill, and hits follow.
+    // breaker's half-open probe), the first lookups miss and back-fill, and hits follow. A task that
+    // kept missing during the outage goes back to Redis at its next probe (at most 250 ms apart,
+    // docs/decisions/0023-keys-that-keep-missing-go-to-postgres.md): wait until a whole round of
+    // the ten tasks is served from the cache.
     let probes = 0;
+    const firstHit = { ms: Number.NaN };
+    let hitsInARow = 0;
     await eventually(
       async () => {
+        const hits = await cacheCounter("hit", "current");
         const response = await overHttp(server.url, { ...trigger("probe")(probes++), body: {} });
         expect(response.status).toBe(200);
-        return (await cacheCounter("hit", "current")) > hitsAtRestart;
+        const hit = (await cacheCounter("hit", "current")) > hits;
+        if (hit && Number.isNaN(firstHit.ms)) firstHit.ms = performance.now() - restartedAt;
+        hitsInARow = hit ? hitsInARow + 1 : 0;
+        return hitsInARow >= TASKS.length;
       },
-      { timeoutMs: 30_000, intervalMs: 100 },
+      { timeoutMs: 30_000, intervalMs: 50 },
     );
     const recoveryMs = performance.now() - restartedAt;
-    report.push(`first cache hit ${recoveryMs.toFixed(0)} ms after the restart (${probes} probe triggers)`);
+    expect(await cacheCounter("hit", "current")).toBeGreaterThan(hitsAtRestart);
+    report.push(
+      `first cache hit ${firstHit.ms.toFixed(0)} ms after the restart, every task served from the cache again after ${recoveryMs.toFixed(0)} ms (${probes} probe triggers)`,
+    );
 
     const hitsBefore = await cacheCounter("hit", "current");
     const run = await runLoad({ baseUrl: server.url, total: AFTER_TOTAL, concurrency: CONCURRENCY, request: trigger("after") });

@@ -6,7 +6,7 @@ const streaks = (maxKeys = 100) => new MissStreaks({ probeIntervalMs: 250, maxKe
 /** A key that missed, was back-filled, and missed again at `now`. */
 function persistent(s: MissStreaks, key: string, now = 0) {
   s.missed(key, s.plan(key, now), now);
-  s.backfillFinished(key);
+  s.backfillFinished(key, false);
   s.missed(key, s.plan(key, now), now);
 }
 
@@ -25,7 +25,7 @@ describe("MissStreaks", () => {
       expect(s.plan("a", i)).toBe("cache-first");
       expect(s.missed("a", "cache-first", i)).toBe(false);
     }
-    s.backfillFinished("a");
+    s.backfillFinished("a", true);
     s.hit("a");
     expect(s.size).toBe(0);
     expect(s.plan("a", 100)).toBe("cache-first");
@@ -34,7 +34,7 @@ describe("MissStreaks", () => {
   it("a miss after the back-fill finished makes the key go to Postgres, probing the cache once per interval", () => {
     const s = streaks();
     expect(s.missed("a", "cache-first", 0)).toBe(true);
-    s.backfillFinished("a");
+    s.backfillFinished("a", false);
     // Missed again: the back-fill did not stick, and retrying at once would not either.
     expect(s.missed("a", "cache-first", 10)).toBe(false);
     expect(s.plan("a", 11)).toBe("database-only");
@@ -45,13 +45,26 @@ describe("MissStreaks", () => {
     expect(s.missed("a", "probe", 262)).toBe(true);
     expect(s.plan("a", 510)).toBe("probe");
     expect(s.missed("a", "probe", 510)).toBe(false); // that back-fill is still in flight
-    s.backfillFinished("a");
+    s.backfillFinished("a", false);
     expect(s.plan("a", 760)).toBe("probe");
     expect(s.missed("a", "probe", 760)).toBe(true);
     // Another key is not affected; a hit ends the streak.
     expect(s.plan("b", 760)).toBe("cache-first");
     s.hit("a");
     expect(s.plan("a", 2_000)).toBe("cache-first");
+  });
+
+  it("a written back-fill puts a key that kept missing back to cache-first; missing again marks it once more", () => {
+    const s = streaks();
+    persistent(s, "a", 0);
+    expect(s.plan("a", 300)).toBe("probe");
+    expect(s.missed("a", "probe", 300)).toBe(true);
+    s.backfillFinished("a", true);
+    // Redis holds it now (say, after a restart): the next lookup asks Redis first.
+    expect(s.plan("a", 301)).toBe("cache-first");
+    // It missed anyway (evicted again): back to Postgres, no back-fill.
+    expect(s.missed("a", "cache-first", 302)).toBe(false);
+    expect(s.plan("a", 303)).toBe("database-only");
   });
 
   it("remembers at most maxKeys keys, dropping the oldest", () => {
