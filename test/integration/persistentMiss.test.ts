@@ -101,6 +101,17 @@ async function strandCurrentHash() {
   await backend.admin.set(keys.owner, "a-worker-that-is-not-current");
 }
 
+/** send-email stranded, missed once, back-fill refused, missed again: every later call is a probe. */
+async function keptMissingWithProbes() {
+  await strandCurrentHash();
+  const r = resolver(ALWAYS);
+  const call = () => r.resolve({ environment: prod(), taskSlug: "send-email" });
+  await call();
+  await runBackfills();
+  await call();
+  return call;
+}
+
 function runBackfills() {
   return Promise.all(backfills.splice(0).map((work) => work()));
 }
@@ -127,12 +138,7 @@ describe("a key that keeps missing", () => {
   });
 
   it("a probe asks Redis beside Postgres and back-fills once; the first probe that hits ends it with one unused lookup", async () => {
-    await strandCurrentHash();
-    const r = resolver(ALWAYS);
-    const call = () => r.resolve({ environment: prod(), taskSlug: "send-email" });
-    await call();
-    await runBackfills();
-    await call();
+    const call = await keptMissingWithProbes();
 
     log = [];
     for (let i = 0; i < 3; i++) expect(await call()).toMatchObject({ queueName: "emails", source: "database" });
@@ -199,12 +205,7 @@ describe("a key that keeps missing", () => {
   });
 
   it("an unused probe lookup that fails is logged, never thrown at the caller; a used one that fails is the caller's error", async () => {
-    await strandCurrentHash();
-    const r = resolver(ALWAYS);
-    const call = () => r.resolve({ environment: prod(), taskSlug: "send-email" });
-    await call();
-    await runBackfills();
-    await call();
+    const call = await keptMissingWithProbes();
 
     failLookups = true;
     await expect(call()).rejects.toThrow("Postgres is gone");
