@@ -115,7 +115,8 @@ export class TaskMetadataCacheAdmin {
         .map((k) => ({ key: k.key, workerId: k.parsed!.id! }));
       return [next, workers];
     });
-    const workers = page.items.sort((a, b) => a.key.localeCompare(b.key));
+    // A SCAN may return a key twice (the table was rehashed between steps): list it once.
+    const workers = [...new Map(page.items.map((w) => [w.key, w])).values()].sort((a, b) => a.key.localeCompare(b.key));
     if (workers.length === 0) return { items: [], nextCursor: page.nextCursor };
     const pipeline = this.client.pipeline();
     for (const w of workers) pipeline.hlen(w.key).ttl(w.key);
@@ -140,8 +141,8 @@ export class TaskMetadataCacheAdmin {
       for (let i = 0; i < flat.length; i += 2) items.push({ field: flat[i], value: flat[i + 1] });
       return [next, items];
     });
-    page.items.sort((a, b) => a.field.localeCompare(b.field));
-    return page;
+    const items = [...new Map(page.items.map((item) => [item.field, item])).values()];
+    return { items: items.sort((a, b) => a.field.localeCompare(b.field)), nextCursor: page.nextCursor };
   }
 
   async hashStatus(key: string): Promise<{ fieldCount: number; ttlSeconds: number }> {
