@@ -48,9 +48,12 @@ function refuseCrossOriginForms(req: express.Request, res: express.Response, nex
  * which goes to express and Remix. Taken from the build's entry so both lanes share one instance
  * of the app's modules (pools, caches, counters).
  */
-const { handleApiRequest, connectTaskMetadataCache, stopMetrics, getEnv } = build.entry.module as unknown as {
+const { handleApiRequest, connectTaskMetadataCache, startCacheReconciler, stopCacheReconciler, stopMetrics, getEnv } = build.entry
+  .module as unknown as {
   handleApiRequest?: (req: IncomingMessage, res: ServerResponse) => boolean;
   connectTaskMetadataCache: (timeoutMs?: number) => Promise<boolean>;
+  startCacheReconciler: () => void;
+  stopCacheReconciler: () => void;
   // This instance's last metrics reach Redis before it exits, so a restart loses no counts.
   stopMetrics?: () => Promise<void>;
   getEnv: () => { PORT: number };
@@ -64,6 +67,8 @@ const { PORT: port } = getEnv();
 // The hot path's Redis connection is open before the first trigger (or given up on after 2 s:
 // the cache then fails open to Postgres until Redis answers).
 await connectTaskMetadataCache(2_000);
+// Off the hot path: repairs current hashes a crashed process left stale (docs/decisions/0024-current-hash-sweep.md).
+startCacheReconciler();
 
 const server = createServer((req, res) => {
   if (!handleApiRequest(req, res)) app(req, res);
@@ -74,6 +79,7 @@ server.listen(port, () => {
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
+    stopCacheReconciler();
     server.close(() => void (stopMetrics?.() ?? Promise.resolve()).finally(() => process.exit(0)));
     setTimeout(() => process.exit(0), 5_000).unref();
   });

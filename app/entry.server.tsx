@@ -18,6 +18,8 @@ export { handleApiRequest } from "~/api/node";
 /** Start-up pieces server.ts takes from the build: configuration, and the hot-path connection opened before serving. */
 export { getEnv } from "~/env.server";
 export { connectTaskMetadataCache } from "~/services/taskMetadataCacheInstance.server";
+/** The background sweep that rebuilds current hashes written for another worker than Postgres' current. */
+export { startCacheReconciler, stopCacheReconciler } from "~/services/cacheReconciler.server";
 
 const RENDER_TIMEOUT_MS = 5_000;
 

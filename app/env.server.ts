@@ -84,6 +84,8 @@ const EnvSchema = z.object({
    * Every instance serving the same environments must use the same one (docs/operations.md).
    */
   TASK_META_CACHE_INVALIDATION_CHANNEL: optional(z.string().min(1)),
+  /** How often one instance compares every current hash's owner with Postgres and rebuilds strays (0: never). */
+  TASK_META_CACHE_RECONCILE_INTERVAL_MS: optional(nonNegativeInt).transform((v) => v ?? 60_000),
 
   TRIGGER_MAX_TTL_SECONDS: optional(positiveInt).transform((v) => v ?? 14 * 86_400),
   API_BODY_LIMIT_BYTES: optional(positiveInt).transform((v) => v ?? 1_048_576),

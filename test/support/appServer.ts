@@ -33,7 +33,8 @@ export async function startAppServer(extraEnv: Record<string, string> = {}): Pro
   let log = "";
   const child = spawn(path.join(root, "node_modules/.bin/tsx"), ["server.ts"], {
     cwd: root,
-    env: { ...process.env, NODE_ENV: "production", PORT: String(port), ...extraEnv },
+    // The current-hash sweep is off unless a test turns it on: tests plant stale hashes on purpose.
+    env: { ...process.env, NODE_ENV: "production", PORT: String(port), TASK_META_CACHE_RECONCILE_INTERVAL_MS: "0", ...extraEnv },
     stdio: ["ignore", "pipe", "pipe"],
   });
   child.stdout!.on("data", (d) => (log += d));

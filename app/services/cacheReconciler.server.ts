@@ -1,0 +1,120 @@
+import { randomUUID } from "node:crypto";
+import { prisma } from "~/db.server";
+import { NO_CURRENT_WORKER } from "~/domain/cacheKeys";
+import { getEnv } from "~/env.server";
+import { logger } from "~/services/logger.server";
+import { taskMetadataCacheAdmin, type TaskMetadataCacheAdmin } from "~/services/taskMetadataCacheAdmin.server";
+import { CURRENT_LABEL } from "~/services/taskMetadataSource.server";
+import { rebuildCurrentCache } from "~/services/workers.server";
+
+/**
+ * The sweep that brings every environment's current hash back in line with Postgres when nothing
+ * else would: a promotion whose cache write failed in a process that died before its repair (the
+ * repair lives in that process's memory), a Redis restored from an old snapshot, a hand edit.
+ *
+ * For each environment it compares the owner key (the worker the hash was written for) with
+ * Postgres' current worker, and rebuilds the hash where they differ. An absent owner needs
+ * nothing: the first miss back-fills from Postgres. Off the hot path: environments are read a
+ * batch at a time with one statement each, owners with one GET per environment on the admin
+ * connection, and a Redis lock lets one instance sweep per interval.
+ */
+
+const BATCH = 500;
+
+export interface ReconcileReport {
+  /** Another instance holds the sweep's lock for this interval. */
+  skipped: boolean;
+  checked: number;
+  /** Environments whose current hash was rebuilt. */
+  repaired: string[];
+  /** Environments whose rebuild failed (Redis down, say); the next sweep tries again. */
+  failed: string[];
+}
+
+interface EnvironmentRow {
+  id: string;
+  /** Postgres' current worker: the promoted one, or in DEVELOPMENT the latest registered. */
+  workerId: string | null;
+}
+
+/** Postgres' current worker of each environment, a batch in id order: one statement. */
+function currentWorkers(after: string): Promise<EnvironmentRow[]> {
+  return prisma().$queryRaw<EnvironmentRow[]>`
+    SELECT e.id,
+      CASE WHEN e.type = 'DEVELOPMENT'
+        THEN (SELECT w.id FROM "BackgroundWorker" w WHERE w."environmentId" = e.id
+              ORDER BY w."createdAt" DESC, w.id DESC LIMIT 1)
+        ELSE (SELECT p."workerId" FROM "WorkerDeploymentPromotion" p
+              WHERE p."environmentId" = e.id AND p.label = ${CURRENT_LABEL})
+      END AS "workerId"
+    FROM "RuntimeEnvironment" e
+    WHERE e.id > ${after}
+    ORDER BY e.id
+    LIMIT ${BATCH}`;
+}
+
+/**
+ * One sweep over every environment. With `lockMs`, it first takes the sweep's lock for that long
+ * and is skipped when another instance holds it.
+ */
+export async function reconcileCurrentHashes(options: { lockMs?: number; admin?: TaskMetadataCacheAdmin } = {}): Promise<ReconcileReport> {
+  const admin = options.admin ?? taskMetadataCacheAdmin();
+  const report: ReconcileReport = { skipped: false, checked: 0, repaired: [], failed: [] };
+  if (options.lockMs) {
+    const lockKey = `${getEnv().REDIS_KEY_PREFIX}task-meta:reconcile-lock`;
+    // Never released: the lock is the interval, so that one instance sweeps per interval.
+    const taken = await admin.client.set(lockKey, randomUUID(), "PX", options.lockMs, "NX");
+    if (taken === null) return { ...report, skipped: true };
+  }
+
+  for (let after = ""; ; ) {
+    const batch = await currentWorkers(after);
+    if (batch.length === 0) break;
+    after = batch[batch.length - 1].id;
+    // One GET each: on a Redis Cluster the owners of different environments live in different slots.
+    const owners = await Promise.all(batch.map((environment) => admin.client.get(admin.keys(environment.id).owner)));
+    report.checked += batch.length;
+    for (const [i, environment] of batch.entries()) {
+      const owner = owners[i];
+      // The owner names the worker the hash was written for, or NO_CURRENT_WORKER for an empty one.
+      if (owner === null || (owner === NO_CURRENT_WORKER ? null : owner) === environment.workerId) continue;
+      logger.warn("current hash written for another worker than Postgres' current; rebuilding it", {
+        environmentId: environment.id,
+        cachedOwner: owner,
+        currentWorkerId: environment.workerId,
+      });
+      // The rebuild reads Postgres again, so a promotion that lands meanwhile is what gets written.
+      if (await rebuildCurrentCache(environment.id)) report.repaired.push(environment.id);
+      else report.failed.push(environment.id);
+    }
+    if (batch.length < BATCH) break;
+  }
+  return report;
+}
+
+let timer: NodeJS.Timeout | undefined;
+
+/**
+ * Sweeps at start and then every TASK_META_CACHE_RECONCILE_INTERVAL_MS (0: never), in the
+ * background: a failed sweep is logged and the next one runs as planned.
+ */
+export function startCacheReconciler(): void {
+  const intervalMs = getEnv().TASK_META_CACHE_RECONCILE_INTERVAL_MS;
+  if (intervalMs === 0 || timer) return;
+  const sweep = async () => {
+    try {
+      const report = await reconcileCurrentHashes({ lockMs: intervalMs });
+      if (report.repaired.length || report.failed.length) logger.info("current hash sweep", { ...report });
+    } catch (error) {
+      logger.warn("current hash sweep failed; the next one runs in its interval", { intervalMs, error });
+    }
+  };
+  timer = setInterval(() => void sweep(), intervalMs);
+  timer.unref();
+  void sweep();
+}
+
+export function stopCacheReconciler(): void {
+  if (timer) clearInterval(timer);
+  timer = undefined;
+}
