@@ -18,7 +18,14 @@ app.disable("x-powered-by");
 app.use("/build", express.static(path.join(root, "public/build"), { immutable: true, maxAge: "1y" }));
 app.use(express.static(path.join(root, "public"), { maxAge: "1h" }));
 app.use(refuseCrossOriginForms);
-app.all("*", createRequestHandler({ build, mode: "production" }));
+// The client's address for the login throttle: the connection's, or with TRUST_PROXY_HOPS (set
+// below, once the configuration is parsed) the one that many proxies put in X-Forwarded-For.
+app.all("*", createRequestHandler({ build, mode: "production", getLoadContext: (req) => ({ clientAddress: plainAddress(req.ip) }) }));
+
+/** "::ffff:127.0.0.1" (an IPv4 client of a dual-stack socket) → "127.0.0.1". */
+function plainAddress(address: string | undefined): string | undefined {
+  return address?.startsWith("::ffff:") ? address.slice("::ffff:".length) : address;
+}
 
 /**
  * Remix refuses a page POST whose Origin host differs from Host with a bare 500 (its own CSRF
@@ -56,14 +63,15 @@ const { handleApiRequest, connectTaskMetadataCache, startCacheReconciler, stopCa
   stopCacheReconciler: () => void;
   // This instance's last metrics reach Redis before it exits, so a restart loses no counts.
   stopMetrics?: () => Promise<void>;
-  getEnv: () => { PORT: number };
+  getEnv: () => { PORT: number; TRUST_PROXY_HOPS: number };
 };
 if (typeof handleApiRequest !== "function") {
   throw new Error("build/index.js does not export handleApiRequest from app/entry.server.tsx; run `npx remix build`");
 }
 
 // Parse the whole configuration before serving: a bad variable stops the process here, naming it.
-const { PORT: port } = getEnv();
+const { PORT: port, TRUST_PROXY_HOPS: trustedProxies } = getEnv();
+app.set("trust proxy", trustedProxies);
 // The hot path's Redis connection is open before the first trigger (or given up on after 2 s:
 // the cache then fails open to Postgres until Redis answers).
 await connectTaskMetadataCache(2_000);

@@ -91,6 +91,8 @@ const EnvSchema = z.object({
   API_BODY_LIMIT_BYTES: optional(positiveInt).transform((v) => v ?? 1_048_576),
 
   SESSION_SECRET: z.string({ error: "is required" }).min(16, "must be at least 16 characters"),
+  /** Proxies in front of the server whose X-Forwarded-For is trusted for the client's address (login throttle); 0: the connection's address. */
+  TRUST_PROXY_HOPS: optional(nonNegativeInt).transform((v) => v ?? 0),
   SESSION_COOKIE_SECURE: optional(z.enum(["true", "false", "auto"])).transform((v) => v ?? "auto"),
   METRICS_TOKEN: optional(z.string().min(8, "must be at least 8 characters")),
   METRICS_FLUSH_INTERVAL_MS: optional(nonNegativeInt.min(100, "must be at least 100")).transform((v) => v ?? 5_000),

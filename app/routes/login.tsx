@@ -9,7 +9,7 @@ import {
 import { Form, useActionData, useNavigation, useSearchParams } from "@remix-run/react";
 import { z } from "zod";
 import { safeRedirect } from "~/domain/safeRedirect";
-import { attemptLogin } from "~/services/auth.server";
+import { attemptLogin, clientAddressOf } from "~/services/auth.server";
 import { assertSameOrigin, createUserSession, getUser } from "~/services/session.server";
 
 export const meta: MetaFunction = () => [{ title: "Sign in · Hotpath" }];
@@ -32,14 +32,14 @@ const LoginForm = z.object({
   redirectTo: z.string().optional(),
 });
 
-export async function action({ request }: ActionFunctionArgs) {
+export async function action({ request, context }: ActionFunctionArgs) {
   assertSameOrigin(request);
   const parsed = LoginForm.safeParse(Object.fromEntries(await request.formData()));
   if (!parsed.success) {
     return json({ error: parsed.error.issues[0].message }, { status: 422 });
   }
   const { email, password, redirectTo } = parsed.data;
-  const result = await attemptLogin(email, password);
+  const result = await attemptLogin(email, password, clientAddressOf(context));
   if (!result.ok) {
     const headers = result.status === 429 ? { "Retry-After": String(result.retryAfterSeconds) } : undefined;
     return json({ error: result.error }, { status: result.status, headers });

@@ -8,6 +8,7 @@ import { keyPrefix, redis } from "~/redis.server";
 import { rotateApiKey } from "~/services/credentials.server";
 import { disconnectTaskMetadataCacheAdmin, taskMetadataCacheAdmin } from "~/services/taskMetadataCacheAdmin.server";
 import { bearer, overHttp, type ApiCall, type ApiResult } from "../support/apiClient";
+import { MAX_ADDRESS_FAILURES, MAX_FAILURES } from "~/services/auth.server";
 import { startAppServer, type AppServer } from "../support/appServer";
 import { createTestProject, type TestProject } from "../support/fixtures";
 import { remixRequest } from "../support/remixApp";
@@ -43,7 +44,8 @@ beforeAll(async () => {
   other = await createTestProject();
   await upsertUser({ ...ADMIN, role: "ADMIN" });
   await upsertUser({ ...VIEWER, role: "VIEWER" });
-  server = await startAppServer();
+  // One proxy in front, as in a typical deployment: the login throttle believes one X-Forwarded-For hop.
+  server = await startAppServer({ TRUST_PROXY_HOPS: "1" });
   const call = (c: ApiCall) => overHttp(server.url, c);
   expect((await call({ path: "/api/v1/deployments", headers: bearer(project.prod.apiKey), body: { version: "v1", tasks: V1_TASKS, promote: true } })).status).toBe(200);
   const v2 = await call({ path: "/api/v1/deployments", headers: bearer(project.prod.apiKey), body: { version: "v2", tasks: V2_TASKS } });
@@ -328,4 +330,50 @@ describe("the session cookie and the login throttle through the production serve
     expect(refused.headers.get("set-cookie")).toBeNull();
     expect((await postForm("/login", user)).status).toBe(429);
   });
+
+  it("failures from one address do not lock the same email out from another address", async () => {
+    const user = { email: "targeted-admin@hotpath.test", password: "the right password" };
+    await upsertUser({ ...user, role: "ADMIN" });
+    const attacker = { "X-Forwarded-For": "203.0.113.7" };
+    for (let i = 0; i < MAX_FAILURES; i++) expect((await login({ ...user, password: `guess ${i}` }, attacker)).status).toBe(422);
+    const blocked = await login(user, attacker);
+    expect(blocked.status).toBe(429);
+    expect(await blocked.text()).toContain("Too many failed sign-in attempts for this email.");
+
+    const owner = await login(user, { "X-Forwarded-For": "198.51.100.20" });
+    expect(owner.status).toBe(302);
+    expect(owner.headers.get("set-cookie")).toMatch(/__hotpath_session=/);
+  });
+
+  it(`one address failing on many emails is refused after ${MAX_ADDRESS_FAILURES} failures, whatever the email`, async () => {
+    const sprayer = { "X-Forwarded-For": "203.0.113.99" };
+    for (let i = 0; i < MAX_ADDRESS_FAILURES; i++) {
+      expect((await login({ email: `nobody-${i}@hotpath.test`, password: "password1" }, sprayer)).status).toBe(422);
+    }
+    const refused = await login(ADMIN, sprayer);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(await refused.text()).toContain("Too many failed sign-in attempts from this network address.");
+    // Another address is not affected.
+    expect((await login(ADMIN, { "X-Forwarded-For": "198.51.100.21" })).status).toBe(302);
+  }, 60_000);
+
+  it("without TRUST_PROXY_HOPS, X-Forwarded-For is not believed: a new header per guess does not reset the count", async () => {
+    const direct = await startAppServer();
+    try {
+      const user = { email: "spoofing-target@hotpath.test", password: "the right password" };
+      await upsertUser({ ...user, role: "VIEWER" });
+      const send = (password: string, i: number) =>
+        fetch(`${direct.url}/login`, {
+          method: "POST",
+          body: new URLSearchParams({ ...user, password }),
+          headers: { Origin: direct.url, "X-Forwarded-For": `192.0.2.${i}` },
+          redirect: "manual",
+        });
+      for (let i = 0; i < MAX_FAILURES; i++) expect((await send(`guess ${i}`, i)).status).toBe(422);
+      expect((await send(user.password, 99)).status).toBe(429);
+    } finally {
+      await direct.stop();
+    }
+  }, 90_000);
 });

@@ -14,7 +14,8 @@ export async function remixRequest(pathOrRequest: string | Request, init?: Reque
     const buildPath = path.resolve(import.meta.dirname, "../../build/index.js");
     const build = (await import(pathToFileURL(buildPath).href)) as ServerBuild;
     const handle = createRequestHandler(build, "production");
-    handler = (request) => handle(request);
+    // As server.ts passes it: the test's requests come from this machine.
+    handler = (request) => handle(request, { clientAddress: "127.0.0.1" });
   }
   const request =
     typeof pathOrRequest === "string" ? new Request(new URL(pathOrRequest, "http://localhost"), init) : pathOrRequest;
