@@ -36,11 +36,16 @@ function connect(database: Database): Connection {
   if (existing) return existing;
   const env = getEnv();
   const url = database === "replica" ? env.DATABASE_READ_REPLICA_URL ?? env.DATABASE_URL : env.DATABASE_URL;
+  // A replica is an optimisation: a hung one must fail its queries quickly so that the miss path
+  // asks the primary (and its breaker opens), not wait for TCP to notice. The primary has no such
+  // bound: there is nothing to fail over to, and a run insert must not be cut short.
+  const replicaTimeoutMs = database === "replica" ? env.DATABASE_READ_REPLICA_QUERY_TIMEOUT_MS : undefined;
   const pool = new pg.Pool({
     connectionString: url,
     max: env.DATABASE_POOL_SIZE,
     // Fail fast when Postgres is down instead of queueing requests behind a dead connect.
-    connectionTimeoutMillis: 3_000,
+    connectionTimeoutMillis: Math.min(3_000, replicaTimeoutMs ?? 3_000),
+    query_timeout: replicaTimeoutMs,
     allowExitOnIdle: true,
   });
   // An idle client losing its connection (Postgres restarted) must not crash the process.

@@ -50,6 +50,8 @@ const EnvSchema = z.object({
 
   DATABASE_URL: url(["postgresql:", "postgres:"]),
   DATABASE_READ_REPLICA_URL: optional(url(["postgresql:", "postgres:"])),
+  /** Client-side bound on a replica query (and connect): a hung replica fails over to the primary after it. */
+  DATABASE_READ_REPLICA_QUERY_TIMEOUT_MS: optional(positiveInt).transform((v) => v ?? 1_000),
   DATABASE_POOL_SIZE: optional(positiveInt).transform((v) => v ?? 10),
 
   REDIS_URL: optional(url(["redis:", "rediss:"])),

@@ -16,6 +16,7 @@ import { postgresTaskMetadataSource } from "~/services/taskMetadataSource.server
 import { taskMetadataSource } from "~/services/taskMetadataSourceInstance.server";
 import { WorkerService } from "~/services/workers.server";
 import { closedPort, testRedis } from "../support/cacheTesting";
+import { startFaultProxy } from "../support/faultProxy";
 import { createTestProject, type TestProject } from "../support/fixtures";
 import { startPostgresPrimary, type PostgresPrimary } from "../support/postgresPrimary";
 import { startPostgresReplica, type PostgresReplica } from "../support/postgresReplica";
@@ -214,4 +215,44 @@ describe("a replica that is down", () => {
     expect(breaker.state).toBe("open");
     await dead.$disconnect();
   });
+
+  it("frozen mid-connection (DATABASE_READ_REPLICA_QUERY_TIMEOUT_MS): a miss waits one timeout, then the primary answers and the breaker skips the replica", async () => {
+    const fileUrl = new URL(process.env.DATABASE_URL!);
+    const proxy = await startFaultProxy({ host: fileUrl.hostname, port: Number(fileUrl.port || 5432) });
+    const replicaUrl = new URL(fileUrl);
+    replicaUrl.port = String(proxy.port);
+    // The replica pool goes through the proxy (to the same database); the primary pool does not.
+    await disconnectDb();
+    process.env.DATABASE_READ_REPLICA_URL = replicaUrl.toString();
+    process.env.DATABASE_READ_REPLICA_QUERY_TIMEOUT_MS = "400";
+    resetEnvForTests();
+    try {
+      const breaker = new CircuitBreaker({ failureThreshold: 2, cooldownMs: 60_000 });
+      const source = replicaFirstSource({ replica: postgresTaskMetadataSource(readPrisma()), primary: postgresTaskMetadataSource(prisma()), breaker });
+      const resolver = new QueueResolver({ cache: noCache, source, scheduleBackfill: () => {} });
+      const input: ResolveInput = { environment: { id: project.prod.id, type: "PRODUCTION" }, taskSlug: "send-email" };
+      // Forwarding: the replica answers, over pooled connections that stay open.
+      const before = counts();
+      expect(await resolver.resolve(input)).toMatchObject({ queueName: "emails" });
+      expect(since(before)).toEqual({ primary: 0, replica: 1 });
+
+      await proxy.setMode("stall");
+      const waits: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        const started = performance.now();
+        expect(await resolver.resolve(input)).toMatchObject({ queueName: "emails", taskFound: true });
+        waits.push(performance.now() - started);
+      }
+      // The first two pay the timeout (and open the breaker); the next ones do not ask the replica.
+      expect(waits.slice(0, 2).every((ms) => ms >= 350 && ms < 3_000)).toBe(true);
+      expect(waits.slice(2).every((ms) => ms < 350)).toBe(true);
+      expect(breaker.state).toBe("open");
+    } finally {
+      await disconnectDb();
+      delete process.env.DATABASE_READ_REPLICA_URL;
+      delete process.env.DATABASE_READ_REPLICA_QUERY_TIMEOUT_MS;
+      resetEnvForTests();
+      await proxy.close();
+    }
+  }, 30_000);
 });

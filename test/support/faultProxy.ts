@@ -3,10 +3,11 @@ import { connect, createServer, type Socket } from "node:net";
 /**
  * A TCP proxy in front of a real Postgres or Redis whose failure mode a test switches at will, so
  * one spawned app server can see its dependency up, refusing connections (the port is really
- * closed) and hung (connections accepted, never answered). Switching mode drops every open
- * connection, as a crash or a network cut would.
+ * closed), hung (connections accepted, never answered) and stalled (as hung, and the open
+ * connections stay open but carry nothing more: a frozen server or a silent network cut). Switching
+ * to any other mode drops every open connection, as a crash or a network cut would.
  */
-export type FaultMode = "forward" | "refuse" | "hang";
+export type FaultMode = "forward" | "refuse" | "hang" | "stall";
 
 export interface FaultProxy {
   port: number;
@@ -24,15 +25,29 @@ export async function startFaultProxy(target: { host: string; port: number }): P
     socket.on("error", () => socket.destroy());
   };
 
+  const pairs = new Set<[Socket, Socket]>();
   const server = createServer((client) => {
     track(client);
-    if (mode === "hang") return;
+    if (mode === "hang" || mode === "stall") return;
     const upstream = connect(target.port, target.host);
     track(upstream);
-    client.on("close", () => upstream.destroy());
+    const pair: [Socket, Socket] = [client, upstream];
+    pairs.add(pair);
+    client.on("close", () => {
+      pairs.delete(pair);
+      upstream.destroy();
+    });
     upstream.on("close", () => client.destroy());
     client.pipe(upstream).pipe(client);
   });
+  const stallConnections = () => {
+    for (const [client, upstream] of pairs) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.pause();
+      upstream.pause();
+    }
+  };
 
   const listen = (port: number) =>
     new Promise<void>((resolve, reject) => {
@@ -59,6 +74,7 @@ export async function startFaultProxy(target: { host: string; port: number }): P
     mode: () => mode,
     async setMode(next) {
       mode = next;
+      if (next === "stall") return stallConnections();
       dropConnections();
       if (next === "refuse") await stopListening();
       else if (!server.listening) await listen(port);
