@@ -68,10 +68,16 @@ async function reserveAttempt(keys: { pair: string; address: string }): Promise<
   }
 }
 
+// Decrements only a count that still exists: one that expired meanwhile must not come back at -1 without a TTL.
+const FORGET_ATTEMPT = `
+redis.call('DEL', KEYS[1])
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('DECR', KEYS[2]) end
+return 1`;
+
 /** A successful sign-in clears its pair and takes its own attempt off the address's count. */
 async function forgetAttempt(keys: { pair: string; address: string }) {
   try {
-    await redis().multi().del(keys.pair).decr(keys.address).exec();
+    await redis().eval(FORGET_ATTEMPT, 2, keys.pair, keys.address);
   } catch (error) {
     logger.error("could not clear login failures after a successful sign-in", { error });
   }
