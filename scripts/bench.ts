@@ -23,7 +23,6 @@ import { QueueResolver, type ResolvedTask } from "~/services/queueResolver.serve
 import {
   BENCH_DATABASE,
   BENCH_PREFIX,
-  acquireBenchLock,
   BENCH_TASK,
   TASK_COUNT,
   deletePrefixedKeys,
@@ -34,8 +33,8 @@ import {
   machineInfo,
   projectRoot,
   recreateBenchDatabase,
+  runBenchmark,
   seedBenchData,
-  serverDatabaseUrl,
   useBenchConfiguration,
   type BenchData,
 } from "./bench/environment";
@@ -281,16 +280,6 @@ interface RatioResult {
   target?: Target;
 }
 
-async function main() {
-  const serverUrl = serverDatabaseUrl();
-  const releaseLock = await acquireBenchLock(serverUrl);
-  try {
-    await run(serverUrl);
-  } finally {
-    await releaseLock();
-  }
-}
-
 async function run(serverUrl: string) {
   log(`database ${BENCH_DATABASE}: drop, create, prisma migrate deploy`);
   const databaseUrl = await recreateBenchDatabase(serverUrl);
@@ -457,7 +446,4 @@ async function run(serverUrl: string) {
   }
 }
 
-main().catch((error) => {
-  console.error(`[bench] ✖ ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
-  process.exitCode = 1;
-});
+runBenchmark("bench", run);

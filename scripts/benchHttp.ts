@@ -25,7 +25,6 @@ import { disconnectTaskMetadataCache } from "~/services/taskMetadataCacheInstanc
 import {
   BENCH_DATABASE,
   BENCH_PREFIX,
-  acquireBenchLock,
   BENCH_QUEUE,
   BENCH_TASK,
   benchVariables,
@@ -37,8 +36,8 @@ import {
   machineInfo,
   projectRoot,
   recreateBenchDatabase,
+  runBenchmark,
   seedBenchData,
-  serverDatabaseUrl,
   useBenchConfiguration,
 } from "./bench/environment";
 import { inProcessTier } from "./bench/scenarios";
@@ -198,16 +197,6 @@ function formatLoadLine(name: string, width: number, r: { requestsPerSecond: num
   ].join("  ");
 }
 
-async function main() {
-  const serverUrl = serverDatabaseUrl();
-  const releaseLock = await acquireBenchLock(serverUrl);
-  try {
-    await run(serverUrl);
-  } finally {
-    await releaseLock();
-  }
-}
-
 async function run(serverUrl: string) {
   const buildIndex = path.join(projectRoot, "build", "index.js");
   if (!fs.existsSync(buildIndex)) throw new Error("build/index.js is missing: run `npm run bench:http` (it builds) or `npx remix build`");
@@ -352,7 +341,4 @@ async function run(serverUrl: string) {
   }
 }
 
-main().catch((error) => {
-  console.error(`[bench:http] ✖ ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
-  process.exitCode = 1;
-});
+runBenchmark("bench:http", run);

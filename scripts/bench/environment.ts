@@ -91,7 +91,7 @@ const LOCK_WAIT_MS = 30 * 60_000;
  * called or the process ends (the lock belongs to the connection). Two benchmarks at once would
  * drop each other's database and prefix, and compete for the same cores: the second one waits.
  */
-export async function acquireBenchLock(serverUrl: string): Promise<() => Promise<void>> {
+async function acquireBenchLock(serverUrl: string): Promise<() => Promise<void>> {
   const client = new pg.Client({ connectionString: withDatabase(serverUrl, "postgres"), connectionTimeoutMillis: 5_000 });
   client.on("error", () => {});
   await client.connect();
@@ -112,6 +112,26 @@ export async function acquireBenchLock(serverUrl: string): Promise<() => Promise
     await client.query("SELECT pg_advisory_unlock($1)", [LOCK_KEY]).catch(() => {});
     await client.end().catch(() => {});
   };
+}
+
+/**
+ * A benchmark command's whole life: under the lock, against the server of DATABASE_URL; a failure
+ * is printed with its stack (labelled) and sets the exit code.
+ */
+export function runBenchmark(label: string, run: (serverUrl: string) => Promise<void>): void {
+  const main = async () => {
+    const serverUrl = serverDatabaseUrl();
+    const releaseLock = await acquireBenchLock(serverUrl);
+    try {
+      await run(serverUrl);
+    } finally {
+      await releaseLock();
+    }
+  };
+  main().catch((error) => {
+    console.error(`[${label}] ✖ ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+    process.exitCode = 1;
+  });
 }
 
 /** Drops the benchmark database if it exists, creates it empty and applies the migrations. */
