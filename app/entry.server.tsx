@@ -6,7 +6,7 @@ import { isbot } from "isbot";
 import { renderToPipeableStream } from "react-dom/server";
 import { logger } from "~/services/logger.server";
 import { processMetricsSink } from "~/services/metrics.server";
-import { setCacheEventSink } from "~/services/taskMetadataCacheInstance.server";
+import { setCacheEventSink } from "~/services/taskMetadata/index.server";
 
 // This process's cache events feed GET /metrics and the overview's per-minute Redis buckets.
 setCacheEventSink(processMetricsSink);
@@ -17,9 +17,9 @@ export { stopMetrics } from "~/services/metrics.server";
 export { handleApiRequest } from "~/api/node";
 /** Start-up pieces server.ts takes from the build: configuration, and the hot-path connection opened before serving. */
 export { getEnv } from "~/env.server";
-export { connectTaskMetadataCache } from "~/services/taskMetadataCacheInstance.server";
+export { connectTaskMetadataCache } from "~/services/taskMetadata/index.server";
 /** The background sweep that rebuilds current hashes written for another worker than Postgres' current. */
-export { startCacheReconciler, stopCacheReconciler } from "~/services/cacheReconciler.server";
+export { startCacheReconciler, stopCacheReconciler } from "~/services/taskMetadata/index.server";
 
 const RENDER_TIMEOUT_MS = 5_000;
 

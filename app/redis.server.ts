@@ -6,7 +6,7 @@ import { logger } from "~/services/logger.server";
  * Redis connections. Nothing connects at import: `redis()` creates the general-purpose client on
  * first use (sessions, metrics buckets, webhook replay protection, admin pages), and
  * `createRedisClient` builds clients with caller-chosen options (the task metadata cache uses short
- * timeouts and no offline queue; see taskMetadataCacheInstance.server.ts).
+ * timeouts and no offline queue; see services/taskMetadata/instance.server.ts).
  */
 
 export type RedisClient = Redis | Cluster;

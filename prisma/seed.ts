@@ -20,7 +20,7 @@ import { disconnectRedis } from "~/redis.server";
 import { disconnectApiKeyCache, forgetCachedApiKeys } from "~/services/apiKeyAuth.server";
 import { generateWebhookSecret } from "~/services/credentials.server";
 import { friendlyRunId } from "~/services/runs.server";
-import { disconnectTaskMetadataCache } from "~/services/taskMetadataCacheInstance.server";
+import { disconnectTaskMetadataCache } from "~/services/taskMetadata/index.server";
 import { promoteVersion, registerWorker } from "~/services/workers.server";
 
 type Log = (line: string) => void;

@@ -17,9 +17,9 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { dbQueryCount, disconnectDb } from "~/db.server";
 import { disconnectRedis } from "~/redis.server";
-import { NoopTaskMetadataCache } from "~/services/taskMetadataCache.server";
-import { disconnectTaskMetadataCache } from "~/services/taskMetadataCacheInstance.server";
-import { QueueResolver, type ResolvedTask } from "~/services/queueResolver.server";
+import { disconnectTaskMetadataCache, type ResolvedTask } from "~/services/taskMetadata/index.server";
+import { QueueResolver } from "~/services/taskMetadata/resolver.server";
+import { NoopTaskMetadataStore } from "~/services/taskMetadata/store.server";
 import {
   BENCH_DATABASE,
   BENCH_PREFIX,
@@ -229,7 +229,7 @@ async function measureConfig(scenarios: Scenario[], config: CallerConfig, rep: n
 
 /** Every store must answer exactly what Postgres answers, for every configuration, before anything is timed. */
 async function checkAgreement(scenarios: Scenario[], data: BenchData) {
-  const truth = new QueueResolver({ cache: new NoopTaskMetadataCache(), scheduleBackfill: () => {} });
+  const truth = new QueueResolver({ cache: new NoopTaskMetadataStore(), scheduleBackfill: () => {} });
   const comparable = ({ source: _source, ...rest }: ResolvedTask) => JSON.stringify(rest);
   for (const config of configs) {
     const expected = comparable(await truth.resolve(resolveInput(config, data)));

@@ -21,7 +21,7 @@ import autocannon from "autocannon";
 import { disconnectDb } from "~/db.server";
 import { disconnectApiKeyCache } from "~/services/apiKeyAuth.server";
 import { disconnectRedis } from "~/redis.server";
-import { disconnectTaskMetadataCache } from "~/services/taskMetadataCacheInstance.server";
+import { disconnectTaskMetadataCache } from "~/services/taskMetadata/index.server";
 import {
   BENCH_DATABASE,
   BENCH_PREFIX,

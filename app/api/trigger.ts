@@ -2,7 +2,7 @@ import { z } from "zod";
 import { parseDuration } from "~/domain/durations";
 import { BadRequestError } from "~/domain/errors";
 import { authenticateAuthorizationHeader } from "~/services/apiKeyAuth.server";
-import { resolveTask } from "~/services/queueResolver.server";
+import { resolveTask } from "~/services/taskMetadata/index.server";
 import { createRun, type RunStatus } from "~/services/runs.server";
 import { readJsonBody } from "./body";
 import { json, type ApiRequest, type ApiResponse } from "./http";

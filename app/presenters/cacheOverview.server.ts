@@ -23,7 +23,7 @@ import { parseRedisInfo, redisServerFigures, type RedisServerFigures } from "~/d
 import { environmentSummary, environmentSummarySelect, type EnvironmentSummary } from "~/presenters/environmentSummary.server";
 import { keyPrefix, redis, type RedisClient } from "~/redis.server";
 import { logger } from "~/services/logger.server";
-import { taskMetadataCacheAdmin, type TaskMetadataCacheAdmin } from "~/services/taskMetadataCacheAdmin.server";
+import { taskMetadataCacheAdmin, type TaskMetadataCacheAdmin } from "~/services/taskMetadata/index.server";
 
 /**
  * The cache overview's read model: the window's counters summed over every app instance (the

@@ -8,8 +8,9 @@ import {
   taskMetadataCacheAdmin,
   type CurrentHashStatus,
   type TaskMetadataCacheAdmin,
-} from "~/services/taskMetadataCacheAdmin.server";
-import { findCurrentWorkerId, loadWorkerSnapshot } from "~/services/taskMetadataSource.server";
+  findCurrentWorkerId,
+  loadWorkerSnapshot,
+} from "~/services/taskMetadata/index.server";
 
 /**
  * /admin/environments/:envId/cache and its worker hash pages: the decoded contents of the

@@ -1,7 +1,7 @@
 import { readPrisma } from "~/db.server";
 import { byProjectThenSlug, environmentSummary, environmentSummarySelect, type EnvironmentSummary } from "~/presenters/environmentSummary.server";
 import { redisUnavailableNotice } from "~/presenters/pageData.server";
-import { taskMetadataCacheAdmin, type CurrentHashStatus, type TaskMetadataCacheAdmin } from "~/services/taskMetadataCacheAdmin.server";
+import { taskMetadataCacheAdmin, type CurrentHashStatus, type TaskMetadataCacheAdmin } from "~/services/taskMetadata/index.server";
 
 /**
  * /admin/environments: every environment with its current worker (Postgres) next to what its

@@ -24,7 +24,7 @@ import {
   invalidateCurrentHash,
   rebuildCurrentHash,
   taskMetadataCacheAdmin,
-} from "~/services/taskMetadataCacheAdmin.server";
+} from "~/services/taskMetadata/index.server";
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: `${data?.page ? `${data.page.environment.projectSlug} / ${data.page.environment.slug}` : "Environment"} cache · Hotpath` },

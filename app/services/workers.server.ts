@@ -6,14 +6,14 @@ import { sanitizeQueueName } from "~/domain/queueNames";
 import type { TaskMetadata, WorkerMetadataSnapshot } from "~/domain/taskMetadataEntry";
 import type { PrismaClient } from "~/generated/prisma/client.ts";
 import { logger } from "~/services/logger.server";
-import type { TaskMetadataCacheStore } from "~/services/taskMetadataCache.server";
-import { taskMetadataCache } from "~/services/taskMetadataCacheInstance.server";
 import {
   CURRENT_LABEL,
+  taskMetadataCache,
+  type TaskMetadataStore,
   findCurrentWorkerId,
   loadWorkerSnapshot,
   type EnvironmentRef,
-} from "~/services/taskMetadataSource.server";
+} from "~/services/taskMetadata/index.server";
 
 /**
  * The write points of task metadata: registering a worker and promoting a version. Postgres is
@@ -131,7 +131,7 @@ function snapshotOf(workerId: string, version: string, tasks: NormalisedTask[], 
 }
 
 export interface WorkerServiceDeps {
-  cache?: TaskMetadataCacheStore;
+  cache?: TaskMetadataStore;
   prisma?: PrismaClient;
   /** Delays between repair attempts of a current hash (the last one repeats). */
   repairDelaysMs?: number[];

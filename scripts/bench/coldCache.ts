@@ -1,4 +1,4 @@
-import type { TaskMetadataCacheStore } from "~/services/taskMetadataCache.server";
+import type { TaskMetadataStore } from "~/services/taskMetadata/index.server";
 
 /**
  * The store of the `redis cache, cold` and `first miss` scenarios: the real Redis store, kept cold without touching the
@@ -16,8 +16,8 @@ import type { TaskMetadataCacheStore } from "~/services/taskMetadataCache.server
  * Both ids carry the benchmark environment's id, so they share its key prefix (cleaned after the
  * run) and their keys are built exactly like the real ones.
  */
-export class ColdTaskMetadataCache implements TaskMetadataCacheStore {
-  constructor(private readonly redis: TaskMetadataCacheStore) {}
+export class ColdTaskMetadataCache implements TaskMetadataStore {
+  constructor(private readonly redis: TaskMetadataStore) {}
 
   private readEnvironment(environmentId: string) {
     return `${environmentId}-cold-never-written`;
@@ -36,13 +36,13 @@ export class ColdTaskMetadataCache implements TaskMetadataCacheStore {
     return this.redis.getWorkerTask(this.readEnvironment(environmentId), workerId, slug, queueName);
   }
 
-  backfillCurrentTask(...[environmentId, ...rest]: Parameters<TaskMetadataCacheStore["backfillCurrentTask"]>) {
+  backfillCurrentTask(...[environmentId, ...rest]: Parameters<TaskMetadataStore["backfillCurrentTask"]>) {
     return this.redis.backfillCurrentTask(this.sinkEnvironment(environmentId), ...rest);
   }
-  backfillWorker(...[environmentId, ...rest]: Parameters<TaskMetadataCacheStore["backfillWorker"]>) {
+  backfillWorker(...[environmentId, ...rest]: Parameters<TaskMetadataStore["backfillWorker"]>) {
     return this.redis.backfillWorker(this.sinkEnvironment(environmentId), ...rest);
   }
-  backfillVersion(...[environmentId, ...rest]: Parameters<TaskMetadataCacheStore["backfillVersion"]>) {
+  backfillVersion(...[environmentId, ...rest]: Parameters<TaskMetadataStore["backfillVersion"]>) {
     return this.redis.backfillVersion(this.sinkEnvironment(environmentId), ...rest);
   }
 

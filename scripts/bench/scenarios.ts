@@ -1,16 +1,14 @@
-import { cacheEvents, createCacheRedisClient, setCacheEventSink, taskMetadataCache } from "~/services/taskMetadataCacheInstance.server";
+import { InProcessTaskMetadataStore } from "~/services/taskMetadata/inProcessStore.server";
+import { type ResolvedTask, type ResolveInput, setCacheEventSink, taskMetadataCache, type TaskMetadataStore } from "~/services/taskMetadata/index.server";
+import { cacheEvents, createCacheRedisClient } from "~/services/taskMetadata/instance.server";
+import { RedisTaskMetadataStore } from "~/services/taskMetadata/redisStore.server";
+import { QueueResolver, type QueueResolverDeps } from "~/services/taskMetadata/resolver.server";
+import { NoopTaskMetadataStore } from "~/services/taskMetadata/store.server";
 import type { CacheEvent, CacheEventSink, Keyspace } from "~/domain/cacheEvents";
 import { CircuitBreaker } from "~/domain/circuitBreaker";
 import { getEnv } from "~/env.server";
 import type { RedisClient } from "~/redis.server";
-import { QueueResolver, type QueueResolverDeps, type ResolveInput, type ResolvedTask } from "~/services/queueResolver.server";
-import {
-  NoopTaskMetadataCache,
-  TaskMetadataCache,
-  type TaskMetadataCacheStore,
-} from "~/services/taskMetadataCache.server";
 import { environmentKeys } from "~/domain/cacheKeys";
-import { TaskMetadataL1Cache } from "~/services/taskMetadataL1.server";
 import { ColdTaskMetadataCache } from "./coldCache";
 import { BENCH_QUEUE, BENCH_TASK, LOCKED_VERSION, type BenchData } from "./environment";
 import { BackfillTracker } from "./timing";
@@ -130,9 +128,9 @@ export class HitCounter implements CacheEventSink {
 export const hitCounter = new HitCounter();
 
 /** The Redis tier alone, wired like the instance module does (its own client, breaker and timeouts). */
-function redisOnlyStore(client: RedisClient): TaskMetadataCache {
+function redisOnlyStore(client: RedisClient): RedisTaskMetadataStore {
   const env = getEnv();
-  return new TaskMetadataCache({
+  return new RedisTaskMetadataStore({
     client,
     prefix: env.REDIS_KEY_PREFIX,
     currentTtlSeconds: env.TASK_META_CACHE_CURRENT_ENV_TTL_SECONDS,
@@ -151,14 +149,14 @@ function redisOnlyStore(client: RedisClient): TaskMetadataCache {
  * sets it), as production serves it — including its invalidation subscriber. Null when the
  * configuration turns it off; the `l1 cache, warm` scenario is then skipped with a note.
  */
-export function inProcessTier(): TaskMetadataCacheStore | null {
+export function inProcessTier(): TaskMetadataStore | null {
   const store = taskMetadataCache();
-  return store instanceof TaskMetadataL1Cache ? store : null;
+  return store instanceof InProcessTaskMetadataStore ? store : null;
 }
 
 function resolverScenario(
   name: ScenarioName,
-  store: TaskMetadataCacheStore,
+  store: TaskMetadataStore,
   expectedSource: ResolvedTask["source"],
   data: BenchData,
   missStreaks?: QueueResolverDeps["missStreaks"],
@@ -225,7 +223,7 @@ export async function buildScenarios(data: BenchData, wanted: readonly ScenarioN
         });
         break;
       case "noop cache (baseline)":
-        scenarios.push(resolverScenario(name, new NoopTaskMetadataCache(), "database", data));
+        scenarios.push(resolverScenario(name, new NoopTaskMetadataStore(), "database", data));
         break;
       case "redis cache, cold":
         scenarios.push(resolverScenario(name, new ColdTaskMetadataCache(redisStore), "database", data));

@@ -4,7 +4,7 @@ import { prisma } from "~/db.server";
 import { environmentKeys } from "~/domain/cacheKeys";
 import { upsertUser } from "~/models/user.server";
 import { keyPrefix, redis } from "~/redis.server";
-import { disconnectTaskMetadataCache } from "~/services/taskMetadataCacheInstance.server";
+import { disconnectTaskMetadataCache } from "~/services/taskMetadata/index.server";
 import { promoteVersion, registerWorker } from "~/services/workers.server";
 import type { AppServer } from "../support/appServer";
 import { DESKTOP_VIEWPORT, type E2eSession, logIn, screenshot, startE2eSession } from "../support/browser";

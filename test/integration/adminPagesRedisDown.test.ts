@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prisma } from "~/db.server";
 import { upsertUser } from "~/models/user.server";
-import { disconnectTaskMetadataCacheAdmin } from "~/services/taskMetadataCacheAdmin.server";
-import { disconnectTaskMetadataCache } from "~/services/taskMetadataCacheInstance.server";
+import { disconnectTaskMetadataCache, disconnectTaskMetadataCacheAdmin } from "~/services/taskMetadata/index.server";
 import { freePort } from "../support/appServer";
 import { createTestProject, registerAndPromote, type TestProject } from "../support/fixtures";
 import { remixRequest } from "../support/remixApp";

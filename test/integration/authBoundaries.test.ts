@@ -6,7 +6,7 @@ import { generateApiKey } from "~/domain/apiKeys";
 import { upsertUser } from "~/models/user.server";
 import { keyPrefix, redis } from "~/redis.server";
 import { rotateApiKey } from "~/services/credentials.server";
-import { disconnectTaskMetadataCacheAdmin, taskMetadataCacheAdmin } from "~/services/taskMetadataCacheAdmin.server";
+import { disconnectTaskMetadataCacheAdmin, taskMetadataCacheAdmin } from "~/services/taskMetadata/index.server";
 import { bearer, overHttp, type ApiCall, type ApiResult } from "../support/apiClient";
 import { MAX_ADDRESS_FAILURES, MAX_FAILURES } from "~/services/auth.server";
 import { startAppServer, type AppServer } from "../support/appServer";

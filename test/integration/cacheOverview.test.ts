@@ -4,12 +4,9 @@ import { environmentKeys } from "~/domain/cacheKeys";
 import { getCacheOverview } from "~/presenters/cacheOverview.server";
 import { keyPrefix, redis } from "~/redis.server";
 import { MetricsRecorder } from "~/services/metrics.server";
-import { QueueResolver, type ResolvedTask } from "~/services/queueResolver.server";
-import { TaskMetadataCache } from "~/services/taskMetadataCache.server";
-import {
-  disconnectTaskMetadataCacheAdmin,
-  TaskMetadataCacheAdmin,
-} from "~/services/taskMetadataCacheAdmin.server";
+import { disconnectTaskMetadataCacheAdmin, type ResolvedTask, TaskMetadataCacheAdmin } from "~/services/taskMetadata/index.server";
+import { RedisTaskMetadataStore } from "~/services/taskMetadata/redisStore.server";
+import { QueueResolver } from "~/services/taskMetadata/resolver.server";
 import { freePort } from "../support/appServer";
 import { createTestProject, registerAndPromote, type TestProject, type TestWorker } from "../support/fixtures";
 
@@ -26,7 +23,7 @@ let devWorker: TestWorker;
 /** One app instance: its own cache object and metrics recorder over this file's Redis prefix. */
 function appInstance() {
   const metrics = new MetricsRecorder({ flushIntervalMs: 60_000 });
-  const cache = new TaskMetadataCache({
+  const cache = new RedisTaskMetadataStore({
     client: redis(),
     prefix: keyPrefix(),
     currentTtlSeconds: 86_400,

@@ -3,11 +3,8 @@ import { prisma } from "~/db.server";
 import { environmentKeys, NO_CURRENT_WORKER } from "~/domain/cacheKeys";
 import { decodeTaskEntry } from "~/domain/taskMetadataEntry";
 import { keyPrefix } from "~/redis.server";
-import { reconcileCurrentHashes } from "~/services/cacheReconciler.server";
-import { disconnectTaskMetadataCacheAdmin } from "~/services/taskMetadataCacheAdmin.server";
-import { disconnectTaskMetadataCache } from "~/services/taskMetadataCacheInstance.server";
-import { TaskMetadataCache } from "~/services/taskMetadataCache.server";
-import { loadWorkerSnapshot } from "~/services/taskMetadataSource.server";
+import { disconnectTaskMetadataCache, disconnectTaskMetadataCacheAdmin, loadWorkerSnapshot, reconcileCurrentHashes } from "~/services/taskMetadata/index.server";
+import { RedisTaskMetadataStore } from "~/services/taskMetadata/redisStore.server";
 import { startAppServer } from "../support/appServer";
 import { eventually, testRedis } from "../support/cacheTesting";
 import { bearer, overHttp } from "../support/apiClient";
@@ -22,10 +19,10 @@ const redis = testRedis();
 const v1Tasks = [{ slug: "send-email", queue: { name: "emails-v1" } }];
 const v2Tasks = [{ slug: "send-email", queue: { name: "emails-v2" } }];
 
-let planted: TaskMetadataCache;
+let planted: RedisTaskMetadataStore;
 
 beforeAll(() => {
-  planted = new TaskMetadataCache({ client: redis, prefix: keyPrefix(), currentTtlSeconds: 3_600, workerTtlSeconds: 3_600, commandTimeoutMs: 2_000 });
+  planted = new RedisTaskMetadataStore({ client: redis, prefix: keyPrefix(), currentTtlSeconds: 3_600, workerTtlSeconds: 3_600, commandTimeoutMs: 2_000 });
 });
 afterAll(async () => {
   await disconnectTaskMetadataCacheAdmin();

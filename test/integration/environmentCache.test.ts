@@ -6,15 +6,7 @@ import { upsertUser } from "~/models/user.server";
 import { environmentCachePage, workerHashPage } from "~/presenters/environmentCache.server";
 import { environmentsPage } from "~/presenters/environments.server";
 import { redis } from "~/redis.server";
-import {
-  deleteCurrentHashField,
-  disconnectTaskMetadataCacheAdmin,
-  invalidateCurrentHash,
-  rebuildCurrentHash,
-  TaskMetadataCacheAdmin,
-  taskMetadataCacheAdmin,
-} from "~/services/taskMetadataCacheAdmin.server";
-import { disconnectTaskMetadataCache } from "~/services/taskMetadataCacheInstance.server";
+import { deleteCurrentHashField, disconnectTaskMetadataCache, disconnectTaskMetadataCacheAdmin, invalidateCurrentHash, rebuildCurrentHash, taskMetadataCacheAdmin, TaskMetadataCacheAdmin } from "~/services/taskMetadata/index.server";
 import { promoteVersion, registerWorker } from "~/services/workers.server";
 import { freePort } from "../support/appServer";
 import { createTestProject, registerAndPromote, testTasks, type TestProject } from "../support/fixtures";

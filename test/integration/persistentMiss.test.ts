@@ -3,9 +3,9 @@ import { dbQueryCount, prisma } from "~/db.server";
 import { environmentKeys } from "~/domain/cacheKeys";
 import { keyPrefix } from "~/redis.server";
 import { logger } from "~/services/logger.server";
-import { QueueResolver } from "~/services/queueResolver.server";
-import { TaskMetadataCache } from "~/services/taskMetadataCache.server";
-import { postgresTaskMetadataSource, type TaskMetadataSource } from "~/services/taskMetadataSource.server";
+import { RedisTaskMetadataStore } from "~/services/taskMetadata/redisStore.server";
+import { QueueResolver } from "~/services/taskMetadata/resolver.server";
+import { postgresTaskMetadataSource, type TaskMetadataSource } from "~/services/taskMetadata/sources.server";
 import { singleRedisBackend, type CacheTestBackend } from "../support/cacheBackends";
 import { RecordingSink } from "../support/cacheTesting";
 import { createTestProject, registerAndPromote, type TestProject } from "../support/fixtures";
@@ -25,7 +25,7 @@ const TASKS = [
 
 let backend: CacheTestBackend;
 let project: TestProject;
-let cache: TaskMetadataCache;
+let cache: RedisTaskMetadataStore;
 let workerId: string;
 /** What happened, in order: "cache" when a cache read answered, "pg" when a Postgres lookup started. */
 let log: string[];
@@ -33,7 +33,7 @@ let lookups: Promise<unknown>[];
 let backfills: (() => Promise<unknown>)[];
 let failLookups: boolean;
 
-class LoggingCache extends TaskMetadataCache {
+class LoggingCache extends RedisTaskMetadataStore {
   override async getCurrentTask(environmentId: string, slug: string) {
     const entry = await super.getCurrentTask(environmentId, slug);
     log.push(entry ? "cache:hit" : "cache:miss");

@@ -9,11 +9,11 @@ import { PrismaClient } from "~/generated/prisma/client.ts";
 import { environmentCachePage, workerHashPage } from "~/presenters/environmentCache.server";
 import { parseRunFilters, runsPage } from "~/presenters/runs.server";
 import { keyPrefix } from "~/redis.server";
-import { QueueResolver, resolveTask, type ResolveInput } from "~/services/queueResolver.server";
-import { replicaFirstSource } from "~/services/replicaSource.server";
-import { NoopTaskMetadataCache } from "~/services/taskMetadataCache.server";
-import { postgresTaskMetadataSource } from "~/services/taskMetadataSource.server";
-import { taskMetadataSource } from "~/services/taskMetadataSourceInstance.server";
+import { type ResolveInput, resolveTask } from "~/services/taskMetadata/index.server";
+import { taskMetadataSource } from "~/services/taskMetadata/instance.server";
+import { QueueResolver } from "~/services/taskMetadata/resolver.server";
+import { postgresTaskMetadataSource, replicaFirstSource } from "~/services/taskMetadata/sources.server";
+import { NoopTaskMetadataStore } from "~/services/taskMetadata/store.server";
 import { WorkerService } from "~/services/workers.server";
 import { closedPort, testRedis } from "../support/cacheTesting";
 import { startFaultProxy } from "../support/faultProxy";
@@ -31,7 +31,7 @@ import { startPostgresReplica, type PostgresReplica } from "../support/postgresR
  */
 
 // A cache that always misses: every resolve below reaches the miss-path source.
-const noCache = new NoopTaskMetadataCache();
+const noCache = new NoopTaskMetadataStore();
 const workers = new WorkerService();
 
 function counts() {

@@ -3,10 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { environmentKeys } from "~/domain/cacheKeys";
 import { resetEnvForTests } from "~/env.server";
 import { keyPrefix } from "~/redis.server";
-import { resolveTask } from "~/services/queueResolver.server";
-import { TaskMetadataCache } from "~/services/taskMetadataCache.server";
-import { TaskMetadataCacheAdmin } from "~/services/taskMetadataCacheAdmin.server";
-import { disconnectTaskMetadataCache, taskMetadataInvalidationSubscriber } from "~/services/taskMetadataCacheInstance.server";
+import { disconnectTaskMetadataCache, resolveTask, TaskMetadataCacheAdmin } from "~/services/taskMetadata/index.server";
+import { taskMetadataInvalidationSubscriber } from "~/services/taskMetadata/instance.server";
+import { RedisTaskMetadataStore } from "~/services/taskMetadata/redisStore.server";
 import { registerWorker, promoteVersion } from "~/services/workers.server";
 import { clusterBackend, scanAllMasters, type CacheTestBackend } from "../support/cacheBackends";
 import { queueResolverSuite } from "../support/cacheSuites/queueResolver";
@@ -91,7 +90,7 @@ describe("cluster specifics", () => {
       }),
     );
     try {
-      const cache = new TaskMetadataCache({ client: backend.client, prefix, currentTtlSeconds: 60, workerTtlSeconds: 60, commandTimeoutMs: 2_000, stagingChunkSize: 50 });
+      const cache = new RedisTaskMetadataStore({ client: backend.client, prefix, currentTtlSeconds: 60, workerTtlSeconds: 60, commandTimeoutMs: 2_000, stagingChunkSize: 50 });
       await cache.replaceCurrent(environmentId, snapshot("w1", "1", 120));
       await cache.replaceWorker(environmentId, snapshot("w2", "2", 30));
       expect(await cache.backfillCurrentTask(environmentId, "w1", "late", { found: false })).toBe(true);
@@ -125,7 +124,7 @@ describe("cluster specifics", () => {
 
   it("admin: each environment's SCAN finds all its worker hashes, wherever its master is, and nothing of others", async () => {
     const admin = new TaskMetadataCacheAdmin({ client: backend.admin, prefix });
-    const cache = new TaskMetadataCache({ client: backend.client, prefix, currentTtlSeconds: 60, workerTtlSeconds: 60, commandTimeoutMs: 2_000 });
+    const cache = new RedisTaskMetadataStore({ client: backend.client, prefix, currentTtlSeconds: 60, workerTtlSeconds: 60, commandTimeoutMs: 2_000 });
     const environments = await environmentsOnEveryMaster("admin-scan");
     expect(new Set(environments.keys()).size).toBe(3);
     for (const environmentId of environments.values()) {

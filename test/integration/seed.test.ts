@@ -7,7 +7,7 @@ import { resetEnvForTests } from "~/env.server";
 import { verifyLogin } from "~/models/user.server";
 import { keyPrefix, redis } from "~/redis.server";
 import { authenticateApiKey, disconnectApiKeyCache } from "~/services/apiKeyAuth.server";
-import { disconnectTaskMetadataCache } from "~/services/taskMetadataCacheInstance.server";
+import { disconnectTaskMetadataCache } from "~/services/taskMetadata/index.server";
 import { seed, type SeedResult } from "../../prisma/seed";
 
 const SEED_VARIABLES = [

@@ -4,10 +4,11 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { dbQueryCount, prisma } from "~/db.server";
 import { getEnv } from "~/env.server";
 import { keyPrefix } from "~/redis.server";
-import { QueueResolver, type ResolveInput } from "~/services/queueResolver.server";
-import { TaskMetadataCache } from "~/services/taskMetadataCache.server";
-import { postgresTaskMetadataSource, type TaskMetadataSource } from "~/services/taskMetadataSource.server";
-import { taskMetadataSource } from "~/services/taskMetadataSourceInstance.server";
+import type { ResolveInput } from "~/services/taskMetadata/index.server";
+import { taskMetadataSource } from "~/services/taskMetadata/instance.server";
+import { RedisTaskMetadataStore } from "~/services/taskMetadata/redisStore.server";
+import { QueueResolver } from "~/services/taskMetadata/resolver.server";
+import { postgresTaskMetadataSource, type TaskMetadataSource } from "~/services/taskMetadata/sources.server";
 import { WorkerService } from "~/services/workers.server";
 import { eventually, RecordingSink } from "../support/cacheTesting";
 import { testRedisUrl } from "../support/databaseUrls";
@@ -23,7 +24,7 @@ import { createTestProject, type TestProject } from "../support/fixtures";
 const client = new Redis(testRedisUrl(), { enableOfflineQueue: false, maxRetriesPerRequest: 0, lazyConnect: true });
 const CALLERS = 50;
 let project: TestProject;
-let cache: TaskMetadataCache;
+let cache: RedisTaskMetadataStore;
 let events: RecordingSink;
 
 beforeAll(async () => {
@@ -34,7 +35,7 @@ beforeAll(async () => {
 beforeEach(async () => {
   events = new RecordingSink();
   // Prefix per test: every test starts with a cold cache.
-  cache = new TaskMetadataCache({
+  cache = new RedisTaskMetadataStore({
     client,
     prefix: `${keyPrefix()}sf${Math.random().toString(36).slice(2, 8)}:`,
     currentTtlSeconds: 86_400,

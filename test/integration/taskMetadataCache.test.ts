@@ -2,7 +2,8 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { CircuitBreaker } from "~/domain/circuitBreaker";
 import { keyPrefix } from "~/redis.server";
-import { TaskMetadataCache, TaskMetadataCacheError } from "~/services/taskMetadataCache.server";
+import { RedisTaskMetadataStore } from "~/services/taskMetadata/redisStore.server";
+import { TaskMetadataCacheError } from "~/services/taskMetadata/store.server";
 import { singleRedisBackend, type CacheTestBackend } from "../support/cacheBackends";
 import { DAY, entry, snapshot, taskMetadataCacheStoreSuite } from "../support/cacheSuites/taskMetadataCacheStore";
 import { closedPort, RecordingSink, silentServer } from "../support/cacheTesting";
@@ -23,8 +24,8 @@ let env: string;
 let events: RecordingSink;
 let envCounter = 0;
 
-function makeCache(overrides: Partial<ConstructorParameters<typeof TaskMetadataCache>[0]> = {}) {
-  return new TaskMetadataCache({
+function makeCache(overrides: Partial<ConstructorParameters<typeof RedisTaskMetadataStore>[0]> = {}) {
+  return new RedisTaskMetadataStore({
     client: backend.client,
     prefix,
     currentTtlSeconds: DAY,

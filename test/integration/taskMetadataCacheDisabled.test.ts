@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { dbQueryCount } from "~/db.server";
 import { environmentKeys } from "~/domain/cacheKeys";
 import { decodeTaskEntry } from "~/domain/taskMetadataEntry";
-import { resolveTask } from "~/services/queueResolver.server";
+import { resolveTask } from "~/services/taskMetadata/index.server";
 import { createTestProject, registerAndPromote } from "../support/fixtures";
 import { testRedis } from "../support/cacheTesting";
 

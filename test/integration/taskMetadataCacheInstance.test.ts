@@ -2,13 +2,9 @@ import { afterAll, describe, expect, it } from "vitest";
 import { dbQueryCount } from "~/db.server";
 import { environmentKeys } from "~/domain/cacheKeys";
 import { keyPrefix } from "~/redis.server";
-import { QueueResolver, resolveTask } from "~/services/queueResolver.server";
-import { NoopTaskMetadataCache } from "~/services/taskMetadataCache.server";
-import {
-  disconnectTaskMetadataCache,
-  setCacheEventSink,
-  taskMetadataCache,
-} from "~/services/taskMetadataCacheInstance.server";
+import { disconnectTaskMetadataCache, resolveTask, setCacheEventSink, taskMetadataCache } from "~/services/taskMetadata/index.server";
+import { QueueResolver } from "~/services/taskMetadata/resolver.server";
+import { NoopTaskMetadataStore } from "~/services/taskMetadata/store.server";
 import { RecordingSink, testRedis } from "../support/cacheTesting";
 import { createTestProject, registerAndPromote } from "../support/fixtures";
 
@@ -57,7 +53,7 @@ describe("the no-op cache (benchmark baseline)", () => {
   it("answers every resolve from Postgres with the same results", async () => {
     const project = await createTestProject();
     await registerAndPromote({ environmentId: project.prod.id, version: "1.0.0", tasks: 2 });
-    const baseline = new QueueResolver({ cache: new NoopTaskMetadataCache() });
+    const baseline = new QueueResolver({ cache: new NoopTaskMetadataStore() });
     const environment = { id: project.prod.id, type: "PRODUCTION" as const };
     for (let i = 0; i < 2; i++) {
       expect(await baseline.resolve({ environment, taskSlug: "task-0" })).toMatchObject({ queueName: "queue-0", source: "database" });

@@ -3,16 +3,12 @@ import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { upsertUser } from "~/models/user.server";
 import { keyPrefix } from "~/redis.server";
-import { QueueResolver } from "~/services/queueResolver.server";
-import { TaskMetadataCache } from "~/services/taskMetadataCache.server";
-import { deleteCurrentHashField, invalidateCurrentHash } from "~/services/taskMetadataCacheAdmin.server";
-import { taskMetadataInvalidationSubscriber } from "~/services/taskMetadataCacheInstance.server";
-import {
-  defaultInvalidationChannel,
-  InvalidationSubscriber,
-  publishInvalidation,
-} from "~/services/taskMetadataInvalidation.server";
-import { TaskMetadataL1Cache } from "~/services/taskMetadataL1.server";
+import { InProcessTaskMetadataStore } from "~/services/taskMetadata/inProcessStore.server";
+import { deleteCurrentHashField, invalidateCurrentHash } from "~/services/taskMetadata/index.server";
+import { taskMetadataInvalidationSubscriber } from "~/services/taskMetadata/instance.server";
+import { defaultInvalidationChannel, InvalidationSubscriber, publishInvalidation } from "~/services/taskMetadata/invalidation.server";
+import { RedisTaskMetadataStore } from "~/services/taskMetadata/redisStore.server";
+import { QueueResolver } from "~/services/taskMetadata/resolver.server";
 import { WorkerService } from "~/services/workers.server";
 import { eventually, RecordingSink, testRedis } from "../support/cacheTesting";
 import { testRedisUrl } from "../support/databaseUrls";
@@ -29,7 +25,7 @@ const LONG_TTL_MS = 600_000;
 
 interface Instance {
   name: string;
-  l1: TaskMetadataL1Cache;
+  l1: InProcessTaskMetadataStore;
   subscriber: InvalidationSubscriber;
   resolver: QueueResolver;
   workers: WorkerService;
@@ -49,7 +45,7 @@ afterEach(async () => {
 function instance(channel: string, options: { subscriberPort?: number } = {}): Instance {
   const name = `test-${randomBytes(3).toString("hex")}`;
   const client = testRedis();
-  const store = new TaskMetadataCache({
+  const store = new RedisTaskMetadataStore({
     client,
     prefix: keyPrefix(),
     currentTtlSeconds: 3_600,
@@ -58,7 +54,7 @@ function instance(channel: string, options: { subscriberPort?: number } = {}): I
     onCurrentReplaced: (environmentId) => publishInvalidation(client, channel, environmentId),
   });
   const events = new RecordingSink();
-  const l1 = new TaskMetadataL1Cache({ store, maxEntries: 1_000, ttlMs: LONG_TTL_MS, events });
+  const l1 = new InProcessTaskMetadataStore({ store, maxEntries: 1_000, ttlMs: LONG_TTL_MS, events });
   const liveness: boolean[] = [];
   const invalidated: string[] = [];
   const subscriber = new InvalidationSubscriber({

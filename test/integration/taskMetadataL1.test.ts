@@ -2,9 +2,9 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ABSENT_TASK, type TaskEntry } from "~/domain/taskMetadataEntry";
 import { keyPrefix } from "~/redis.server";
-import { TaskMetadataCache, type TaskMetadataCacheStore } from "~/services/taskMetadataCache.server";
-import { TaskMetadataL1Cache, type TaskMetadataL1Options } from "~/services/taskMetadataL1.server";
-import { loadWorkerSnapshot } from "~/services/taskMetadataSource.server";
+import { type InProcessStoreOptions, InProcessTaskMetadataStore } from "~/services/taskMetadata/inProcessStore.server";
+import { loadWorkerSnapshot, type TaskMetadataStore } from "~/services/taskMetadata/index.server";
+import { RedisTaskMetadataStore } from "~/services/taskMetadata/redisStore.server";
 import { prisma } from "~/db.server";
 import { closedPort, RecordingSink, testRedis } from "../support/cacheTesting";
 import { createTestProject, registerAndPromote, type TestProject, type TestWorker } from "../support/fixtures";
@@ -14,7 +14,7 @@ import { createTestProject, registerAndPromote, type TestProject, type TestWorke
  * calls are counted by wrapping the store, so "a hit does not touch Redis" is measured, not assumed.
  */
 
-type Counted<T> = T & { calls: Map<string, number>; callsTo(name: keyof TaskMetadataCacheStore): number };
+type Counted<T> = T & { calls: Map<string, number>; callsTo(name: keyof TaskMetadataStore): number };
 
 /** Counts every call into `store`, by method name. */
 function counting<T extends object>(store: T): Counted<T> {
@@ -39,7 +39,7 @@ let v1: TestWorker;
 let v2: TestWorker;
 
 function redisStore(redis: Redis = client) {
-  return new TaskMetadataCache({
+  return new RedisTaskMetadataStore({
     client: redis,
     prefix: keyPrefix(),
     currentTtlSeconds: 3_600,
@@ -48,8 +48,8 @@ function redisStore(redis: Redis = client) {
   });
 }
 
-function tier(options: Partial<TaskMetadataL1Options> & { store: TaskMetadataCacheStore }) {
-  return new TaskMetadataL1Cache({ maxEntries: 100, ttlMs: 60_000, live: true, ...options });
+function tier(options: Partial<InProcessStoreOptions> & { store: TaskMetadataStore }) {
+  return new InProcessTaskMetadataStore({ maxEntries: 100, ttlMs: 60_000, live: true, ...options });
 }
 
 beforeAll(async () => {
@@ -208,7 +208,7 @@ describe("L1 invalidation", () => {
     const real = redisStore();
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    const slow: TaskMetadataCacheStore = Object.assign(Object.create(real), {
+    const slow: TaskMetadataStore = Object.assign(Object.create(real), {
       getCurrentTask: async (environmentId: string, slug: string) => {
         const entry = await real.getCurrentTask(environmentId, slug);
         await gate;

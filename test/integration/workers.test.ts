@@ -10,8 +10,8 @@ import { CircuitBreaker } from "~/domain/circuitBreaker";
 import { BadRequestError, ConflictError, NotFoundError, ValidationError } from "~/domain/errors";
 import { decodeTaskEntry } from "~/domain/taskMetadataEntry";
 import { keyPrefix } from "~/redis.server";
-import { QueueResolver } from "~/services/queueResolver.server";
-import { TaskMetadataCache } from "~/services/taskMetadataCache.server";
+import { RedisTaskMetadataStore } from "~/services/taskMetadata/redisStore.server";
+import { QueueResolver } from "~/services/taskMetadata/resolver.server";
 import { WorkerService, type RegisterWorkerTask } from "~/services/workers.server";
 import { closedPort, eventually, RecordingSink, testRedis } from "../support/cacheTesting";
 import { testRedisUrl } from "../support/databaseUrls";
@@ -21,7 +21,7 @@ const prefix = keyPrefix();
 const admin = testRedis();
 const client = new Redis(testRedisUrl(), { enableOfflineQueue: false, maxRetriesPerRequest: 0, lazyConnect: true });
 let events: RecordingSink;
-let cache: TaskMetadataCache;
+let cache: RedisTaskMetadataStore;
 let workers: WorkerService;
 let project: TestProject;
 
@@ -31,8 +31,8 @@ const TASKS: RegisterWorkerTask[] = [
   { slug: "plain" },
 ];
 
-function newCache(overrides: Partial<ConstructorParameters<typeof TaskMetadataCache>[0]> = {}) {
-  return new TaskMetadataCache({
+function newCache(overrides: Partial<ConstructorParameters<typeof RedisTaskMetadataStore>[0]> = {}) {
+  return new RedisTaskMetadataStore({
     client,
     prefix,
     currentTtlSeconds: 86_400,

@@ -11,7 +11,7 @@ import type { RedisClusterHarness } from "./redisCluster";
  */
 export interface CacheTestBackend {
   name: "redis" | "cluster";
-  /** Hot-path options: no offline queue, no retries (taskMetadataCacheInstance.server.ts). */
+  /** Hot-path options: no offline queue, no retries (services/taskMetadata/instance.server.ts). */
   client: RedisClient;
   admin: RedisClient;
   /** Another connection, for a reader running alongside a write. */

@@ -48,7 +48,7 @@ afterAll(async () => {
   // Close whatever the file opened through the app's lazy singletons, then drop its data.
   const { disconnectDb } = await import("~/db.server");
   const { disconnectRedis } = await import("~/redis.server");
-  const { disconnectTaskMetadataCache } = await import("~/services/taskMetadataCacheInstance.server");
+  const { disconnectTaskMetadataCache } = await import("~/services/taskMetadata/index.server");
   await disconnectDb();
   await disconnectRedis();
   await disconnectTaskMetadataCache();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { RedisConnectionConfig } from "~/env.server";
-import { defaultInvalidationChannel, subscriberConnection } from "~/services/taskMetadataInvalidation.server";
+import { defaultInvalidationChannel, subscriberConnection } from "~/services/taskMetadata/invalidation.server";
 
 describe("the invalidation channel", () => {
   it("lives under the key prefix by default", () => {

@@ -6,8 +6,9 @@ import { CircuitBreaker } from "~/domain/circuitBreaker";
 import { BadRequestError, ValidationError } from "~/domain/errors";
 import { decodeTaskEntry } from "~/domain/taskMetadataEntry";
 import { keyPrefix, type RedisClient } from "~/redis.server";
-import { QueueResolver, type ResolveInput } from "~/services/queueResolver.server";
-import { TaskMetadataCache } from "~/services/taskMetadataCache.server";
+import type { ResolveInput } from "~/services/taskMetadata/index.server";
+import { RedisTaskMetadataStore } from "~/services/taskMetadata/redisStore.server";
+import { QueueResolver } from "~/services/taskMetadata/resolver.server";
 import { WorkerService } from "~/services/workers.server";
 import type { CacheTestBackend } from "../cacheBackends";
 import { closedPort, eventually, RecordingSink } from "../cacheTesting";
@@ -23,7 +24,7 @@ export function queueResolverSuite(backend: () => CacheTestBackend, { scope = "a
   const prefix = keyPrefix();
   let admin: RedisClient;
   let events: RecordingSink;
-  let cache: TaskMetadataCache;
+  let cache: RedisTaskMetadataStore;
   let workers: WorkerService;
   let backfills: (() => Promise<unknown>)[];
   /** Back-fills wait here until the test runs them, so every interleaving is explicit. */
@@ -77,7 +78,7 @@ export function queueResolverSuite(backend: () => CacheTestBackend, { scope = "a
 
   beforeEach(async () => {
     events = new RecordingSink();
-    cache = new TaskMetadataCache({
+    cache = new RedisTaskMetadataStore({
       client: backend().client,
       prefix,
       currentTtlSeconds: 86_400,
@@ -338,7 +339,7 @@ export function queueResolverSuite(backend: () => CacheTestBackend, { scope = "a
         const dead = new Redis({ host: "127.0.0.1", port, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
         dead.on("error", () => {});
         const breaker = new CircuitBreaker({ failureThreshold: 3, cooldownMs: 60_000 });
-        const deadCache = new TaskMetadataCache({ client: dead, prefix, currentTtlSeconds: 60, workerTtlSeconds: 60, commandTimeoutMs: 200, breaker, events });
+        const deadCache = new RedisTaskMetadataStore({ client: dead, prefix, currentTtlSeconds: 60, workerTtlSeconds: 60, commandTimeoutMs: 200, breaker, events });
         const failOpen = new QueueResolver({ cache: deadCache, events });
         const inputs: ResolveInput[] = [
           { environment: prodEnv(), taskSlug: "send-email" },

@@ -3,8 +3,8 @@ import { environmentKeys, NO_CURRENT_WORKER } from "~/domain/cacheKeys";
 import { decodeTaskEntry, encodeTaskEntry, type TaskMetadata, type WorkerMetadataSnapshot } from "~/domain/taskMetadataEntry";
 import type { RedisClient } from "~/redis.server";
 import { keyPrefix } from "~/redis.server";
-import { TaskMetadataCache } from "~/services/taskMetadataCache.server";
-import { defineTaskMetadataScripts } from "~/services/taskMetadataCacheScripts";
+import { defineTaskMetadataScripts } from "~/services/taskMetadata/redisScripts";
+import { RedisTaskMetadataStore } from "~/services/taskMetadata/redisStore.server";
 import type { CacheTestBackend } from "../cacheBackends";
 import { RecordingSink } from "../cacheTesting";
 
@@ -34,10 +34,10 @@ export function taskMetadataCacheStoreSuite(backend: () => CacheTestBackend, env
   let env: string;
   let keys: ReturnType<typeof environmentKeys>;
   let events: RecordingSink;
-  let cache: TaskMetadataCache;
+  let cache: RedisTaskMetadataStore;
 
-  function makeCache(overrides: Partial<ConstructorParameters<typeof TaskMetadataCache>[0]> = {}) {
-    return new TaskMetadataCache({
+  function makeCache(overrides: Partial<ConstructorParameters<typeof RedisTaskMetadataStore>[0]> = {}) {
+    return new RedisTaskMetadataStore({
       client: backend().client,
       prefix,
       currentTtlSeconds: DAY,

@@ -9,15 +9,14 @@ import type { TaskEntry, TaskKind } from "~/domain/taskMetadataEntry";
 import { effectiveTtl, parseTriggerTtl } from "~/domain/ttl";
 import type { PrismaClient } from "~/generated/prisma/client.ts";
 import { logger } from "~/services/logger.server";
-import type { TaskMetadataCacheStore } from "~/services/taskMetadataCache.server";
-import { cacheEvents, taskMetadataCache } from "~/services/taskMetadataCacheInstance.server";
-import { taskMetadataSource } from "~/services/taskMetadataSourceInstance.server";
+import { cacheEvents, taskMetadataCache, taskMetadataSource } from "~/services/taskMetadata/instance.server";
 import {
   postgresTaskMetadataSource,
   type EnvironmentRef,
   type LockedLookup,
   type TaskMetadataSource,
-} from "~/services/taskMetadataSource.server";
+} from "~/services/taskMetadata/sources.server";
+import type { TaskMetadataStore } from "~/services/taskMetadata/store.server";
 
 /**
  * The trigger hot path's queue resolver (SPEC §3): which queue, TTL and kind a run gets, and what
@@ -55,7 +54,7 @@ export interface ResolvedTask {
 }
 
 export interface QueueResolverDeps {
-  cache?: TaskMetadataCacheStore;
+  cache?: TaskMetadataStore;
   /** Answers cache misses; defaults to Postgres through `prisma`. */
   source?: TaskMetadataSource;
   /** The database of the default source. */

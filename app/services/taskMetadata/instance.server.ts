@@ -1,20 +1,25 @@
 import type { Redis } from "ioredis";
+import { prisma, readPrisma, type PrismaClient } from "~/db.server";
 import { getEnv } from "~/env.server";
 import { noopCacheEventSink, type CacheEventSink } from "~/domain/cacheEvents";
 import { CircuitBreaker } from "~/domain/circuitBreaker";
 import { createRedisClient, type RedisClient } from "~/redis.server";
-import {
-  NoopTaskMetadataCache,
-  TaskMetadataCache,
-  type TaskMetadataCacheStore,
-} from "~/services/taskMetadataCache.server";
+import { InProcessTaskMetadataStore } from "~/services/taskMetadata/inProcessStore.server";
 import {
   defaultInvalidationChannel,
   InvalidationSubscriber,
   publishInvalidation,
   subscriberConnection,
-} from "~/services/taskMetadataInvalidation.server";
-import { TaskMetadataL1Cache } from "~/services/taskMetadataL1.server";
+} from "~/services/taskMetadata/invalidation.server";
+import { RedisTaskMetadataStore } from "~/services/taskMetadata/redisStore.server";
+import {
+  findCurrentTask,
+  findLockedTask,
+  replicaFirstSource,
+  singleFlightSource,
+  type TaskMetadataSource,
+} from "~/services/taskMetadata/sources.server";
+import { NoopTaskMetadataStore, type TaskMetadataStore } from "~/services/taskMetadata/store.server";
 
 /**
  * The process's task metadata cache, wired from the environment on first use (importing this
@@ -46,12 +51,12 @@ export const cacheEvents: CacheEventSink = {
 const WRITE_TIMEOUT_MS = 10_000;
 
 interface Instance {
-  store: TaskMetadataCache;
+  store: RedisTaskMetadataStore;
   /** What callers get: `store`, or {@link readsDisabled} over it. */
-  served: TaskMetadataCacheStore;
+  served: TaskMetadataStore;
   clients: RedisClient[];
   /** The in-process tier and its subscription, when enabled. */
-  l1?: TaskMetadataL1Cache;
+  l1?: InProcessTaskMetadataStore;
   subscriber?: InvalidationSubscriber;
   channel: string;
   writeClient: RedisClient;
@@ -63,8 +68,8 @@ interface Instance {
  * reach Redis: a promotion made while the cache is off must not leave a stale hash behind for
  * when it is turned back on.
  */
-function readsDisabled(store: TaskMetadataCacheStore): TaskMetadataCacheStore {
-  const noop = new NoopTaskMetadataCache();
+function readsDisabled(store: TaskMetadataStore): TaskMetadataStore {
+  const noop = new NoopTaskMetadataStore();
   return {
     getCurrentTask: () => noop.getCurrentTask(),
     getWorkerIdForVersion: () => noop.getWorkerIdForVersion(),
@@ -98,7 +103,7 @@ function build(): Instance {
   const readClient = createCacheRedisClient("task-meta-cache");
   const writeClient = createCacheRedisClient("task-meta-cache-writes", WRITE_TIMEOUT_MS);
   const channel = env.TASK_META_CACHE_INVALIDATION_CHANNEL ?? defaultInvalidationChannel(env.REDIS_KEY_PREFIX);
-  const store = new TaskMetadataCache({
+  const store = new RedisTaskMetadataStore({
     client: readClient,
     writeClient,
     prefix: env.REDIS_KEY_PREFIX,
@@ -125,8 +130,8 @@ function build(): Instance {
 }
 
 /** The tier starts bypassed; its subscriber turns it on once SUBSCRIBE is confirmed. */
-function inProcessTier(env: ReturnType<typeof getEnv>, store: TaskMetadataCacheStore, channel: string) {
-  const l1 = new TaskMetadataL1Cache({
+function inProcessTier(env: ReturnType<typeof getEnv>, store: TaskMetadataStore, channel: string) {
+  const l1 = new InProcessTaskMetadataStore({
     store,
     maxEntries: env.TASK_META_CACHE_L1_MAX_ENTRIES,
     ttlMs: env.TASK_META_CACHE_L1_TTL_MS,
@@ -158,7 +163,7 @@ function inProcessTier(env: ReturnType<typeof getEnv>, store: TaskMetadataCacheS
 }
 
 /** The env-wired cache store of this process (reads disabled with TASK_META_CACHE_DISABLED=true). */
-export function taskMetadataCache(): TaskMetadataCacheStore {
+export function taskMetadataCache(): TaskMetadataStore {
   instance ??= build();
   return instance.served;
 }
@@ -216,4 +221,33 @@ export async function disconnectTaskMetadataCache(): Promise<void> {
         : client.quit().then(() => undefined, () => client.disconnect()),
     ),
   );
+}
+
+// ---- the miss-path source ---------------------------------------------------------------------
+
+/**
+ * The process's miss-path source, wired from the environment on first use: single-flight in front
+ * of the read replica (DATABASE_READ_REPLICA_URL) with its primary re-check, or of the primary
+ * alone. Single-flight is outermost, so concurrent misses also share a re-check on the primary.
+ */
+
+/** Looks the client up on every call, so a reconnect after disconnectDb() is picked up. */
+function onDatabase(db: () => PrismaClient): TaskMetadataSource {
+  return {
+    findCurrentTask: (environment, slug) => findCurrentTask(db(), environment, slug),
+    findLockedTask: (environmentId, worker, slug, overrideQueueName) =>
+      findLockedTask(db(), environmentId, worker, slug, overrideQueueName),
+  };
+}
+
+let source: TaskMetadataSource | undefined;
+
+export function taskMetadataSource(): TaskMetadataSource {
+  if (!source) {
+    const primary = onDatabase(prisma);
+    source = singleFlightSource(
+      getEnv().DATABASE_READ_REPLICA_URL ? replicaFirstSource({ replica: onDatabase(readPrisma), primary }) : primary,
+    );
+  }
+  return source;
 }

@@ -1,7 +1,7 @@
 import { LRUCache } from "lru-cache";
 import { noopCacheEventSink, type CacheEventSink } from "~/domain/cacheEvents";
 import type { TaskEntry, WorkerMetadataSnapshot } from "~/domain/taskMetadataEntry";
-import type { TaskMetadataCacheStore } from "~/services/taskMetadataCache.server";
+import type { TaskMetadataStore } from "~/services/taskMetadata/store.server";
 
 /**
  * The in-process tier of the task metadata cache (SPEC §4 "Beyond the reference",
@@ -16,7 +16,7 @@ import type { TaskMetadataCacheStore } from "~/services/taskMetadataCache.server
  *
  * Staleness: every entry expires `ttlMs` after it was stored, whatever happens, so that is the
  * bound. Inside it, a replace of a current hash anywhere drops this environment's entries here
- * through the invalidation channel (taskMetadataInvalidation.server.ts), which calls
+ * through the invalidation channel (invalidation.server.ts), which calls
  * {@link invalidateEnvironment}, and {@link setLive}(false) while that channel is not subscribed:
  * the tier is then flushed and bypassed until the subscription is confirmed again.
  *
@@ -24,8 +24,8 @@ import type { TaskMetadataCacheStore } from "~/services/taskMetadataCache.server
  * read before it: each store is guarded by a generation counter that every invalidation bumps.
  */
 
-export interface TaskMetadataL1Options {
-  store: TaskMetadataCacheStore;
+export interface InProcessStoreOptions {
+  store: TaskMetadataStore;
   maxEntries: number;
   ttlMs: number;
   events?: CacheEventSink;
@@ -51,8 +51,8 @@ const workerKey = (environmentId: string, workerId: string, slug: string, queueN
     ? `${environmentId}\u0000w\u0000${workerId}\u0000${slug}`
     : `${environmentId}\u0000q\u0000${workerId}\u0000${slug.length}\u0000${slug}\u0000${queueName}`;
 
-export class TaskMetadataL1Cache implements TaskMetadataCacheStore {
-  private readonly store: TaskMetadataCacheStore;
+export class InProcessTaskMetadataStore implements TaskMetadataStore {
+  private readonly store: TaskMetadataStore;
   private readonly events: CacheEventSink;
   private readonly entries: LRUCache<string, Stored>;
   /** Keys per environment, so an invalidation costs the entries of that environment only. */
@@ -60,7 +60,7 @@ export class TaskMetadataL1Cache implements TaskMetadataCacheStore {
   private generation = 0;
   private isLive: boolean;
 
-  constructor(options: TaskMetadataL1Options) {
+  constructor(options: InProcessStoreOptions) {
     this.store = options.store;
     this.events = options.events ?? noopCacheEventSink;
     this.isLive = options.live ?? false;

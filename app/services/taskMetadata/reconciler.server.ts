@@ -3,8 +3,8 @@ import { prisma } from "~/db.server";
 import { NO_CURRENT_WORKER } from "~/domain/cacheKeys";
 import { getEnv } from "~/env.server";
 import { logger } from "~/services/logger.server";
-import { taskMetadataCacheAdmin, type TaskMetadataCacheAdmin } from "~/services/taskMetadataCacheAdmin.server";
-import { CURRENT_LABEL } from "~/services/taskMetadataSource.server";
+import { taskMetadataCacheAdmin, type TaskMetadataCacheAdmin } from "~/services/taskMetadata/admin.server";
+import { CURRENT_LABEL } from "~/services/taskMetadata/sources.server";
 import { rebuildCurrentCache } from "~/services/workers.server";
 
 /**

@@ -1,0 +1,72 @@
+import type { TaskEntry, WorkerMetadataSnapshot } from "~/domain/taskMetadataEntry";
+
+/**
+ * What the resolver and the write services need from the task metadata cache. Three
+ * implementations: RedisTaskMetadataStore (redisStore.server.ts), the in-process tier in front of
+ * it (InProcessTaskMetadataStore, inProcessStore.server.ts) and NoopTaskMetadataStore below.
+ */
+export interface TaskMetadataStore {
+  /** The entry of `slug` for the environment's current worker; null on a miss. */
+  getCurrentTask(environmentId: string, slug: string): Promise<TaskEntry | null>;
+  /** The worker id registered as `version`; null on a miss. */
+  getWorkerIdForVersion(environmentId: string, version: string): Promise<string | null>;
+  /**
+   * The entry of `slug` on one worker and, when `queueName` is given, the id of that queue if the
+   * worker's tasks use it. `queueId` is null on a miss and undefined when not asked for.
+   */
+  getWorkerTask(
+    environmentId: string,
+    workerId: string,
+    slug: string,
+    queueName?: string,
+  ): Promise<{ task: TaskEntry | null; queueId: string | null | undefined }>;
+
+  /** Promotion / dev registration: current hash, the worker's hashes, owner and version, atomically. Throws on failure. */
+  replaceCurrent(environmentId: string, snapshot: WorkerMetadataSnapshot): Promise<void>;
+  /** The environment has no current worker any more (or never had one). Throws on failure. */
+  clearCurrent(environmentId: string): Promise<void>;
+  /** Non-dev registration: one worker's hashes and its version. Throws on failure. */
+  replaceWorker(environmentId: string, snapshot: WorkerMetadataSnapshot): Promise<void>;
+
+  /** Writes one current-hash field if the owner is still `ownerWorkerId` (null = no current worker). */
+  backfillCurrentTask(environmentId: string, ownerWorkerId: string | null, slug: string, entry: TaskEntry): Promise<boolean>;
+  backfillWorker(
+    environmentId: string,
+    workerId: string,
+    fill: { task?: { slug: string; entry: TaskEntry }; queue?: { name: string; id: string } },
+  ): Promise<boolean>;
+  backfillVersion(environmentId: string, version: string, workerId: string): Promise<boolean>;
+}
+
+/** A replace or clear that did not reach the cache: its caller must repair the committed change. */
+export class TaskMetadataCacheError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "TaskMetadataCacheError";
+  }
+}
+
+/** Same interface, no storage: every read misses. The benchmark's baseline and a kill switch. */
+export class NoopTaskMetadataStore implements TaskMetadataStore {
+  async getCurrentTask() {
+    return null;
+  }
+  async getWorkerIdForVersion() {
+    return null;
+  }
+  async getWorkerTask() {
+    return { task: null, queueId: null };
+  }
+  async replaceCurrent() {}
+  async clearCurrent() {}
+  async replaceWorker() {}
+  async backfillCurrentTask() {
+    return false;
+  }
+  async backfillWorker() {
+    return false;
+  }
+  async backfillVersion() {
+    return false;
+  }
+}
