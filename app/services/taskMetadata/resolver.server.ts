@@ -3,13 +3,12 @@ import { prisma } from "~/db.server";
 import { getEnv } from "~/env.server";
 import type { CacheEventSink } from "~/domain/cacheEvents";
 import { ValidationError } from "~/domain/errors";
-import { MissStreaks, type LookupPlan, type MissStreakOptions } from "~/domain/missStreaks";
 import { defaultQueueName, sanitizeQueueName } from "~/domain/queueNames";
 import type { TaskEntry, TaskKind } from "~/domain/taskMetadataEntry";
 import { effectiveTtl, parseTriggerTtl } from "~/domain/ttl";
 import type { PrismaClient } from "~/generated/prisma/client.ts";
-import { logger } from "~/services/logger.server";
 import { cacheEvents, taskMetadataCache, taskMetadataSource } from "~/services/taskMetadata/instance.server";
+import { ReadThrough, type ReadThroughOptions } from "~/services/taskMetadata/readThrough.server";
 import {
   postgresTaskMetadataSource,
   type EnvironmentRef,
@@ -19,14 +18,10 @@ import {
 import type { TaskMetadataStore } from "~/services/taskMetadata/store.server";
 
 /**
- * The trigger hot path's queue resolver (SPEC §3): which queue, TTL and kind a run gets, and what
- * it is locked to. Cache first; on a miss Postgres answers and the cache is back-filled after the
- * answer is returned. Warm, it sends no Postgres query in any caller configuration.
- *
- * A key that misses again after its back-fill finished (back-fills do not stick) goes straight to
- * Postgres, and a few times a second asks Redis beside it, until Redis answers again: it costs
- * the Postgres lookup, not a cache round trip plus the lookup
- * (docs/decisions/0023-keys-that-keep-missing-go-to-postgres.md).
+ * The trigger hot path's queue resolver (docs/api.md): which queue, TTL and kind a run gets, and
+ * what it is locked to. Its rules are here; how each lookup goes through the cache to Postgres and
+ * back-fills is ReadThrough's (readThrough.server.ts). Warm, it sends no Postgres query in any
+ * caller configuration.
  */
 
 export interface ResolveInput {
@@ -61,13 +56,9 @@ export interface QueueResolverDeps {
   prisma?: PrismaClient;
   events?: CacheEventSink;
   maxTtlSeconds?: number;
-  /**
-   * Runs a back-fill after the answer has been returned. The default starts it at once without
-   * awaiting it; tests inject a scheduler to interleave a back-fill with a promotion.
-   */
-  scheduleBackfill?: (backfill: () => Promise<unknown>) => void;
-  /** How keys that keep missing are handled (default MISS_STREAKS); false: every miss is a first miss. */
-  missStreaks?: Partial<MissStreakOptions> | false;
+  /** Back-fill scheduling and keys that keep missing: see readThrough.server.ts. */
+  scheduleBackfill?: ReadThroughOptions["scheduleBackfill"];
+  missStreaks?: ReadThroughOptions["missStreaks"];
 }
 
 export const lockedVersionNotFound = (version: string) =>
@@ -79,76 +70,34 @@ export const lockedTaskNotFound = (slug: string, version: string) =>
 export const lockedDefaultQueueMissing = (slug: string, version: string) =>
   `Default queue configuration for task '${slug}' missing on locked version '${version}'.`;
 
-function runInBackground(backfill: () => Promise<unknown>) {
-  backfill().catch((error) => logger.warn("task metadata back-fill failed", { error }));
-}
-
-/** A key that keeps missing goes to Postgres, asking Redis beside it (and back-filling) 4 times a second. */
-const MISS_STREAKS: MissStreakOptions = { probeIntervalMs: 250, maxKeys: 10_000 };
-
-/**
- * Starts a probe's Postgres lookup beside its cache read. Its rejection is marked handled at once:
- * the caller awaits it only when the cache misses (and then sees the error).
- */
-function lookupBeside<T>(lookup: () => Promise<T>): Promise<T> {
-  const answer = lookup();
-  answer.catch(() => undefined);
-  return answer;
-}
-
-/** The cache answered first: the Postgres answer goes unused, and a failure of it is only logged. */
-function leaveUnused(answer: Promise<unknown> | undefined, context: Record<string, unknown>) {
-  answer?.catch((error) => logger.warn("unused Postgres lookup beside a cache hit failed", { ...context, error }));
+interface LockedAnswer {
+  workerId: string;
+  entry: TaskEntry;
+  queueId: string | null;
 }
 
 export class QueueResolver {
   private readonly deps: QueueResolverDeps;
+  private readonly readThrough: ReadThrough;
+  private defaultSource: TaskMetadataSource | undefined;
 
-  constructor(deps: QueueResolverDeps = {}) {
-    this.deps = deps;
-    this.missStreaks = deps.missStreaks === false ? null : new MissStreaks({ ...MISS_STREAKS, ...deps.missStreaks });
-  }
-
-  private get cache() {
+  private get cache(): TaskMetadataStore {
     return this.deps.cache ?? taskMetadataCache();
   }
-  private defaultSource: TaskMetadataSource | undefined;
+
   private get source(): TaskMetadataSource {
     if (this.deps.source) return this.deps.source;
     this.defaultSource ??= postgresTaskMetadataSource(this.deps.prisma ?? prisma());
     return this.defaultSource;
   }
-  private get events() {
+
+  private get events(): CacheEventSink {
     return this.deps.events ?? cacheEvents;
   }
-  private readonly missStreaks: MissStreaks | null;
-  /** Schedules a back-fill; `work` resolves true when it wrote the entry. */
-  private backfill(streakKey: string, work: () => Promise<boolean>) {
-    const streaks = this.missStreaks;
-    (this.deps.scheduleBackfill ?? runInBackground)(
-      streaks
-        ? () =>
-            work().then(
-              (written) => {
-                streaks.backfillFinished(streakKey, written === true);
-                return written;
-              },
-              (error: unknown) => {
-                streaks.backfillFinished(streakKey, false);
-                throw error;
-              },
-            )
-        : work,
-    );
-  }
-  private plan(streakKey: string): LookupPlan {
-    const streaks = this.missStreaks;
-    // While no key is missing (a warm cache), not even the clock is read.
-    return streaks && streaks.size !== 0 ? streaks.plan(streakKey, performance.now()) : "cache-first";
-  }
-  /** After a cache read missed: whether this lookup back-fills. */
-  private missed(streakKey: string, plan: LookupPlan): boolean {
-    return this.missStreaks?.missed(streakKey, plan, performance.now()) ?? true;
+
+  constructor(deps: QueueResolverDeps = {}) {
+    this.deps = deps;
+    this.readThrough = new ReadThrough({ missStreaks: deps.missStreaks, scheduleBackfill: deps.scheduleBackfill });
   }
 
   async resolve(input: ResolveInput): Promise<ResolvedTask> {
@@ -179,7 +128,9 @@ export class QueueResolver {
     };
   }
 
-  /** Not locked: the current worker's entry. Never fails (SPEC §3.2). */
+  // ---- rules -------------------------------------------------------------------------------
+
+  /** Not locked: the current worker's entry. Never fails (docs/api.md). */
   private async resolveCurrent(input: ResolveInput, override: string | undefined) {
     const { environment, taskSlug } = input;
     const { entry, fromDatabase } = await this.currentTask(environment, taskSlug);
@@ -192,24 +143,7 @@ export class QueueResolver {
     return { entry, fromDatabase, queueName, lockedQueueId: null, lockedWorkerId: null };
   }
 
-  private async currentTask(environment: EnvironmentRef, slug: string): Promise<{ entry: TaskEntry; fromDatabase: boolean }> {
-    const streakKey = `${environment.id}\0${slug}`;
-    const plan = this.plan(streakKey);
-    if (plan === "database-only") return { entry: (await this.source.findCurrentTask(environment, slug)).entry, fromDatabase: true };
-    const beside = plan === "probe" ? lookupBeside(() => this.source.findCurrentTask(environment, slug)) : undefined;
-    const cached = await this.cache.getCurrentTask(environment.id, slug);
-    if (cached) {
-      this.missStreaks?.hit(streakKey);
-      leaveUnused(beside, { environmentId: environment.id, slug });
-      return { entry: cached, fromDatabase: false };
-    }
-    const backfill = this.missed(streakKey, plan);
-    const { workerId, entry } = await (beside ?? this.source.findCurrentTask(environment, slug));
-    if (backfill) this.backfill(streakKey, () => this.cache.backfillCurrentTask(environment.id, workerId, slug, entry));
-    return { entry, fromDatabase: true };
-  }
-
-  /** Locked to a version: that worker's entry, with the checks of SPEC §3.1. */
+  /** Locked to a version: that worker's entry, with the checks of docs/api.md. */
   private async resolveLocked(input: ResolveInput, version: string, override: string | undefined) {
     const { environment, taskSlug } = input;
     const queueName = override !== undefined ? sanitizeQueueName(override, taskSlug) : undefined;
@@ -231,49 +165,57 @@ export class QueueResolver {
     };
   }
 
+  // ---- lookups -----------------------------------------------------------------------------
+
+  /** The current worker's entry of `slug`; a miss back-fills the current hash for that worker. */
+  private async currentTask(environment: EnvironmentRef, slug: string): Promise<{ entry: TaskEntry; fromDatabase: boolean }> {
+    const environmentId = environment.id;
+    const answer = await this.readThrough.read({
+      key: `${environmentId}\0${slug}`,
+      context: { environmentId, slug },
+      fromCache: async () => ({ value: await this.cache.getCurrentTask(environmentId, slug) }),
+      fromSource: () => this.source.findCurrentTask(environment, slug),
+      backfill: ({ workerId, entry }) => () => this.cache.backfillCurrentTask(environmentId, workerId, slug, entry),
+    });
+    return { entry: answer.fromDatabase ? answer.value.entry : answer.value, fromDatabase: answer.fromDatabase };
+  }
+
   /**
    * Version → worker from the versions hash, then the task (and the override's queue association)
-   * from that worker's hashes. Whatever missed is read from Postgres in one statement and
-   * back-filled; a worker's tasks never change after registration, so "absent" is cached too.
+   * from that worker's hashes. Whatever missed is read from Postgres in one statement (by the
+   * cached worker id when the version was known) and back-filled; a worker's tasks never change
+   * after registration, so "absent" is cached too. Only found versions are cached: a version
+   * registered a moment later must not stay "unknown".
    */
   private async lockedTask(environmentId: string, version: string, slug: string, queueName: string | undefined) {
-    const streakKey = `${environmentId}\0${version}\0${slug}\0${queueName ?? ""}`;
-    const plan = this.plan(streakKey);
-    const lookUp = (worker: { version: string } | { id: string }) => this.source.findLockedTask(environmentId, worker, slug, queueName);
-    if (plan === "database-only") return lockedFromDatabase(await lookUp({ version }), version);
-
-    const beside = plan === "probe" ? lookupBeside(() => lookUp({ version })) : undefined;
-    const cachedWorkerId = await this.cache.getWorkerIdForVersion(environmentId, version);
-    if (cachedWorkerId) {
-      const cached = await this.cache.getWorkerTask(environmentId, cachedWorkerId, slug, queueName);
-      const queueMissed = queueName !== undefined && !cached.queueId;
-      if (cached.task && !queueMissed) {
-        this.missStreaks?.hit(streakKey);
-        leaveUnused(beside, { environmentId, version, slug });
-        return { workerId: cachedWorkerId, entry: cached.task, queueId: cached.queueId ?? null, fromDatabase: false };
-      }
-    }
-    const backfill = this.missed(streakKey, plan);
-    const found = await (beside ?? lookUp(cachedWorkerId ? { id: cachedWorkerId } : { version }));
-    if (backfill && !found) this.missStreaks?.backfillFinished(streakKey, false);
-    if (backfill && found) {
-      const { workerId, entry, overrideQueueId } = found;
-      this.backfill(streakKey, async () => {
-        // Only found versions are cached: a version registered a moment later must not stay "unknown".
-        if (!cachedWorkerId) await this.cache.backfillVersion(environmentId, version, workerId);
-        return this.cache.backfillWorker(environmentId, workerId, {
-          task: { slug, entry },
-          queue: queueName !== undefined && overrideQueueId ? { name: queueName, id: overrideQueueId } : undefined,
-        });
-      });
-    }
-    return lockedFromDatabase(found, version);
+    const answer = await this.readThrough.read<LockedAnswer, LockedLookup | null, string>({
+      key: `${environmentId}\0${version}\0${slug}\0${queueName ?? ""}`,
+      context: { environmentId, version, slug },
+      fromCache: async () => {
+        const workerId = await this.cache.getWorkerIdForVersion(environmentId, version);
+        if (!workerId) return { value: null };
+        const cached = await this.cache.getWorkerTask(environmentId, workerId, slug, queueName);
+        const queueMissed = queueName !== undefined && !cached.queueId;
+        if (!cached.task || queueMissed) return { value: null, hint: workerId };
+        return { value: { workerId, entry: cached.task, queueId: cached.queueId ?? null } };
+      },
+      fromSource: (cachedWorkerId) =>
+        this.source.findLockedTask(environmentId, cachedWorkerId ? { id: cachedWorkerId } : { version }, slug, queueName),
+      backfill: (found, cachedWorkerId) =>
+        found &&
+        (async () => {
+          if (!cachedWorkerId) await this.cache.backfillVersion(environmentId, version, found.workerId);
+          return this.cache.backfillWorker(environmentId, found.workerId, {
+            task: { slug, entry: found.entry },
+            queue: queueName !== undefined && found.overrideQueueId ? { name: queueName, id: found.overrideQueueId } : undefined,
+          });
+        }),
+    });
+    if (!answer.fromDatabase) return { ...answer.value, fromDatabase: false };
+    const found = answer.value;
+    if (!found) throw new ValidationError(lockedVersionNotFound(version));
+    return { workerId: found.workerId, entry: found.entry, queueId: found.overrideQueueId ?? null, fromDatabase: true };
   }
-}
-
-function lockedFromDatabase(found: LockedLookup | null, version: string) {
-  if (!found) throw new ValidationError(lockedVersionNotFound(version));
-  return { workerId: found.workerId, entry: found.entry, queueId: found.overrideQueueId ?? null, fromDatabase: true };
 }
 
 let defaultResolver: QueueResolver | undefined;
