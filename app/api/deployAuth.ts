@@ -6,7 +6,7 @@ import type { ApiRequest } from "./http";
 
 /**
  * Authentication of the deploy webhook and the promote route: the environment's secret key, or the
- * project's HMAC signature (SPEC §5). With a key, the environment is the key's; a body naming
+ * project's HMAC signature (docs/api.md, "Signing a request"). With a key, the environment is the key's; a body naming
  * another environment is a 404 — the key cannot see it, just as it cannot see that environment's
  * runs. With a signature, the body must name the environment (`environment`, optionally `project`).
  */

@@ -4,7 +4,7 @@ import { authenticateDeployRequest } from "./deployAuth";
 import { json, type ApiRequest, type ApiResponse } from "./http";
 
 /**
- * POST /api/v1/deployments — the deploy webhook (SPEC §5). registerWorker writes the worker, its
+ * POST /api/v1/deployments — the deploy webhook (docs/api.md). registerWorker writes the worker, its
  * queues, tasks and deployment in one transaction and then the cache; re-sending the same version
  * and content returns the same ids (200), other content for that version is a 409.
  */

@@ -5,7 +5,7 @@ import { logger } from "~/services/logger.server";
 import { json, type ApiResponse } from "./http";
 
 /**
- * The one place where a thrown error becomes an HTTP response (SPEC §5): typed errors keep their
+ * The one place where a thrown error becomes an HTTP response (docs/api.md, "Errors"): typed errors keep their
  * status and message, zod errors are 400s with their issues, a database outage is a 503 that says
  * so, and only a bug is a 500 — logged here once with the request it broke.
  */

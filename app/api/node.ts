@@ -5,7 +5,7 @@ import { BodyCollector, checkDeclaredLength, type ApiRequest, type ApiResponse }
 import { handleApi, isApiPath } from "./router";
 
 /**
- * The lean lane (SPEC §5 "Serving the API"): /api/* straight from Node's IncomingMessage to the
+ * The lean lane (docs/decisions/0017-two-lanes-for-the-api.md): /api/* straight from Node's IncomingMessage to the
  * handlers — no web Request, no express, no Remix route matching. server.ts calls
  * {@link handleApiRequest} first and hands the request to express/Remix when it returns false.
  * It is exported from app/entry.server.tsx so that server.ts uses the build's module instance

@@ -1,5 +1,5 @@
 /**
- * Redis keys of the task metadata cache (SPEC §4, docs/decisions on the key layout). Every key of
+ * Redis keys of the task metadata cache (docs/decisions/0012-task-metadata-key-layout.md). Every key of
  * one environment carries the hash tag `{<envId>}`, so all of them live in one Cluster slot and a
  * script may touch several. The owner is a key of its own, never a field of the current hash, so no
  * task slug can collide with it; the same goes for each worker's queue associations.

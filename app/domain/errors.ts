@@ -1,6 +1,6 @@
 /**
  * Typed errors that carry their HTTP meaning. Services throw them; the API layer maps them once to
- * `{"error": message, "details"?: …}` with `status` (SPEC §5). Anything else is a bug or an outage.
+ * `{"error": message, "details"?: …}` with `status` (docs/api.md, "Errors"). Anything else is a bug or an outage.
  */
 export class HotpathError extends Error {
   constructor(
@@ -48,7 +48,7 @@ export class PayloadTooLargeError extends HotpathError {
   }
 }
 
-/** 422: well-formed but not valid in this environment (the resolver's errors, SPEC §3). */
+/** 422: well-formed but not valid in this environment (the resolver's errors, docs/api.md). */
 export class ValidationError extends HotpathError {
   constructor(message: string, details?: unknown) {
     super(422, message, details);

@@ -1,7 +1,7 @@
 import { z } from "zod";
 
 /**
- * What the cache stores per task, per queue association and per version (SPEC §4). Values are
+ * What the cache stores per task, per queue association and per version (docs/decisions/0012-task-metadata-key-layout.md). Values are
  * compact JSON carrying a schema version and are decoded with zod, never cast: a value written by
  * another version of the code, truncated, or edited by hand decodes as an error, which the cache
  * treats as a miss and the back-fill overwrites.

@@ -1,7 +1,7 @@
 import { formatDuration, parseDuration, tryParseDuration } from "~/domain/durations";
 
 /**
- * The effective TTL of a run (SPEC §3.4): the trigger's `ttl` → the task's TTL → 10 minutes in
+ * The effective TTL of a run (docs/api.md): the trigger's `ttl` → the task's TTL → 10 minutes in
  * DEVELOPMENT (abandoned dev runs should not pile up), clamped to the configured maximum.
  *
  * An explicit trigger `ttl` of 0 means "no TTL" and wins over the task's TTL and the dev default:

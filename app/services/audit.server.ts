@@ -2,7 +2,7 @@ import { prisma } from "~/db.server";
 import type { Prisma } from "~/generated/prisma/client.ts";
 
 /**
- * The audit log (SPEC §2 AuditEvent): one row per admin action that changed state, written after
+ * The audit log (the AuditEvent model of prisma/schema.prisma): one row per admin action that changed state, written after
  * the change succeeded. `action` is a stable dotted name ("cache.invalidate", "deployment.promote"),
  * `target` names what was changed (a Redis key, "environment/<id> version <v>"), `details` holds the
  * specifics a reader needs to reconstruct what happened.

@@ -119,7 +119,7 @@ export async function createRun(run: NewRun): Promise<CreatedRun> {
   return { id: existing.rows[0].friendlyId, isCached: true };
 }
 
-/** What `GET /api/v1/runs/:runId` returns (SPEC §5). */
+/** What `GET /api/v1/runs/:runId` returns (docs/api.md). */
 export interface RunView {
   id: string;
   taskIdentifier: string;

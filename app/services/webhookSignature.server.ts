@@ -7,7 +7,7 @@ import type { AuthenticatedEnvironment } from "~/services/apiKeyAuth.server";
 import { logger } from "~/services/logger.server";
 
 /**
- * The deploy webhook's signature (SPEC §5): `x-hotpath-signature: t=<unix seconds>,v1=<hex>` where
+ * The deploy webhook's signature (docs/api.md, "Signing a request"): `x-hotpath-signature: t=<unix seconds>,v1=<hex>` where
  * v1 = HMAC-SHA256(project webhook secret, "<t>.<raw body>"). A signature is accepted once, within
  * 300 seconds of its timestamp; it is remembered in Redis with SET NX for twice that window, so
  * a replay is refused even if its timestamp is still fresh. Without Redis, replay protection

@@ -17,7 +17,7 @@ import {
 
 /**
  * The write points of task metadata: registering a worker and promoting a version. Postgres is
- * written first, in one transaction; then the cache (SPEC §4): a DEVELOPMENT registration or a
+ * written first, in one transaction; then the cache (docs/architecture.md, "A deploy: the write path"): a DEVELOPMENT registration or a
  * promotion replaces the environment's current hash, any other registration that worker's hash.
  *
  * The current hash is always rebuilt from what Postgres says is current *at that moment*, then
@@ -417,7 +417,7 @@ function service(): WorkerService {
   return defaultService;
 }
 
-/** Registers a worker (SPEC §5 deploy webhook): Postgres in one transaction, then the cache. */
+/** Registers a worker (docs/api.md, "POST /api/v1/deployments"): Postgres in one transaction, then the cache. */
 export function registerWorker(input: RegisterWorkerInput): Promise<RegisteredWorker> {
   return service().registerWorker(input);
 }

@@ -24,7 +24,7 @@ export const BENCH_DATABASE = "hotpath_bench";
 export const BENCH_PREFIX = "bench:";
 /** The task every scenario triggers; its own queue is `bench-queue-07`, its registered TTL 1h. */
 export const BENCH_TASK = "bench-task-07";
-/** Used by some of the worker's tasks, so a locked trigger may override to it (SPEC §3.1). */
+/** Used by some of the worker's tasks, so a locked trigger may override to it (docs/api.md). */
 export const BENCH_QUEUE = "bench-queue";
 export const TASK_COUNT = 50;
 /** Locked triggers pin the older worker (as a caller pinning a version does); the newer one is current. */

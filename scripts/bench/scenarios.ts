@@ -15,7 +15,7 @@ import { BackfillTracker } from "./timing";
 
 /**
  * What `npm run bench` times: the scenarios (which store sits behind the resolver) and the caller
- * configurations (which branch of SPEC §3 a trigger takes).
+ * configurations (which branch of the resolver a trigger takes).
  */
 
 export const SCENARIO_NAMES = [

@@ -4,7 +4,7 @@ import type { TaskEntry, WorkerMetadataSnapshot } from "~/domain/taskMetadataEnt
 import type { TaskMetadataStore } from "~/services/taskMetadata/store.server";
 
 /**
- * The in-process tier of the task metadata cache (SPEC §4 "Beyond the reference",
+ * The in-process tier of the task metadata cache (docs/operations.md, "In-process tier and staleness bound";
  * docs/decisions/0020-in-process-tier-and-pub-sub-invalidation.md): a bounded LRU in front of the
  * Redis store, so a warm trigger costs a Map lookup instead of a round trip.
  *

@@ -4,7 +4,7 @@ import type { RedisClient } from "~/redis.server";
 import { logger } from "~/services/logger.server";
 
 /**
- * Cross-instance invalidation of the in-process tier (SPEC §4 "Beyond the reference";
+ * Cross-instance invalidation of the in-process tier (docs/operations.md, "Invalidation channel";
  * docs/decisions/0020-in-process-tier-and-pub-sub-invalidation.md).
  *
  * Every replace of an environment's current hash (promotion, dev registration, admin rebuild,

@@ -56,7 +56,7 @@ function rowEntry(row: TaskJoinRow | undefined): TaskEntry {
 }
 
 /**
- * The current worker (SPEC §2: the latest registered worker in DEVELOPMENT, the promoted one
+ * The current worker (docs/architecture.md: the latest registered worker in DEVELOPMENT, the promoted one
  * elsewhere) and the entry of `slug` on it. One statement: Prisma's nested selects would cost one
  * query per relation (4 here), and this is the cold path of every trigger. `workerId` is null
  * when the environment has no current worker.
