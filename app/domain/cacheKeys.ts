@@ -62,10 +62,10 @@ export function environmentKeys(prefix: string, environmentId: string): Environm
   };
 }
 
-/** `SCAN MATCH` pattern for every task metadata key under `prefix` (all environments). */
-export function allTaskMetaKeysPattern(prefix: string): string {
+/** The current-hash sweep's lock: whoever sets it sweeps for one interval (reconciler.server.ts). */
+export function reconcileLockKey(prefix: string): string {
   assertPrefix(prefix);
-  return `${escapeGlob(`${prefix}task-meta:`)}*`;
+  return `${prefix}task-meta:reconcile-lock`;
 }
 
 export interface ParsedTaskMetaKey {

@@ -427,21 +427,7 @@ export function promoteVersion(input: { environmentId: string; version: string }
   return service().promoteVersion(input);
 }
 
-/** Rebuilds the environment's current hash from Postgres (admin action). */
-export async function rebuildCurrentCache(environmentId: string): Promise<boolean> {
-  const environment = await prisma().runtimeEnvironment.findUnique({
-    where: { id: environmentId },
-    select: { id: true, type: true },
-  });
-  if (!environment) throw new NotFoundError("Environment not found.");
+/** Rebuilds the environment's current hash from Postgres (admin repair, the sweep); the caller has read the environment. */
+export function rebuildCurrentCache(environment: EnvironmentRef): Promise<boolean> {
   return service().syncCurrent(environment);
-}
-
-/** The id of the environment's current worker, from Postgres. */
-export async function currentWorkerId(environmentId: string): Promise<string | null> {
-  const environment = await prisma().runtimeEnvironment.findUnique({
-    where: { id: environmentId },
-    select: { id: true, type: true },
-  });
-  return environment ? findCurrentWorkerId(prisma(), environment) : null;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { allTaskMetaKeysPattern, environmentKeys, parseTaskMetaKey } from "~/domain/cacheKeys";
+import { environmentKeys, parseTaskMetaKey, reconcileLockKey } from "~/domain/cacheKeys";
 
 /** Redis Cluster's key → slot: CRC16-XMODEM of the hash tag (or the whole key) mod 16384. */
 function keySlot(key: string): number {
@@ -67,6 +67,9 @@ describe("task metadata keys", () => {
 
   it("SCAN patterns escape glob characters of the prefix", () => {
     expect(environmentKeys("t*:", "e").pattern).toBe("t\\*:task-meta:{e}:*");
-    expect(allTaskMetaKeysPattern("tr:")).toBe("tr:task-meta:*");
+  });
+
+  it("the sweep's lock lives under the prefix, outside every environment's hash tag", () => {
+    expect(reconcileLockKey("tr:")).toBe("tr:task-meta:reconcile-lock");
   });
 });

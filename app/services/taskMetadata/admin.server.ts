@@ -1,5 +1,5 @@
 import { Cluster, type Redis } from "ioredis";
-import { environmentKeys, NO_CURRENT_WORKER, parseTaskMetaKey, type EnvironmentKeys } from "~/domain/cacheKeys";
+import { environmentKeys, NO_CURRENT_WORKER, parseTaskMetaKey, reconcileLockKey, type EnvironmentKeys } from "~/domain/cacheKeys";
 import { containsPattern } from "~/domain/redisGlob";
 import { getEnv } from "~/env.server";
 import { createRedisClient, type RedisClient } from "~/redis.server";
@@ -158,6 +158,21 @@ export class TaskMetadataCacheAdmin {
 
   async deleteCurrentField(environmentId: string, slug: string): Promise<boolean> {
     return (await this.client.hdel(this.keys(environmentId).current, slug)) === 1;
+  }
+
+  /**
+   * Who each environment's current hash was written for, from its owner key: null when there is
+   * no owner key (nothing written, or expired), `{ workerId: null }` when it was written for "no
+   * current worker". One GET each: on a Redis Cluster the owners live in different slots.
+   */
+  async currentOwners(environmentIds: string[]): Promise<({ workerId: string | null } | null)[]> {
+    const owners = await Promise.all(environmentIds.map((id) => this.client.get(this.keys(id).owner)));
+    return owners.map((owner) => (owner === null ? null : { workerId: owner === NO_CURRENT_WORKER ? null : owner }));
+  }
+
+  /** Takes the current-hash sweep's lock for `ttlMs` unless another instance holds it; never released early. */
+  async takeReconcileLock(ttlMs: number, holder: string): Promise<boolean> {
+    return (await this.client.set(reconcileLockKey(this.options.prefix), holder, "PX", ttlMs, "NX")) !== null;
   }
 
   /** SCAN has no key, so on a cluster it must go to the master that holds this environment's slot. */

@@ -1,10 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { prisma } from "~/db.server";
-import { NO_CURRENT_WORKER } from "~/domain/cacheKeys";
 import { getEnv } from "~/env.server";
 import { logger } from "~/services/logger.server";
 import { taskMetadataCacheAdmin, type TaskMetadataCacheAdmin } from "~/services/taskMetadata/admin.server";
-import { CURRENT_LABEL } from "~/services/taskMetadata/sources.server";
+import { CURRENT_LABEL, type EnvironmentType } from "~/services/taskMetadata/sources.server";
 import { rebuildCurrentCache } from "~/services/workers.server";
 
 /**
@@ -33,6 +32,7 @@ export interface ReconcileReport {
 
 interface EnvironmentRow {
   id: string;
+  type: EnvironmentType;
   /** Postgres' current worker: the promoted one, or in DEVELOPMENT the latest registered. */
   workerId: string | null;
 }
@@ -40,7 +40,7 @@ interface EnvironmentRow {
 /** Postgres' current worker of each environment, a batch in id order: one statement. */
 function currentWorkers(after: string): Promise<EnvironmentRow[]> {
   return prisma().$queryRaw<EnvironmentRow[]>`
-    SELECT e.id,
+    SELECT e.id, e.type::text AS type,
       CASE WHEN e.type = 'DEVELOPMENT'
         THEN (SELECT w.id FROM "BackgroundWorker" w WHERE w."environmentId" = e.id
               ORDER BY w."createdAt" DESC, w.id DESC LIMIT 1)
@@ -61,30 +61,27 @@ export async function reconcileCurrentHashes(options: { lockMs?: number; admin?:
   const admin = options.admin ?? taskMetadataCacheAdmin();
   const report: ReconcileReport = { skipped: false, checked: 0, repaired: [], failed: [] };
   if (options.lockMs) {
-    const lockKey = `${getEnv().REDIS_KEY_PREFIX}task-meta:reconcile-lock`;
     // Never released: the lock is the interval, so that one instance sweeps per interval.
-    const taken = await admin.client.set(lockKey, randomUUID(), "PX", options.lockMs, "NX");
-    if (taken === null) return { ...report, skipped: true };
+    if (!(await admin.takeReconcileLock(options.lockMs, randomUUID()))) return { ...report, skipped: true };
   }
 
   for (let after = ""; ; ) {
     const batch = await currentWorkers(after);
     if (batch.length === 0) break;
     after = batch[batch.length - 1].id;
-    // One GET each: on a Redis Cluster the owners of different environments live in different slots.
-    const owners = await Promise.all(batch.map((environment) => admin.client.get(admin.keys(environment.id).owner)));
+    const owners = await admin.currentOwners(batch.map((environment) => environment.id));
     report.checked += batch.length;
     for (const [i, environment] of batch.entries()) {
       const owner = owners[i];
-      // The owner names the worker the hash was written for, or NO_CURRENT_WORKER for an empty one.
-      if (owner === null || (owner === NO_CURRENT_WORKER ? null : owner) === environment.workerId) continue;
+      // No owner: nothing to repair, the first miss back-fills from Postgres.
+      if (owner === null || owner.workerId === environment.workerId) continue;
       logger.warn("current hash written for another worker than Postgres' current; rebuilding it", {
         environmentId: environment.id,
-        cachedOwner: owner,
+        cachedOwner: owner.workerId,
         currentWorkerId: environment.workerId,
       });
       // The rebuild reads Postgres again, so a promotion that lands meanwhile is what gets written.
-      if (await rebuildCurrentCache(environment.id)) report.repaired.push(environment.id);
+      if (await rebuildCurrentCache({ id: environment.id, type: environment.type })) report.repaired.push(environment.id);
       else report.failed.push(environment.id);
     }
     if (batch.length < BATCH) break;

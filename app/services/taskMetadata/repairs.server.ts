@@ -39,7 +39,7 @@ export async function rebuildCurrentHash(context: RepairContext): Promise<{ key:
   const environment = await environmentFor(context.environmentId);
   const admin = context.admin ?? taskMetadataCacheAdmin();
   const key = admin.keys(environment.id).current;
-  if (!(await rebuildCurrentCache(environment.id))) {
+  if (!(await rebuildCurrentCache(environment))) {
     // The write service has logged the cause; the admin needs to know it did not happen.
     throw new Error(`writing ${key} failed (is Redis reachable?)`);
   }

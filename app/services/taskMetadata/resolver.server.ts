@@ -61,13 +61,13 @@ export interface QueueResolverDeps {
   missStreaks?: ReadThroughOptions["missStreaks"];
 }
 
-export const lockedVersionNotFound = (version: string) =>
+const lockedVersionNotFound = (version: string) =>
   `Task locked to version '${version}', but no worker found with that version.`;
-export const lockedQueueNotFound = (queue: string, version: string) =>
+const lockedQueueNotFound = (queue: string, version: string) =>
   `Specified queue '${queue}' not found or not associated with locked version '${version}'.`;
-export const lockedTaskNotFound = (slug: string, version: string) =>
+const lockedTaskNotFound = (slug: string, version: string) =>
   `Task '${slug}' not found on locked version '${version}'.`;
-export const lockedDefaultQueueMissing = (slug: string, version: string) =>
+const lockedDefaultQueueMissing = (slug: string, version: string) =>
   `Default queue configuration for task '${slug}' missing on locked version '${version}'.`;
 
 interface LockedAnswer {

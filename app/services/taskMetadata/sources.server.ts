@@ -236,12 +236,12 @@ export interface ReplicaFirstSourceOptions {
 }
 
 /** The current worker is unknown, or the task is not on it: both may be the replica lagging. */
-export function currentNeedsPrimary(answer: { workerId: string | null; entry: TaskEntry }): boolean {
+function currentNeedsPrimary(answer: { workerId: string | null; entry: TaskEntry }): boolean {
   return answer.workerId === null || !answer.entry.found;
 }
 
 /** No such worker, no such task on it, or the override's queue is not associated with it. */
-export function lockedNeedsPrimary(answer: LockedLookup | null, overrideQueueName: string | undefined): boolean {
+function lockedNeedsPrimary(answer: LockedLookup | null, overrideQueueName: string | undefined): boolean {
   return answer === null || !answer.entry.found || (overrideQueueName !== undefined && !answer.overrideQueueId);
 }
 
