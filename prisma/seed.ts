@@ -10,7 +10,8 @@
  */
 import { pathToFileURL } from "node:url";
 import { disconnectDb, prisma } from "~/db.server";
-import { displayPrefix, generateApiKey, hashApiKey, randomToken, type EnvironmentTypeName } from "~/domain/apiKeys";
+import { displayPrefix, generateApiKey, hashApiKey, randomToken } from "~/domain/apiKeys";
+import type { EnvironmentType } from "~/domain/environments";
 import { tryParseDuration } from "~/domain/durations";
 import { defaultQueueName } from "~/domain/queueNames";
 import { getEnv } from "~/env.server";
@@ -34,7 +35,7 @@ interface TaskSpec {
 
 const ORGANIZATION = { slug: "acme", name: "Acme Inc." };
 const PROJECT = { slug: "storefront", name: "Storefront" };
-const ENVIRONMENTS: { slug: string; type: EnvironmentTypeName; fixedKey: () => string | undefined }[] = [
+const ENVIRONMENTS: { slug: string; type: EnvironmentType; fixedKey: () => string | undefined }[] = [
   { slug: "dev", type: "DEVELOPMENT", fixedKey: () => getEnv().SEED_DEV_API_KEY },
   { slug: "staging", type: "STAGING", fixedKey: () => getEnv().SEED_STAGING_API_KEY },
   { slug: "prod", type: "PRODUCTION", fixedKey: () => getEnv().SEED_PROD_API_KEY },
@@ -99,7 +100,7 @@ export interface SeedResult {
   organizationId: string;
   projectId: string;
   webhookSecret: string;
-  environments: Record<string, { id: string; type: EnvironmentTypeName; apiKey: string | null }>;
+  environments: Record<string, { id: string; type: EnvironmentType; apiKey: string | null }>;
   users: { email: string; role: UserRole; password: string | null }[];
   workers: { environment: string; version: string; workerId: string; tasks: number }[];
 }
@@ -125,7 +126,7 @@ async function seedUser(address: string, role: UserRole, fixedPassword: string |
  * The environment's key: the fixed one when configured (added if missing), else the existing
  * active key (whose plaintext is gone), else a new random one. Returns the plaintext when known.
  */
-async function seedApiKey(environmentId: string, slug: string, type: EnvironmentTypeName, fixed: string | undefined, log: Log) {
+async function seedApiKey(environmentId: string, slug: string, type: EnvironmentType, fixed: string | undefined, log: Log) {
   const db = prisma();
   if (fixed) {
     const hash = hashApiKey(fixed);
@@ -162,7 +163,7 @@ async function createApiKey(environmentId: string, key: string) {
 const RUN_STATUSES: TaskRunStatus[] = ["COMPLETED", "COMPLETED", "EXECUTING", "PENDING", "FAILED", "COMPLETED", "CANCELED", "EXPIRED"];
 
 /** A handful of runs per environment, once (tagged `seed`): mixed statuses, task kinds and queues. */
-async function seedRuns(environmentId: string, slug: string, type: EnvironmentTypeName, tasks: TaskSpec[], lockedWorkerId: string | undefined, log: Log) {
+async function seedRuns(environmentId: string, slug: string, type: EnvironmentType, tasks: TaskSpec[], lockedWorkerId: string | undefined, log: Log) {
   const db = prisma();
   if (await db.taskRun.findFirst({ where: { environmentId, tags: { has: SEED_TAG } }, select: { id: true } })) {
     log(`  ${slug.padEnd(8)} runs exist`);

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { TRIGGER_SOURCES } from "~/domain/environments";
 import { promoteVersion, registerWorker } from "~/services/workers.server";
 import { authenticateDeployRequest } from "./deployAuth";
 import { json, type ApiRequest, type ApiResponse } from "./http";
@@ -18,7 +19,7 @@ const TaskSpec = z.object({
     })
     .nullish(),
   ttl: z.union([z.string().max(64), z.number()]).nullish(),
-  triggerSource: z.enum(["STANDARD", "SCHEDULED", "AGENT"]).optional(),
+  triggerSource: z.enum(TRIGGER_SOURCES).optional(),
 });
 
 const DeployBody = z.object({

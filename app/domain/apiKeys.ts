@@ -1,10 +1,9 @@
 import { createHash, randomBytes } from "node:crypto";
+import type { EnvironmentType } from "~/domain/environments";
 
 /** Environment secret keys: `tr_<dev|stg|prod|prev>_<random>`. Only the sha256 hash is stored. */
 
-export type EnvironmentTypeName = "DEVELOPMENT" | "STAGING" | "PRODUCTION" | "PREVIEW";
-
-const KEY_PREFIX: Record<EnvironmentTypeName, string> = {
+const KEY_PREFIX: Record<EnvironmentType, string> = {
   DEVELOPMENT: "tr_dev_",
   STAGING: "tr_stg_",
   PRODUCTION: "tr_prod_",
@@ -21,7 +20,7 @@ export function randomToken(length: number): string {
   return out;
 }
 
-export function generateApiKey(type: EnvironmentTypeName): string {
+export function generateApiKey(type: EnvironmentType): string {
   return `${KEY_PREFIX[type]}${randomToken(32)}`;
 }
 

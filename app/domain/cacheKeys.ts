@@ -12,6 +12,8 @@
  * `${prefix}task-meta:{<envId>}:staging:<token>`    a replace being assembled; renamed into place
  */
 
+import { isEnvironmentId } from "~/domain/environments";
+
 export const NO_CURRENT_WORKER = "-";
 
 export type TaskMetaKeyKind = "current" | "owner" | "versions" | "worker" | "queues" | "staging";
@@ -43,7 +45,9 @@ function assertPrefix(prefix: string) {
 
 export function environmentKeys(prefix: string, environmentId: string): EnvironmentKeys {
   assertPrefix(prefix);
-  assertTaggable("environment id", environmentId);
+  if (!isEnvironmentId(environmentId)) {
+    throw new Error(`environment id must be non-empty, without braces or whitespace, got ${JSON.stringify(environmentId)}`);
+  }
   const base = `${prefix}task-meta:{${environmentId}}:`;
   return {
     current: `${base}current`,

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { TRIGGER_SOURCES, type TaskKind } from "~/domain/environments";
 
 /**
  * What the cache stores per task, per queue association and per version (docs/decisions/0012-task-metadata-key-layout.md). Values are
@@ -13,7 +14,7 @@ import { z } from "zod";
 
 export const TASK_METADATA_SCHEMA_VERSION = 1;
 
-export type TaskKind = "STANDARD" | "SCHEDULED" | "AGENT";
+export type { TaskKind };
 
 export interface TaskMetadata {
   found: true;
@@ -37,7 +38,7 @@ const id = z.string().min(1).max(128).regex(/^[^\s{}]+$/);
 
 const PresentWire = z.object({
   v: z.literal(TASK_METADATA_SCHEMA_VERSION),
-  k: z.enum(["STANDARD", "SCHEDULED", "AGENT"]),
+  k: z.enum(TRIGGER_SOURCES),
   t: z.string().min(1).max(64).optional(),
   q: id.optional(),
   n: z.string().min(1).max(256).optional(),

@@ -1,4 +1,5 @@
 import { formatDuration, parseDuration, tryParseDuration } from "~/domain/durations";
+import type { EnvironmentType } from "~/domain/environments";
 
 /**
  * The effective TTL of a run (docs/api.md): the trigger's `ttl` → the task's TTL → 10 minutes in
@@ -16,7 +17,7 @@ export interface TtlInput {
   triggerTtlSeconds?: number;
   /** The task's registered TTL (a normalised duration string) or null. */
   taskTtl: string | null | undefined;
-  environmentType: "DEVELOPMENT" | "STAGING" | "PRODUCTION" | "PREVIEW";
+  environmentType: EnvironmentType;
   maxSeconds: number;
 }
 

@@ -1,4 +1,5 @@
 import { readPrisma } from "~/db.server";
+import { CURRENT_LABEL, currentWorkerOf, LATEST_WORKER_FIRST } from "~/domain/environments";
 import type { DeploymentStatus } from "~/generated/prisma/enums.ts";
 import { byProjectThenSlug, environmentSummary, environmentSummarySelect, type EnvironmentSummary } from "~/presenters/environmentSummary.server";
 
@@ -46,12 +47,12 @@ export async function deploymentsPage(options: { environmentId?: string } = {}):
     select: {
       ...environmentSummarySelect,
       promotions: {
-        where: { label: "current" },
+        where: { label: CURRENT_LABEL },
         select: { workerId: true, updatedAt: true, worker: { select: { version: true, createdAt: true } } },
       },
       _count: { select: { workers: true } },
       workers: {
-        orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+        orderBy: [...LATEST_WORKER_FIRST],
         take,
         select: {
           id: true,
@@ -71,9 +72,10 @@ export async function deploymentsPage(options: { environmentId?: string } = {}):
       const promotion = env.promotions[0] ?? null;
       const latest = env.workers[0] ?? null;
       // The promoted worker may be older than the listed page, so it is read through the promotion.
-      const currentWorker = dev
-        ? latest && { id: latest.id, version: latest.version, createdAt: latest.createdAt }
-        : promotion && { id: promotion.workerId, ...promotion.worker };
+      const currentWorker = currentWorkerOf(env, {
+        latest: latest && { id: latest.id, version: latest.version, createdAt: latest.createdAt },
+        promoted: promotion && { id: promotion.workerId, ...promotion.worker },
+      });
       const versions = env.workers.map((w): VersionRow => {
         const current = w.id === currentWorker?.id;
         const promotable = !dev && !current && w.deployment?.status === "DEPLOYED";

@@ -1,5 +1,5 @@
 import type { Prisma } from "~/generated/prisma/client.ts";
-import type { EnvironmentType } from "~/generated/prisma/enums.ts";
+import type { EnvironmentType } from "~/domain/environments";
 
 /**
  * How the admin pages name an environment (project / slug, and its type), read with one select and

@@ -1,4 +1,5 @@
 import { readPrisma } from "~/db.server";
+import { CURRENT_LABEL, currentWorkerOf, LATEST_WORKER_FIRST } from "~/domain/environments";
 import { byProjectThenSlug, environmentSummary, environmentSummarySelect, type EnvironmentSummary } from "~/presenters/environmentSummary.server";
 import { redisUnavailableNotice } from "~/presenters/pageData.server";
 import { taskMetadataCacheAdmin, type CurrentHashStatus, type TaskMetadataCacheAdmin } from "~/services/taskMetadata/index.server";
@@ -26,8 +27,8 @@ export async function environmentsPage(deps: { admin?: TaskMetadataCacheAdmin } 
     orderBy: byProjectThenSlug,
     select: {
       ...environmentSummarySelect,
-      promotions: { where: { label: "current" }, select: { worker: { select: { id: true, version: true } } } },
-      workers: { orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: 1, select: { id: true, version: true } },
+      promotions: { where: { label: CURRENT_LABEL }, select: { worker: { select: { id: true, version: true } } } },
+      workers: { orderBy: [...LATEST_WORKER_FIRST], take: 1, select: { id: true, version: true } },
       _count: { select: { workers: true } },
     },
   });
@@ -47,7 +48,7 @@ export async function environmentsPage(deps: { admin?: TaskMetadataCacheAdmin } 
   return {
     redisError,
     environments: environments.map((env, i) => {
-      const current = env.type === "DEVELOPMENT" ? env.workers[0] : env.promotions[0]?.worker;
+      const current = currentWorkerOf(env, { latest: env.workers[0], promoted: env.promotions[0]?.worker });
       const status = statuses[i];
       return {
         ...environmentSummary(env),

@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { readOrPrimary, readPrisma } from "~/db.server";
 import type { Prisma } from "~/generated/prisma/client.ts";
-import { TaskRunStatus, TaskTriggerSource } from "~/generated/prisma/enums.ts";
+import { TRIGGER_SOURCES, type TaskKind } from "~/domain/environments";
+import { TaskRunStatus } from "~/generated/prisma/enums.ts";
 import { decodeRunCursor, encodeRunCursor, type RunCursor } from "~/domain/runCursor";
 import { byProjectThenSlug } from "~/presenters/environmentSummary.server";
 
@@ -32,7 +33,7 @@ export const RunFiltersSchema = z.object({
   env: z.preprocess(blankToUndefined, z.string().max(64).optional()),
   task: z.preprocess(blankToUndefined, z.string().trim().max(256).optional()),
   status: z.preprocess(blankToUndefined, z.enum(Object.values(TaskRunStatus)).optional()),
-  source: z.preprocess(blankToUndefined, z.enum(Object.values(TaskTriggerSource)).optional()),
+  source: z.preprocess(blankToUndefined, z.enum(TRIGGER_SOURCES).optional()),
   /** Rows older than this position (the "next" page). */
   after: cursorParam,
   /** Rows newer than this position (the "newer" page). */
@@ -62,7 +63,7 @@ export interface RunRow {
   taskIdentifier: string;
   status: TaskRunStatus;
   queue: string;
-  taskKind: TaskTriggerSource;
+  taskKind: TaskKind;
   ttl: string | null;
   expiresAt: string | null;
   lockedVersion: string | null;

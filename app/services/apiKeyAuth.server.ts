@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { pgPool } from "~/db.server";
 import { getEnv } from "~/env.server";
-import { hashApiKey, looksLikeApiKey, type EnvironmentTypeName } from "~/domain/apiKeys";
+import { hashApiKey, looksLikeApiKey } from "~/domain/apiKeys";
+import { ENVIRONMENT_TYPES, type EnvironmentType } from "~/domain/environments";
 import { CircuitBreaker } from "~/domain/circuitBreaker";
 import { UnauthorizedError } from "~/domain/errors";
 import { keyPrefix } from "~/redis.server";
@@ -29,7 +30,7 @@ import { logger } from "~/services/logger.server";
 
 export interface AuthenticatedEnvironment {
   id: string;
-  type: EnvironmentTypeName;
+  type: EnvironmentType;
   slug: string;
   projectId: string;
 }
@@ -45,7 +46,7 @@ const CachedEntry = z.union([
   z.object({
     v: z.literal(1),
     id: z.string(),
-    type: z.enum(["DEVELOPMENT", "STAGING", "PRODUCTION", "PREVIEW"]),
+    type: z.enum(ENVIRONMENT_TYPES),
     slug: z.string(),
     projectId: z.string(),
   }),

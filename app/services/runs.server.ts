@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { pgPool, prisma } from "~/db.server";
+import type { TaskKind } from "~/domain/environments";
 
 /**
  * Task runs: the trigger's single write, and the runs API's read.
@@ -11,7 +12,6 @@ import { pgPool, prisma } from "~/db.server";
  */
 
 export type RunStatus = "PENDING" | "DELAYED" | "WAITING_FOR_DEPLOY";
-export type TaskKind = "STANDARD" | "SCHEDULED" | "AGENT";
 
 export interface NewRun {
   environmentId: string;

@@ -1,18 +1,17 @@
 import { createHash } from "node:crypto";
 import { prisma } from "~/db.server";
 import { formatDuration, parseDuration } from "~/domain/durations";
+import { CURRENT_LABEL, type EnvironmentRef, type TaskKind } from "~/domain/environments";
 import { BadRequestError, ConflictError, NotFoundError, ValidationError } from "~/domain/errors";
 import { sanitizeQueueName } from "~/domain/queueNames";
 import type { TaskMetadata, WorkerMetadataSnapshot } from "~/domain/taskMetadataEntry";
 import type { PrismaClient } from "~/generated/prisma/client.ts";
 import { logger } from "~/services/logger.server";
 import {
-  CURRENT_LABEL,
-  taskMetadataCache,
-  type TaskMetadataStore,
   findCurrentWorkerId,
   loadWorkerSnapshot,
-  type EnvironmentRef,
+  taskMetadataCache,
+  type TaskMetadataStore,
 } from "~/services/taskMetadata/index.server";
 
 /**
@@ -32,7 +31,7 @@ export interface RegisterWorkerTask {
   slug: string;
   queue?: { name: string; concurrencyLimit?: number | null } | null;
   ttl?: string | number | null;
-  triggerSource?: "STANDARD" | "SCHEDULED" | "AGENT";
+  triggerSource?: TaskKind;
 }
 
 export interface RegisterWorkerInput {
@@ -63,7 +62,7 @@ interface NormalisedTask {
   queueName: string | null;
   concurrencyLimit: number | null | undefined;
   ttl: string | null;
-  triggerSource: "STANDARD" | "SCHEDULED" | "AGENT";
+  triggerSource: TaskKind;
 }
 
 const MAX_VERSION_LENGTH = 128;

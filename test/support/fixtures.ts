@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { generateApiKey, hashApiKey, displayPrefix, type EnvironmentTypeName } from "~/domain/apiKeys";
+import { generateApiKey, hashApiKey, displayPrefix } from "~/domain/apiKeys";
+import type { EnvironmentType } from "~/domain/environments";
 import { prisma } from "~/db.server";
 
 /**
@@ -11,7 +12,7 @@ import { prisma } from "~/db.server";
 export interface TestEnvironment {
   id: string;
   slug: string;
-  type: EnvironmentTypeName;
+  type: EnvironmentType;
   /** Plaintext secret key, for `Authorization: Bearer`. */
   apiKey: string;
   apiKeyId: string;
@@ -30,7 +31,7 @@ function suffix() {
   return randomBytes(4).toString("hex");
 }
 
-async function createEnvironment(projectId: string, slug: string, type: EnvironmentTypeName): Promise<TestEnvironment> {
+async function createEnvironment(projectId: string, slug: string, type: EnvironmentType): Promise<TestEnvironment> {
   const apiKey = generateApiKey(type);
   const environment = await prisma().runtimeEnvironment.create({
     data: {

@@ -29,4 +29,3 @@ export {
 } from "~/services/taskMetadata/admin.server";
 export { deleteCurrentHashField, invalidateCurrentHash, rebuildCurrentHash } from "~/services/taskMetadata/repairs.server";
 export { reconcileCurrentHashes, startCacheReconciler, stopCacheReconciler } from "~/services/taskMetadata/reconciler.server";
-export { CURRENT_LABEL, type EnvironmentRef } from "~/services/taskMetadata/sources.server";

@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import { isEnvironmentId } from "~/domain/environments";
 import type { RedisConnectionConfig } from "~/env.server";
 import type { RedisClient } from "~/redis.server";
 import { logger } from "~/services/logger.server";
@@ -27,9 +28,6 @@ export interface InvalidationTarget {
   invalidateEnvironment(environmentId: string): void;
   setLive(live: boolean): void;
 }
-
-// Environment ids are hash-tagged into keys, so they never hold braces or whitespace.
-const ENVIRONMENT_ID = /^[^\s{}]{1,128}$/;
 
 /**
  * Waits until `client` can take a command: connects a lazy client, waits for one that is
@@ -209,7 +207,7 @@ export class InvalidationSubscriber {
 
   private receive(channel: string, message: string): void {
     if (channel !== this.options.channel) return;
-    if (!ENVIRONMENT_ID.test(message)) {
+    if (!isEnvironmentId(message)) {
       logger.warn("ignoring a malformed task metadata invalidation message", { channel, message: message.slice(0, 200) });
       return;
     }

@@ -1,9 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { prisma } from "~/db.server";
+import type { EnvironmentType } from "~/domain/environments";
+import { Prisma } from "~/generated/prisma/client.ts";
 import { getEnv } from "~/env.server";
 import { logger } from "~/services/logger.server";
 import { taskMetadataCacheAdmin, type TaskMetadataCacheAdmin } from "~/services/taskMetadata/admin.server";
-import { CURRENT_LABEL, type EnvironmentType } from "~/services/taskMetadata/sources.server";
+import { currentWorkerIdSql } from "~/services/taskMetadata/sources.server";
 import { rebuildCurrentCache } from "~/services/workers.server";
 
 /**
@@ -40,13 +42,7 @@ interface EnvironmentRow {
 /** Postgres' current worker of each environment, a batch in id order: one statement. */
 function currentWorkers(after: string): Promise<EnvironmentRow[]> {
   return prisma().$queryRaw<EnvironmentRow[]>`
-    SELECT e.id, e.type::text AS type,
-      CASE WHEN e.type = 'DEVELOPMENT'
-        THEN (SELECT w.id FROM "BackgroundWorker" w WHERE w."environmentId" = e.id
-              ORDER BY w."createdAt" DESC, w.id DESC LIMIT 1)
-        ELSE (SELECT p."workerId" FROM "WorkerDeploymentPromotion" p
-              WHERE p."environmentId" = e.id AND p.label = ${CURRENT_LABEL})
-      END AS "workerId"
+    SELECT e.id, e.type::text AS type, ${currentWorkerIdSql(Prisma.sql`e.id`, Prisma.sql`e.type`)} AS "workerId"
     FROM "RuntimeEnvironment" e
     WHERE e.id > ${after}
     ORDER BY e.id

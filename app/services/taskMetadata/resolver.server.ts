@@ -2,16 +2,16 @@ import { performance } from "node:perf_hooks";
 import { prisma } from "~/db.server";
 import { getEnv } from "~/env.server";
 import type { CacheEventSink } from "~/domain/cacheEvents";
+import type { EnvironmentRef, TaskKind } from "~/domain/environments";
 import { ValidationError } from "~/domain/errors";
 import { defaultQueueName, sanitizeQueueName } from "~/domain/queueNames";
-import type { TaskEntry, TaskKind } from "~/domain/taskMetadataEntry";
+import type { TaskEntry } from "~/domain/taskMetadataEntry";
 import { effectiveTtl, parseTriggerTtl } from "~/domain/ttl";
 import type { PrismaClient } from "~/generated/prisma/client.ts";
 import { cacheEvents, taskMetadataCache, taskMetadataSource } from "~/services/taskMetadata/instance.server";
 import { ReadThrough, type ReadThroughOptions } from "~/services/taskMetadata/readThrough.server";
 import {
   postgresTaskMetadataSource,
-  type EnvironmentRef,
   type LockedLookup,
   type TaskMetadataSource,
 } from "~/services/taskMetadata/sources.server";

@@ -1,5 +1,6 @@
 import { Prisma, type PrismaClient } from "~/generated/prisma/client.ts";
 import { CircuitBreaker } from "~/domain/circuitBreaker";
+import { CURRENT_LABEL, type EnvironmentRef } from "~/domain/environments";
 import { SingleFlight } from "~/domain/singleFlight";
 import { ABSENT_TASK, type TaskEntry, type TaskMetadata, type WorkerMetadataSnapshot } from "~/domain/taskMetadataEntry";
 import { logger } from "~/services/logger.server";
@@ -9,15 +10,6 @@ import { logger } from "~/services/logger.server";
  * by the resolver on a miss and by the write services to build the hashes they replace. The
  * resolver's lookups are one statement each (counted in test/integration/queueResolver.test.ts).
  */
-
-export type EnvironmentType = "DEVELOPMENT" | "STAGING" | "PRODUCTION" | "PREVIEW";
-
-export interface EnvironmentRef {
-  id: string;
-  type: EnvironmentType;
-}
-
-export const CURRENT_LABEL = "current";
 
 const taskSelect = {
   ttl: true,
@@ -56,50 +48,47 @@ function rowEntry(row: TaskJoinRow | undefined): TaskEntry {
 }
 
 /**
- * The current worker (docs/architecture.md: the latest registered worker in DEVELOPMENT, the promoted one
- * elsewhere) and the entry of `slug` on it. One statement: Prisma's nested selects would cost one
- * query per relation (4 here), and this is the cold path of every trigger. `workerId` is null
- * when the environment has no current worker.
+ * Postgres' current worker of one environment, as a SQL expression (the rule and its preloaded-rows
+ * twin: `currentWorkerOf` in domain/environments.ts): the latest registered worker in
+ * DEVELOPMENT, the promoted one elsewhere; NULL when there is none. `environmentId` and
+ * `environmentType` are SQL too, so a statement over many environments can pass columns. Every
+ * statement that needs the current worker uses this.
+ */
+export function currentWorkerIdSql(environmentId: Prisma.Sql, environmentType: Prisma.Sql): Prisma.Sql {
+  return Prisma.sql`CASE WHEN (${environmentType})::text = 'DEVELOPMENT'
+    THEN (SELECT w.id FROM "BackgroundWorker" w WHERE w."environmentId" = ${environmentId}
+          ORDER BY w."createdAt" DESC, w.id DESC LIMIT 1)
+    ELSE (SELECT p."workerId" FROM "WorkerDeploymentPromotion" p
+          WHERE p."environmentId" = ${environmentId} AND p.label = ${CURRENT_LABEL})
+  END`;
+}
+
+const currentWorkerOfRef = (environment: EnvironmentRef) =>
+  currentWorkerIdSql(Prisma.sql`${environment.id}`, Prisma.sql`${environment.type}`);
+
+/**
+ * The current worker and the entry of `slug` on it. One statement: Prisma's nested selects would
+ * cost one query per relation (4 here), and this is the cold path of every trigger. `workerId` is
+ * null when the environment has no current worker.
  */
 export async function findCurrentTask(
   db: PrismaClient,
   environment: EnvironmentRef,
   slug: string,
 ): Promise<{ workerId: string | null; entry: TaskEntry }> {
-  const rows =
-    environment.type === "DEVELOPMENT"
-      ? await db.$queryRaw<TaskJoinRow[]>`
-          SELECT w.id AS "workerId", t.id AS "taskId", t.ttl, t."triggerSource"::text AS "triggerSource",
-                 q.id AS "queueId", q.name AS "queueName"
-          FROM (SELECT id FROM "BackgroundWorker" WHERE "environmentId" = ${environment.id}
-                ORDER BY "createdAt" DESC, id DESC LIMIT 1) w
-          LEFT JOIN "BackgroundWorkerTask" t ON t."workerId" = w.id AND t.slug = ${slug}
-          LEFT JOIN "TaskQueue" q ON q.id = t."queueId"`
-      : await db.$queryRaw<TaskJoinRow[]>`
-          SELECT p."workerId", t.id AS "taskId", t.ttl, t."triggerSource"::text AS "triggerSource",
-                 q.id AS "queueId", q.name AS "queueName"
-          FROM "WorkerDeploymentPromotion" p
-          LEFT JOIN "BackgroundWorkerTask" t ON t."workerId" = p."workerId" AND t.slug = ${slug}
-          LEFT JOIN "TaskQueue" q ON q.id = t."queueId"
-          WHERE p."environmentId" = ${environment.id} AND p.label = ${CURRENT_LABEL}`;
+  const rows = await db.$queryRaw<TaskJoinRow[]>`
+    SELECT c."workerId", t.id AS "taskId", t.ttl, t."triggerSource"::text AS "triggerSource",
+           q.id AS "queueId", q.name AS "queueName"
+    FROM (SELECT ${currentWorkerOfRef(environment)} AS "workerId") c
+    LEFT JOIN "BackgroundWorkerTask" t ON t."workerId" = c."workerId" AND t.slug = ${slug}
+    LEFT JOIN "TaskQueue" q ON q.id = t."queueId"`;
   return { workerId: rows[0]?.workerId ?? null, entry: rowEntry(rows[0]) };
 }
 
 /** The id of the current worker only (write services, repairs). */
 export async function findCurrentWorkerId(db: PrismaClient, environment: EnvironmentRef): Promise<string | null> {
-  if (environment.type === "DEVELOPMENT") {
-    const worker = await db.backgroundWorker.findFirst({
-      where: { environmentId: environment.id },
-      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
-      select: { id: true },
-    });
-    return worker?.id ?? null;
-  }
-  const promotion = await db.workerDeploymentPromotion.findUnique({
-    where: { environmentId_label: { environmentId: environment.id, label: CURRENT_LABEL } },
-    select: { workerId: true },
-  });
-  return promotion?.workerId ?? null;
+  const rows = await db.$queryRaw<{ workerId: string | null }[]>`SELECT ${currentWorkerOfRef(environment)} AS "workerId"`;
+  return rows[0]?.workerId ?? null;
 }
 
 export interface LockedLookup {
