@@ -14,7 +14,6 @@ import { TRIGGER_SOURCES, type TaskKind } from "~/domain/environments";
 
 export const TASK_METADATA_SCHEMA_VERSION = 1;
 
-export type { TaskKind };
 
 export interface TaskMetadata {
   found: true;
