@@ -25,18 +25,27 @@ export interface ReadThroughOptions {
   now?: () => number;
 }
 
-/** One key's way through the cache. `H` is what the cache knew on a miss (a worker id, say). */
-export interface Lookup<Cached, Found, Hint = never> {
+/** A cache miss that still knew something (a worker id, say): `hint` narrows the Postgres lookup that follows. */
+export class CacheMiss<Hint> {
+  constructor(readonly hint: Hint) {}
+}
+
+/**
+ * One kind of lookup through the cache, built once and given each call's arguments (`Args`): a
+ * warm read then allocates no closure (under tsx/esbuild's keepNames each one costs a
+ * defineProperty, a measurable share of an in-process hit).
+ */
+export interface Lookup<Args, Cached, Found, Hint = never> {
   /** Everything the answer depends on: the key of its miss streak. */
-  key: string;
-  /** The cache's answer, null on a miss; `hint` narrows the Postgres lookup that follows. */
-  fromCache(): Promise<{ value: Cached | null; hint?: Hint }>;
+  key(args: Args): string;
+  /** The cache's answer: null or a {@link CacheMiss} on a miss. */
+  fromCache(args: Args): Promise<Cached | null | CacheMiss<Hint>>;
   /** Postgres' answer. `hint` is undefined when the lookup runs beside the cache or without it. */
-  fromSource(hint: Hint | undefined): Promise<Found>;
+  fromSource(args: Args, hint: Hint | undefined): Promise<Found>;
   /** The back-fill of what Postgres found (resolves true when written); null when there is nothing to write. */
-  backfill(found: Found, hint: Hint | undefined): (() => Promise<boolean>) | null;
+  backfill(args: Args, found: Found, hint: Hint | undefined): (() => Promise<boolean>) | null;
   /** Logged with a failure of a Postgres lookup whose answer went unused. */
-  context: Record<string, unknown>;
+  context(args: Args): Record<string, unknown>;
 }
 
 export type ReadThroughResult<Cached, Found> = { fromDatabase: false; value: Cached } | { fromDatabase: true; value: Found };
@@ -59,22 +68,24 @@ export class ReadThrough {
     this.now = options.now ?? (() => performance.now());
   }
 
-  async read<Cached, Found, Hint>(lookup: Lookup<Cached, Found, Hint>): Promise<ReadThroughResult<Cached, Found>> {
-    const { key } = lookup;
+  async read<Args, Cached, Found, Hint>(lookup: Lookup<Args, Cached, Found, Hint>, args: Args): Promise<ReadThroughResult<Cached, Found>> {
+    const key = lookup.key(args);
     const plan = this.plan(key);
-    if (plan === "database-only") return { fromDatabase: true, value: await lookup.fromSource(undefined) };
+    if (plan === "database-only") return { fromDatabase: true, value: await lookup.fromSource(args, undefined) };
 
-    const beside = plan === "probe" ? lookupBeside(() => lookup.fromSource(undefined)) : undefined;
-    const cached = await lookup.fromCache();
-    if (cached.value !== null) {
+    const beside = plan === "probe" ? lookupBeside(lookup, args) : undefined;
+    const cached = await lookup.fromCache(args);
+    const miss = cached instanceof CacheMiss ? (cached as CacheMiss<Hint>) : undefined;
+    if (cached !== null && !miss) {
       this.streaks?.hit(key);
-      leaveUnused(beside, lookup.context);
-      return { fromDatabase: false, value: cached.value };
+      if (beside) leaveUnused(beside, lookup.context(args));
+      return { fromDatabase: false, value: cached as Cached };
     }
+    const hint = miss?.hint;
     const backfills = this.streaks?.missed(key, plan, this.now()) ?? true;
-    const found = await (beside ?? lookup.fromSource(cached.hint));
+    const found = await (beside ?? lookup.fromSource(args, hint));
     if (backfills) {
-      const work = lookup.backfill(found, cached.hint);
+      const work = lookup.backfill(args, found, hint);
       if (work) this.schedule(key, work);
       else this.streaks?.backfillFinished(key, false);
     }
@@ -110,13 +121,13 @@ export class ReadThrough {
  * Starts a probe's Postgres lookup beside its cache read. Its rejection is marked handled at once:
  * the caller awaits it only when the cache misses (and then sees the error).
  */
-function lookupBeside<T>(lookup: () => Promise<T>): Promise<T> {
-  const answer = lookup();
+function lookupBeside<Args, Found>(lookup: Lookup<Args, unknown, Found, unknown>, args: Args): Promise<Found> {
+  const answer = lookup.fromSource(args, undefined);
   answer.catch(() => undefined);
   return answer;
 }
 
 /** The cache answered first: the Postgres answer goes unused, and a failure of it is only logged. */
-function leaveUnused(answer: Promise<unknown> | undefined, context: Record<string, unknown>) {
-  answer?.catch((error) => logger.warn("unused Postgres lookup beside a cache hit failed", { ...context, error }));
+function leaveUnused(answer: Promise<unknown>, context: Record<string, unknown>) {
+  answer.catch((error) => logger.warn("unused Postgres lookup beside a cache hit failed", { ...context, error }));
 }

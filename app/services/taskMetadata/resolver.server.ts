@@ -9,7 +9,7 @@ import type { TaskEntry } from "~/domain/taskMetadataEntry";
 import { effectiveTtl, parseTriggerTtl } from "~/domain/ttl";
 import type { PrismaClient } from "~/generated/prisma/client.ts";
 import { cacheEvents, taskMetadataCache, taskMetadataSource } from "~/services/taskMetadata/instance.server";
-import { ReadThrough, type ReadThroughOptions } from "~/services/taskMetadata/readThrough.server";
+import { CacheMiss, ReadThrough, type Lookup, type ReadThroughOptions, type ReadThroughResult } from "~/services/taskMetadata/readThrough.server";
 import {
   postgresTaskMetadataSource,
   type LockedLookup,
@@ -79,6 +79,10 @@ interface LockedAnswer {
 export class QueueResolver {
   private readonly deps: QueueResolverDeps;
   private readonly readThrough: ReadThrough;
+  private readonly lookups: {
+    current: ReturnType<typeof currentTaskLookup>;
+    locked: ReturnType<typeof lockedTaskLookup>;
+  };
   private defaultSource: TaskMetadataSource | undefined;
 
   private get cache(): TaskMetadataStore {
@@ -98,6 +102,17 @@ export class QueueResolver {
   constructor(deps: QueueResolverDeps = {}) {
     this.deps = deps;
     this.readThrough = new ReadThrough({ missStreaks: deps.missStreaks, scheduleBackfill: deps.scheduleBackfill });
+    // The getters, so a lookup sees the cache and source in use at the time of each call.
+    const resolver = this;
+    const io: LookupIo = {
+      get cache() {
+        return resolver.cache;
+      },
+      get source() {
+        return resolver.source;
+      },
+    };
+    this.lookups = { current: currentTaskLookup(io), locked: lockedTaskLookup(io) };
   }
 
   async resolve(input: ResolveInput): Promise<ResolvedTask> {
@@ -133,7 +148,9 @@ export class QueueResolver {
   /** Not locked: the current worker's entry. Never fails (docs/api.md). */
   private async resolveCurrent(input: ResolveInput, override: string | undefined) {
     const { environment, taskSlug } = input;
-    const { entry, fromDatabase } = await this.currentTask(environment, taskSlug);
+    const answer = await this.currentTask(environment, taskSlug);
+    const entry = answer.fromDatabase ? answer.value.entry : answer.value;
+    const { fromDatabase } = answer;
     const queueName =
       override !== undefined
         ? sanitizeQueueName(override, taskSlug)
@@ -147,7 +164,10 @@ export class QueueResolver {
   private async resolveLocked(input: ResolveInput, version: string, override: string | undefined) {
     const { environment, taskSlug } = input;
     const queueName = override !== undefined ? sanitizeQueueName(override, taskSlug) : undefined;
-    const { workerId, entry, queueId, fromDatabase } = await this.lockedTask(environment.id, version, taskSlug, queueName);
+    const { workerId, entry, queueId, fromDatabase } = lockedAnswer(
+      await this.lockedTask(environment.id, version, taskSlug, queueName),
+      version,
+    );
 
     if (queueName !== undefined) {
       if (!queueId) throw new ValidationError(lockedQueueNotFound(input.queue ?? queueName, version));
@@ -168,54 +188,87 @@ export class QueueResolver {
   // ---- lookups -----------------------------------------------------------------------------
 
   /** The current worker's entry of `slug`; a miss back-fills the current hash for that worker. */
-  private async currentTask(environment: EnvironmentRef, slug: string): Promise<{ entry: TaskEntry; fromDatabase: boolean }> {
-    const environmentId = environment.id;
-    const answer = await this.readThrough.read({
-      key: `${environmentId}\0${slug}`,
-      context: { environmentId, slug },
-      fromCache: async () => ({ value: await this.cache.getCurrentTask(environmentId, slug) }),
-      fromSource: () => this.source.findCurrentTask(environment, slug),
-      backfill: ({ workerId, entry }) => () => this.cache.backfillCurrentTask(environmentId, workerId, slug, entry),
-    });
-    return { entry: answer.fromDatabase ? answer.value.entry : answer.value, fromDatabase: answer.fromDatabase };
+  private currentTask(environment: EnvironmentRef, slug: string) {
+    return this.readThrough.read(this.lookups.current, { environment, slug });
   }
 
-  /**
-   * Version → worker from the versions hash, then the task (and the override's queue association)
-   * from that worker's hashes. Whatever missed is read from Postgres in one statement (by the
-   * cached worker id when the version was known) and back-filled; a worker's tasks never change
-   * after registration, so "absent" is cached too. Only found versions are cached: a version
-   * registered a moment later must not stay "unknown".
-   */
-  private async lockedTask(environmentId: string, version: string, slug: string, queueName: string | undefined) {
-    const answer = await this.readThrough.read<LockedAnswer, LockedLookup | null, string>({
-      key: `${environmentId}\0${version}\0${slug}\0${queueName ?? ""}`,
-      context: { environmentId, version, slug },
-      fromCache: async () => {
-        const workerId = await this.cache.getWorkerIdForVersion(environmentId, version);
-        if (!workerId) return { value: null };
-        const cached = await this.cache.getWorkerTask(environmentId, workerId, slug, queueName);
-        const queueMissed = queueName !== undefined && !cached.queueId;
-        if (!cached.task || queueMissed) return { value: null, hint: workerId };
-        return { value: { workerId, entry: cached.task, queueId: cached.queueId ?? null } };
-      },
-      fromSource: (cachedWorkerId) =>
-        this.source.findLockedTask(environmentId, cachedWorkerId ? { id: cachedWorkerId } : { version }, slug, queueName),
-      backfill: (found, cachedWorkerId) =>
-        found &&
-        (async () => {
-          if (!cachedWorkerId) await this.cache.backfillVersion(environmentId, version, found.workerId);
-          return this.cache.backfillWorker(environmentId, found.workerId, {
-            task: { slug, entry: found.entry },
-            queue: queueName !== undefined && found.overrideQueueId ? { name: queueName, id: found.overrideQueueId } : undefined,
-          });
-        }),
-    });
-    if (!answer.fromDatabase) return { ...answer.value, fromDatabase: false };
-    const found = answer.value;
-    if (!found) throw new ValidationError(lockedVersionNotFound(version));
-    return { workerId: found.workerId, entry: found.entry, queueId: found.overrideQueueId ?? null, fromDatabase: true };
+  /** The locked worker's entry of `slug` and the override's queue id; Postgres' answer is null for an unknown version. */
+  private lockedTask(environmentId: string, version: string, slug: string, queueName: string | undefined) {
+    return this.readThrough.read(this.lookups.locked, { environmentId, version, slug, queueName });
   }
+}
+
+/** The locked lookup's answer, from either side; an unknown version is the locked-version error. */
+function lockedAnswer(answer: ReadThroughResult<LockedAnswer, LockedLookup | null>, version: string) {
+  if (!answer.fromDatabase) {
+    const { workerId, entry, queueId } = answer.value;
+    return { workerId, entry, queueId, fromDatabase: false };
+  }
+  const found = answer.value;
+  if (!found) throw new ValidationError(lockedVersionNotFound(version));
+  return { workerId: found.workerId, entry: found.entry, queueId: found.overrideQueueId ?? null, fromDatabase: true };
+}
+
+/** Where the lookups read and write: the resolver's cache and source, looked up on each use. */
+interface LookupIo {
+  readonly cache: TaskMetadataStore;
+  readonly source: TaskMetadataSource;
+}
+
+interface CurrentArgs {
+  environment: EnvironmentRef;
+  slug: string;
+}
+
+/** Unlocked: the current hash, or Postgres' current worker; the back-fill is owner-checked. */
+function currentTaskLookup(io: LookupIo): Lookup<CurrentArgs, TaskEntry, { workerId: string | null; entry: TaskEntry }> {
+  return {
+    key: ({ environment, slug }) => `${environment.id}\0${slug}`,
+    context: ({ environment, slug }) => ({ environmentId: environment.id, slug }),
+    fromCache: ({ environment, slug }) => io.cache.getCurrentTask(environment.id, slug),
+    fromSource: ({ environment, slug }) => io.source.findCurrentTask(environment, slug),
+    backfill: ({ environment, slug }, { workerId, entry }) => () => io.cache.backfillCurrentTask(environment.id, workerId, slug, entry),
+  };
+}
+
+interface LockedArgs {
+  environmentId: string;
+  version: string;
+  slug: string;
+  queueName: string | undefined;
+}
+
+/**
+ * Locked: version → worker from the versions hash, then the task (and the override's queue
+ * association) from that worker's hashes. Whatever missed is read from Postgres in one statement
+ * (by the cached worker id, the hint, when the version was known) and back-filled; a worker's
+ * tasks never change after registration, so "absent" is cached too. Only found versions are
+ * cached: a version registered a moment later must not stay "unknown".
+ */
+function lockedTaskLookup(io: LookupIo): Lookup<LockedArgs, LockedAnswer, LockedLookup | null, string> {
+  return {
+    key: ({ environmentId, version, slug, queueName }) => `${environmentId}\0${version}\0${slug}\0${queueName ?? ""}`,
+    context: ({ environmentId, version, slug }) => ({ environmentId, version, slug }),
+    fromCache: async ({ environmentId, version, slug, queueName }) => {
+      const workerId = await io.cache.getWorkerIdForVersion(environmentId, version);
+      if (!workerId) return null;
+      const cached = await io.cache.getWorkerTask(environmentId, workerId, slug, queueName);
+      const queueMissed = queueName !== undefined && !cached.queueId;
+      if (!cached.task || queueMissed) return new CacheMiss(workerId);
+      return { workerId, entry: cached.task, queueId: cached.queueId ?? null };
+    },
+    fromSource: ({ environmentId, version, slug, queueName }, cachedWorkerId) =>
+      io.source.findLockedTask(environmentId, cachedWorkerId ? { id: cachedWorkerId } : { version }, slug, queueName),
+    backfill: ({ environmentId, version, slug, queueName }, found, cachedWorkerId) =>
+      found &&
+      (async () => {
+        if (!cachedWorkerId) await io.cache.backfillVersion(environmentId, version, found.workerId);
+        return io.cache.backfillWorker(environmentId, found.workerId, {
+          task: { slug, entry: found.entry },
+          queue: queueName !== undefined && found.overrideQueueId ? { name: queueName, id: found.overrideQueueId } : undefined,
+        });
+      }),
+  };
 }
 
 let defaultResolver: QueueResolver | undefined;
