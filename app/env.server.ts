@@ -89,6 +89,17 @@ const EnvSchema = z.object({
   /** How often one instance compares every current hash's owner with Postgres and rebuilds strays (0: never). */
   TASK_META_CACHE_RECONCILE_INTERVAL_MS: optional(nonNegativeInt).transform((v) => v ?? 60_000),
 
+  /**
+   * In-process tier of the API-key cache (apiKeyL1.server.ts): a warm trigger authenticates from
+   * memory. Revocations reach every instance on API_KEY_REVOCATION_CHANNEL; the TTL bounds a
+   * revocation message lost without the subscriber noticing (docs/decisions/0040-api-keys-in-the-in-process-tier.md).
+   */
+  API_KEY_CACHE_L1_ENABLED: booleanString(true),
+  API_KEY_CACHE_L1_TTL_MS: optional(positiveInt).transform((v) => v ?? 5_000),
+  API_KEY_CACHE_L1_MAX_ENTRIES: optional(positiveInt).transform((v) => v ?? 10_000),
+  /** Pub/sub channel of API-key revocations; default `${REDIS_KEY_PREFIX}api-key:revoke`. The same for every instance. */
+  API_KEY_REVOCATION_CHANNEL: optional(z.string().min(1)),
+
   TRIGGER_MAX_TTL_SECONDS: optional(positiveInt).transform((v) => v ?? 14 * 86_400),
   API_BODY_LIMIT_BYTES: optional(positiveInt).transform((v) => v ?? 1_048_576),
 

@@ -73,6 +73,9 @@ import {
 import { timeParallel, timeSequential } from "./bench/timing";
 import { positiveIntFlag } from "./bench/flags";
 
+/** The libraries measured beside Hotpath (scripts/bench/peers.ts). */
+const PEERS = ["bentocache", "cachified"] as const;
+
 const USAGE = `usage: npm run bench -- [--seq N] [--par N] [--concurrency N] [--reps N] [--warmup N] [--block N] [--par-block N] [--only words] [--configs all|headline] [--keep-db]`;
 
 const positiveInt = positiveIntFlag(USAGE);
@@ -385,15 +388,27 @@ async function run(serverUrl: string) {
       ratio("baseline / l1, sequential p50", ["noop cache (baseline)", p50], ["l1 cache, warm", p50], { kind: "min", value: 200 }),
       ratio("l1 / floor, sequential p50", ["l1 cache, warm", p50], ["raw HGET floor", p50]),
     ].filter((r): r is RatioResult => r !== null);
+    const peerRatios = PEERS.flatMap((peer) => [
+      ratio(`l1 / ${peer} warm, sequential p50`, ["l1 cache, warm", p50], [`${peer}, warm`, p50]),
+      ratio(`l1 / ${peer} warm, parallel ops/s`, ["l1 cache, warm", ops], [`${peer}, warm`, ops], { kind: "min", value: 2 }),
+      ratio(`redis warm / ${peer} redis only, sequential p50`, ["redis cache, warm", p50], [`${peer}, redis only`, p50]),
+      ratio(`redis warm / ${peer} redis only, parallel ops/s`, ["redis cache, warm", ops], [`${peer}, redis only`, ops], { kind: "min", value: 1.2 }),
+      ratio(`cold / ${peer} cold, sequential mean`, ["redis cache, cold", mean], [`${peer}, cold`, mean], { kind: "max", value: 1 }),
+      ratio(`first miss / ${peer} cold, sequential mean`, ["redis cache, first miss", mean], [`${peer}, cold`, mean]),
+    ]).filter((r): r is RatioResult => r !== null);
     const perConfigRatios = configs
       .filter((c) => c !== HEADLINE)
       .map((c) => ratio(`baseline / warm p50, ${c.id}`, ["noop cache (baseline)", p50], ["redis cache, warm", p50], undefined, c))
       .filter((r): r is RatioResult => r !== null);
 
-    const ratioWidth = Math.max(...[...ratios, ...perConfigRatios].map((r) => r.name.length), 10);
+    const ratioWidth = Math.max(...[...ratios, ...peerRatios, ...perConfigRatios].map((r) => r.name.length), 10);
     if (ratios.length) {
       console.log(`\nratios, headline configuration — median of the per-repetition ratios [min–max]`);
       for (const r of ratios) console.log(formatRatioLine(r.name, ratioWidth, r.ratio, r.target));
+    }
+    if (peerRatios.length) {
+      console.log(`\nHotpath / peers, headline configuration — median of the per-repetition ratios [min–max]`);
+      for (const r of peerRatios) console.log(formatRatioLine(r.name, ratioWidth, r.ratio, r.target));
     }
     if (perConfigRatios.length) {
       console.log(`\nbaseline / warm, other configurations`);
@@ -426,6 +441,7 @@ async function run(serverUrl: string) {
           skipped: set.skipped,
           aggregates,
           ratios,
+          peerRatios,
           perConfigRatios,
           warnings,
           runs,

@@ -10,6 +10,11 @@
  * Remix build, NODE_ENV=production) and the floor, all on the bench database (hotpath_bench,
  * re-created) and Redis prefix (`bench:`, deleted after). Load comes from autocannon in this
  * process. Results go to bench-results/ as JSON.
+ *
+ * Every load is measured twice: on an otherwise idle Postgres, then with a concurrent write load
+ * on it (scripts/bench/writeLoad.ts). For each load: req/s and latency, the Postgres statements the
+ * server sent and the CPU time of the Postgres backends serving it, per 1,000 triggers
+ * (scripts/bench/postgresCost.ts).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -40,11 +45,13 @@ import {
   seedBenchData,
   useBenchConfiguration,
 } from "./bench/environment";
+import { backendTicks, cpuBetween, statementsSent, withApplicationName } from "./bench/postgresCost";
 import { inProcessTier } from "./bench/scenarios";
 import { formatCount, formatCountRange, formatRatioLine, label, pairedRatio, spread, type Spread, type Target } from "./bench/stats";
 import { positiveIntFlag } from "./bench/flags";
 
-const USAGE = "usage: npm run bench:http -- [--duration seconds] [--connections N] [--reps N] [--warmup seconds] [--keep-db]";
+const USAGE =
+  "usage: npm run bench:http -- [--duration seconds] [--connections N] [--reps N] [--warmup seconds] [--write-load N] [--keep-db]";
 
 const positiveInt = positiveIntFlag(USAGE);
 
@@ -54,6 +61,7 @@ const { values: flags } = parseArgs({
     connections: { type: "string", default: "50" },
     reps: { type: "string", default: "3" },
     warmup: { type: "string", default: "3" },
+    "write-load": { type: "string", default: "4" },
     "keep-db": { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
@@ -68,7 +76,12 @@ const options = {
   connections: positiveInt("connections", flags.connections),
   reps: positiveInt("reps", flags.reps),
   warmup: positiveInt("warmup", flags.warmup),
+  writeLoad: positiveInt("write-load", flags["write-load"]),
 };
+
+const METRICS_TOKEN = "bench-http-metrics-token";
+const PHASES = ["idle Postgres", "Postgres under write load"] as const;
+type Phase = (typeof PHASES)[number];
 
 const TRIGGER_BODY = JSON.stringify({
   payload: { orderId: 1234, customer: "bench", items: [{ sku: "A-1", quantity: 2 }] },
@@ -83,6 +96,8 @@ type TargetName =
 
 interface HttpTarget {
   name: TargetName;
+  /** The server's Postgres `application_name`: how its backends are found. */
+  applicationName: string;
   script: string;
   args: string[];
   env: Record<string, string>;
@@ -96,7 +111,12 @@ interface HttpTarget {
 
 interface LoadResult {
   target: TargetName;
+  phase: Phase;
   rep: number;
+  /** Statements the server sent and CPU ms of its Postgres backends, per 1,000 triggers it served; CPU null when /proc cannot see Postgres. */
+  statementsPer1k: number;
+  postgresCpuMsPer1k: number | null;
+  vanishedBackends: number;
   requestsPerSecond: number;
   requests: number;
   p50Ms: number;
@@ -122,7 +142,13 @@ function start(target: HttpTarget, databaseUrl: string) {
   const args = target.script === "server.ts" ? [] : ["--port", String(target.port), ...target.args];
   const child = spawn(process.execPath, ["--import", "tsx", target.script, ...args], {
     cwd: projectRoot,
-    env: { ...process.env, ...benchVariables(databaseUrl), PORT: String(target.port), ...target.env },
+    env: {
+      ...process.env,
+      ...benchVariables(databaseUrl),
+      DATABASE_URL: withApplicationName(databaseUrl, target.applicationName),
+      PORT: String(target.port),
+      ...target.env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const keep = (chunk: Buffer) => {
@@ -197,32 +223,79 @@ function formatLoadLine(name: string, width: number, r: { requestsPerSecond: num
   ].join("  ");
 }
 
-async function run(serverUrl: string) {
-  const buildIndex = path.join(projectRoot, "build", "index.js");
-  if (!fs.existsSync(buildIndex)) throw new Error("build/index.js is missing: run `npm run bench:http` (it builds) or `npx remix build`");
-  log(`database ${BENCH_DATABASE}: drop, create, prisma migrate deploy`);
-  const databaseUrl = await recreateBenchDatabase(serverUrl);
-  useBenchConfiguration(databaseUrl);
-  const targets: HttpTarget[] = [];
-  try {
-    const stale = await deletePrefixedKeys();
-    if (stale) log(`deleted ${stale} keys left under ${BENCH_PREFIX} by an earlier run`);
-    const data = await seedBenchData();
-    const machine = await machineInfo();
-    const routeHeaders = { authorization: `Bearer ${data.apiKey}`, "content-type": "application/json" };
-    const routePath = `/api/v1/tasks/${BENCH_TASK}/trigger`;
-    const route = (name: TargetName, env: Record<string, string>): HttpTarget => ({
-      name,
-      script: "server.ts",
-      args: [],
-      env,
-      path: routePath,
-      headers: routeHeaders,
-      port: 0,
-      output: "",
-    });
-    targets.push({
+const IN_FLIGHT_SETTLE_MS = 300;
+
+/** One timed load of one server, with what it cost Postgres. */
+async function measuredLoad(target: HttpTarget, phase: Phase, rep: number): Promise<LoadResult> {
+  const base = `http://127.0.0.1:${target.port}`;
+  const kind = target.name === "node:http + INSERT floor" ? "floor" : "route";
+  const statementsBefore = await statementsSent(base, kind, METRICS_TOKEN);
+  const ticksBefore = await backendTicks(target.applicationName);
+  const r = await load(target, options.duration);
+  // The requests still in flight when autocannon stopped counting finish on the server: let them
+  // land, and count them (requests sent, not answers received, is what the server served).
+  await new Promise((resolve) => setTimeout(resolve, IN_FLIGHT_SETTLE_MS));
+  const ticksAfter = await backendTicks(target.applicationName);
+  const statements = (await statementsSent(base, kind, METRICS_TOKEN)) - statementsBefore;
+  const cpu = ticksBefore && ticksAfter ? cpuBetween(ticksBefore, ticksAfter) : null;
+  const answered = Math.max(1, r.requests.sent - r.non2xx - r.errors - r.timeouts);
+  return {
+    target: target.name,
+    phase,
+    rep,
+    requestsPerSecond: r.requests.total / r.duration,
+    requests: r.requests.total,
+    p50Ms: r.latency.p50,
+    p99Ms: r.latency.p99,
+    non2xx: r.non2xx,
+    errors: r.errors,
+    timeouts: r.timeouts,
+    statusCodes: Object.fromEntries(Object.entries(r.statusCodeStats).map(([code, s]) => [code, s.count])),
+    statementsPer1k: (statements * 1000) / answered,
+    postgresCpuMsPer1k: cpu ? (cpu.ms * 1000) / answered : null,
+    vanishedBackends: cpu?.vanished ?? 0,
+  };
+}
+
+/** The concurrent write load of the second phase, as a child process; resolves to its statement count once stopped. */
+function startWriteLoad(databaseUrl: string) {
+  const child = spawn(process.execPath, ["--import", "tsx", "scripts/bench/writeLoad.ts", "--connections", String(options.writeLoad)], {
+    cwd: projectRoot,
+    env: { ...process.env, ...benchVariables(databaseUrl) },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout!.on("data", (d: Buffer) => (out += d));
+  child.stderr!.on("data", (d: Buffer) => (out += d));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return {
+    stop: async (): Promise<number | null> => {
+      if (child.exitCode === null) child.kill("SIGTERM");
+      await exited;
+      const match = /\{"statements":(\d+)\}/.exec(out);
+      if (!match) log(`write load ended without its count:\n${out.slice(-2_000)}`);
+      return match ? Number(match[1]) : null;
+    },
+  };
+}
+
+function buildTargets(data: Awaited<ReturnType<typeof seedBenchData>>): { targets: HttpTarget[]; hasL1: boolean } {
+  const routeHeaders = { authorization: `Bearer ${data.apiKey}`, "content-type": "application/json" };
+  const route = (name: TargetName, applicationName: string, env: Record<string, string>): HttpTarget => ({
+    name,
+    applicationName,
+    script: "server.ts",
+    args: [],
+    env: { METRICS_TOKEN, ...env },
+    path: ROUTE_PATH,
+    headers: routeHeaders,
+    port: 0,
+    output: "",
+  });
+  const targets: HttpTarget[] = [
+    {
       name: "node:http + INSERT floor",
+      applicationName: "hotpath-bench-floor",
       script: "scripts/bench/floorServer.ts",
       args: ["--environment", data.environment.id],
       env: {},
@@ -230,41 +303,130 @@ async function run(serverUrl: string) {
       headers: { "content-type": "application/json" },
       port: 0,
       output: "",
-    });
-    targets.push(route("route, warm cache", {}));
-    // With an in-process tier the default route serves from it; this one shows the Redis tier alone.
-    const hasL1 = inProcessTier() !== null;
-    if (hasL1) targets.push(route("route, redis only (L1 off)", { TASK_META_CACHE_L1_ENABLED: "false" }));
-    targets.push(route("route, no-op cache", { TASK_META_CACHE_DISABLED: "true" }));
+    },
+    route("route, warm cache", "hotpath-bench-route-warm", {}),
+  ];
+  // With the in-process tiers the default route serves from them; this one shows the Redis tiers alone.
+  const hasL1 = inProcessTier() !== null;
+  if (hasL1) {
+    targets.push(route("route, redis only (L1 off)", "hotpath-bench-route-redis", { TASK_META_CACHE_L1_ENABLED: "false", API_KEY_CACHE_L1_ENABLED: "false" }));
+  }
+  targets.push(route("route, no-op cache", "hotpath-bench-route-noop", { TASK_META_CACHE_DISABLED: "true" }));
+  return { targets, hasL1 };
+}
+
+interface Summary {
+  target: TargetName;
+  phase: Phase;
+  requestsPerSecond: Spread;
+  p50Ms: number;
+  p99Ms: number;
+  non2xx: number;
+  errors: number;
+  statementsPer1k: number;
+  postgresCpuMsPer1k: Spread | null;
+}
+
+function summarize(results: LoadResult[], targets: HttpTarget[]): Summary[] {
+  return PHASES.flatMap((phase) =>
+    targets.map((t) => {
+      const runs = results.filter((r) => r.target === t.name && r.phase === phase);
+      const cpu = runs.map((r) => r.postgresCpuMsPer1k);
+      return {
+        target: t.name,
+        phase,
+        requestsPerSecond: spread(runs.map((r) => r.requestsPerSecond)),
+        p50Ms: spread(runs.map((r) => r.p50Ms)).median,
+        p99Ms: spread(runs.map((r) => r.p99Ms)).median,
+        non2xx: runs.reduce((sum, r) => sum + r.non2xx, 0),
+        errors: runs.reduce((sum, r) => sum + r.errors + r.timeouts, 0),
+        statementsPer1k: spread(runs.map((r) => r.statementsPer1k)).median,
+        postgresCpuMsPer1k: cpu.every((c) => c !== null) ? spread(cpu as number[]) : null,
+      };
+    }),
+  );
+}
+
+function printSummaries(summaries: Summary[], width: number) {
+  for (const phase of PHASES) {
+    console.log(`\n${phase}`);
+    for (const s of summaries.filter((x) => x.phase === phase)) {
+      const cpu = s.postgresCpuMsPer1k ? `pg cpu/1k=${s.postgresCpuMsPer1k.median.toFixed(0)}ms (${s.postgresCpuMsPer1k.min.toFixed(0)}–${s.postgresCpuMsPer1k.max.toFixed(0)})` : "pg cpu/1k=n/a";
+      console.log(
+        `${formatLoadLine(s.target, width, { requestsPerSecond: s.requestsPerSecond.median, p50Ms: s.p50Ms, p99Ms: s.p99Ms, non2xx: s.non2xx })}  statements/1k=${s.statementsPer1k.toFixed(0)}  ${cpu}  (req/s ${formatCountRange(s.requestsPerSecond)})`,
+      );
+    }
+  }
+}
+
+type Ratio = { name: string; ratio: Spread; target?: Target };
+
+function ratiosOf(results: LoadResult[], hasL1: boolean): Ratio[] {
+  const runsOf = (name: TargetName, phase: Phase) =>
+    results.filter((r) => r.target === name && r.phase === phase).sort((a, b) => a.rep - b.rep);
+  const perRep = (name: TargetName, phase: Phase) => runsOf(name, phase).map((r) => r.requestsPerSecond);
+  const ratios: Ratio[] = [];
+  for (const phase of PHASES) {
+    const suffix = phase === PHASES[0] ? "" : `, ${phase}`;
+    ratios.push(
+      { name: `route / floor, req/s${suffix}`, ratio: pairedRatio(perRep("route, warm cache", phase), perRep("node:http + INSERT floor", phase)), target: { kind: "min", value: 0.9 } },
+      { name: `warm / no-op, req/s${suffix}`, ratio: pairedRatio(perRep("route, warm cache", phase), perRep("route, no-op cache", phase)) },
+    );
+    const cpuWarm = runsOf("route, warm cache", phase).map((r) => r.postgresCpuMsPer1k);
+    const cpuNoop = runsOf("route, no-op cache", phase).map((r) => r.postgresCpuMsPer1k);
+    if (cpuWarm.every((c) => c !== null) && cpuNoop.every((c) => c !== null)) {
+      ratios.push({ name: `no-op / warm, pg cpu per trigger${suffix}`, ratio: pairedRatio(cpuNoop as number[], cpuWarm as number[]) });
+    }
+    if (hasL1) {
+      ratios.push({ name: `redis only / floor, req/s${suffix}`, ratio: pairedRatio(perRep("route, redis only (L1 off)", phase), perRep("node:http + INSERT floor", phase)) });
+    }
+  }
+  return ratios;
+}
+
+const ROUTE_PATH = `/api/v1/tasks/${BENCH_TASK}/trigger`;
+
+async function run(serverUrl: string) {
+  const buildIndex = path.join(projectRoot, "build", "index.js");
+  if (!fs.existsSync(buildIndex)) throw new Error("build/index.js is missing: run `npm run bench:http` (it builds) or `npx remix build`");
+  log(`database ${BENCH_DATABASE}: drop, create, prisma migrate deploy`);
+  const databaseUrl = await recreateBenchDatabase(serverUrl);
+  useBenchConfiguration(databaseUrl);
+  let targets: HttpTarget[] = [];
+  let writeLoad: ReturnType<typeof startWriteLoad> | undefined;
+  try {
+    const stale = await deletePrefixedKeys();
+    if (stale) log(`deleted ${stale} keys left under ${BENCH_PREFIX} by an earlier run`);
+    const data = await seedBenchData();
+    const machine = await machineInfo();
+    const built = buildTargets(data);
+    targets = built.targets;
 
     for (const target of targets) target.port = await freePort();
     log(`starting ${targets.length} servers: ${targets.map((t) => `${t.name} :${t.port}`).join(", ")}`);
     for (const target of targets) start(target, databaseUrl);
     await Promise.all(targets.map((t) => waitHealthy(t, 90_000)));
     for (const target of targets) await checkTarget(target);
-    log(`warm-up: ${options.warmup} s of load per server`);
-    for (const target of targets) await load(target, options.warmup);
 
     const loadBefore = os.loadavg();
     const results: LoadResult[] = [];
-    for (let rep = 1; rep <= options.reps; rep++) {
-      // One repetition of every server, then the next: a change of machine load lands on all alike.
-      for (const target of targets) {
-        const r = await load(target, options.duration);
-        results.push({
-          target: target.name,
-          rep,
-          requestsPerSecond: r.requests.total / r.duration,
-          requests: r.requests.total,
-          p50Ms: r.latency.p50,
-          p99Ms: r.latency.p99,
-          non2xx: r.non2xx,
-          errors: r.errors,
-          timeouts: r.timeouts,
-          statusCodes: Object.fromEntries(Object.entries(r.statusCodeStats).map(([code, s]) => [code, s.count])),
-        });
+    let writeLoadStatements: number | null = null;
+    for (const phase of PHASES) {
+      if (phase === "Postgres under write load") {
+        writeLoad = startWriteLoad(databaseUrl);
+        log(`write load: ${options.writeLoad} connections inserting into bench_write_load`);
       }
-      log(`repetition ${rep}/${options.reps} done (load ${formatLoad(os.loadavg())})`);
+      log(`${phase}: warm-up, ${options.warmup} s of load per server`);
+      for (const target of targets) await load(target, options.warmup);
+      for (let rep = 1; rep <= options.reps; rep++) {
+        // One repetition of every server, then the next: a change of machine load lands on all alike.
+        for (const target of targets) results.push(await measuredLoad(target, phase, rep));
+        log(`${phase}: repetition ${rep}/${options.reps} done (load ${formatLoad(os.loadavg())})`);
+      }
+      if (writeLoad) {
+        writeLoadStatements = await writeLoad.stop();
+        writeLoad = undefined;
+      }
     }
     const loadAfter = os.loadavg();
 
@@ -272,40 +434,24 @@ async function run(serverUrl: string) {
     console.log(`\nHotpath trigger route under load — ${options.reps} repetitions × ${options.duration} s, ${options.connections} connections; medians (range over repetitions)`);
     console.log(`machine   ${describeMachine(machine)}`);
     console.log(`load      1/5/15-min load average ${formatLoad(loadBefore)} at the start, ${formatLoad(loadAfter)} at the end`);
-    console.log(`request   POST ${routePath}  ${TRIGGER_BODY}`);
+    console.log(`request   POST ${ROUTE_PATH}  ${TRIGGER_BODY}`);
     console.log(`servers   the route: server.ts (lean /api lane), NODE_ENV=production; the floor: scripts/bench/floorServer.ts`);
-    const summaries = targets.map((t) => {
-      const runs = results.filter((r) => r.target === t.name);
-      const rps = spread(runs.map((r) => r.requestsPerSecond));
-      return {
-        target: t.name,
-        requestsPerSecond: rps,
-        p50Ms: spread(runs.map((r) => r.p50Ms)).median,
-        p99Ms: spread(runs.map((r) => r.p99Ms)).median,
-        non2xx: runs.reduce((sum, r) => sum + r.non2xx, 0),
-        errors: runs.reduce((sum, r) => sum + r.errors + r.timeouts, 0),
-      };
-    });
-    console.log("");
-    for (const s of summaries) {
-      console.log(
-        `${formatLoadLine(s.target, width, { requestsPerSecond: s.requestsPerSecond.median, p50Ms: s.p50Ms, p99Ms: s.p99Ms, non2xx: s.non2xx })}  (req/s ${formatCountRange(s.requestsPerSecond)})`,
-      );
-    }
+    console.log(`postgres  statements: each server's own count; cpu: /proc of the backends with the server's application_name; per 1,000 triggers served (requests sent, in-flight ones included)`);
+    console.log(
+      `write     ${options.writeLoad} connections of 20-row INSERTs (1 kB rows) during the second phase${writeLoadStatements === null ? "" : `: ${formatCount(writeLoadStatements)} statements`}`,
+    );
+    const summaries = summarize(results, targets);
+    printSummaries(summaries, width);
 
-    const perRep = (name: TargetName) => results.filter((r) => r.target === name).sort((a, b) => a.rep - b.rep).map((r) => r.requestsPerSecond);
-    const ratios: { name: string; ratio: Spread; target?: Target }[] = [
-      { name: "route / floor, req/s", ratio: pairedRatio(perRep("route, warm cache"), perRep("node:http + INSERT floor")), target: { kind: "min", value: 0.6 } },
-      { name: "warm / no-op, req/s", ratio: pairedRatio(perRep("route, warm cache"), perRep("route, no-op cache")) },
-    ];
-    if (hasL1) {
-      ratios.push({ name: "redis only / floor, req/s", ratio: pairedRatio(perRep("route, redis only (L1 off)"), perRep("node:http + INSERT floor")) });
-    }
+    const ratios = ratiosOf(results, built.hasL1);
     const ratioWidth = Math.max(...ratios.map((r) => r.name.length));
     console.log(`\nratios — median of the per-repetition ratios [min–max]`);
     for (const r of ratios) console.log(formatRatioLine(r.name, ratioWidth, r.ratio, r.target));
-    const failures = summaries.filter((s) => s.non2xx || s.errors);
-    for (const s of failures) console.log(`warning   ${s.target}: ${s.non2xx} non-2xx answers, ${s.errors} errors/timeouts`);
+    for (const s of summaries.filter((x) => x.non2xx || x.errors)) {
+      console.log(`warning   ${s.target}, ${s.phase}: ${s.non2xx} non-2xx answers, ${s.errors} errors/timeouts`);
+    }
+    const vanished = results.reduce((sum, r) => sum + r.vanishedBackends, 0);
+    if (vanished) console.log(`note      ${vanished} backends ended inside a timed load; their last CPU share is not counted`);
 
     const dir = path.join(projectRoot, "bench-results");
     fs.mkdirSync(dir, { recursive: true });
@@ -319,7 +465,8 @@ async function run(serverUrl: string) {
           options,
           machine,
           loadAverage: { start: loadBefore, end: loadAfter },
-          request: { path: routePath, body: JSON.parse(TRIGGER_BODY) },
+          request: { path: ROUTE_PATH, body: JSON.parse(TRIGGER_BODY) },
+          writeLoadStatements,
           summaries,
           ratios,
           results,
@@ -330,6 +477,7 @@ async function run(serverUrl: string) {
     );
     console.log(`\nresults   ${path.relative(projectRoot, file)}`);
   } finally {
+    await writeLoad?.stop().catch(() => null);
     await Promise.all(targets.map(stop));
     await disconnectTaskMetadataCache().catch(() => {});
     await disconnectApiKeyCache().catch(() => {});

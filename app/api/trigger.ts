@@ -9,7 +9,7 @@ import { json, type ApiRequest, type ApiResponse } from "./http";
 
 /**
  * POST /api/v1/tasks/:taskId/trigger — the hot path, top to bottom:
- * auth (warm: Redis only) → body → resolver (warm: Redis or in-process only) → ONE run insert.
+ * auth (warm: in-process, or one Redis GET) → body → resolver (warm: in-process or Redis) → ONE run insert.
  */
 
 export const MAX_TAGS = 10;

@@ -6,14 +6,16 @@ import { ENVIRONMENT_TYPES, type EnvironmentType } from "~/domain/environments";
 import { CircuitBreaker } from "~/domain/circuitBreaker";
 import { UnauthorizedError } from "~/domain/errors";
 import { keyPrefix } from "~/redis.server";
+import { apiKeyRevocationChannel, apiKeyTier, builtApiKeyTier, closeApiKeyTier } from "~/services/apiKeyL1.server";
 import { apiRedis, disconnectApiRedis } from "~/services/apiRedis.server";
 import { logger } from "~/services/logger.server";
 
 /**
  * `Authorization: Bearer <environment secret key>` → the environment it belongs to.
  *
- * Warm calls cost one Redis GET and no Postgres query: the key's sha256 maps to the environment in
- * `<prefix>api-key:<hash>` for an hour. Rotation and revocation overwrite that entry with a
+ * Warm calls cost nothing outside the process: the in-process tier (apiKeyL1.server.ts) holds the
+ * answers it saw. Behind it, the key's sha256 maps to the environment in `<prefix>api-key:<hash>`
+ * for an hour (one Redis GET, no Postgres query). Rotation and revocation overwrite that entry with a
  * tombstone (see {@link revokeCachedApiKeys}) instead of deleting it, and fills use SET NX, so a
  * request that read Postgres just before the revocation cannot put the old key back.
  *
@@ -23,9 +25,9 @@ import { logger } from "~/services/logger.server";
  * Redis that hangs would otherwise cost every trigger two command timeouts (the read, then the
  * fill). Revocations never skip it.
  *
- * An in-process tier would sit in front of {@link ApiKeyCache.get}, with {@link revokeCachedApiKeys}
- * publishing the revoked hashes on a channel that every instance listens to (and flushing the
- * tier when the subscription drops).
+ * The in-process tier sits in front of {@link ApiKeyCache.get}: {@link revokeCachedApiKeys}
+ * publishes the revoked hashes, in the MULTI that writes their tombstones, on a channel every
+ * instance's tier listens to (and a tier whose subscription is down is flushed and bypassed).
  */
 
 export interface AuthenticatedEnvironment {
@@ -121,8 +123,11 @@ class ApiKeyCache {
     const client = await apiRedis();
     if (!client) throw new Error("Redis is not connected");
     const tombstone = JSON.stringify({ v: 1, revoked: true });
+    const channel = apiKeyRevocationChannel();
     const pipeline = client.multi();
     for (const hash of hashes) pipeline.set(cacheKey(hash), tombstone, "EX", TOMBSTONE_TTL_SECONDS);
+    // In the same transaction: every subscribed instance hears of the tombstones as they land.
+    for (const hash of hashes) pipeline.publish(channel, hash);
     const results = await pipeline.exec();
     const failed = results?.find(([error]) => error);
     if (!results || failed) throw failed?.[0] ?? new Error("Redis transaction was discarded");
@@ -164,12 +169,21 @@ const INVALID_KEY = "Invalid API key";
 export async function authenticateApiKey(key: string): Promise<AuthenticatedEnvironment> {
   if (!looksLikeApiKey(key)) throw new UnauthorizedError(INVALID_KEY);
   const hash = hashApiKey(key);
+  const tier = apiKeyTier();
+  const held = tier?.get(hash);
+  if (held) return held;
+  // Read before Redis: a revocation heard while this lookup runs keeps its answer out of the tier.
+  const generation = tier?.generation ?? 0;
   const cached = await cache.get(hash);
   if (cached === "revoked") throw new UnauthorizedError(INVALID_KEY);
-  if (cached !== "miss") return cached;
+  if (cached !== "miss") {
+    tier?.remember(generation, hash, cached);
+    return cached;
+  }
   const environment = await findEnvironmentByKeyHash(hash);
   await cache.fill(hash, environment);
   if (!environment) throw new UnauthorizedError(INVALID_KEY);
+  tier?.remember(generation, hash, environment);
   return environment;
 }
 
@@ -189,10 +203,13 @@ export async function authenticateAuthorizationHeader(authorization: string | un
 
 /**
  * Makes the given key hashes fail authentication at once, across every instance (they all read
- * this Redis). Rotation calls it before revoking the keys in Postgres.
+ * this Redis, and their in-process tiers hear the revocation channel). Rotation calls it before
+ * revoking the keys in Postgres.
  */
-export function revokeCachedApiKeys(hashes: string[]): Promise<void> {
-  return cache.revoke(hashes);
+export async function revokeCachedApiKeys(hashes: string[]): Promise<void> {
+  const local = builtApiKeyTier();
+  for (const hash of hashes) local?.revoke(hash);
+  await cache.revoke(hashes);
 }
 
 /** Undoes {@link revokeCachedApiKeys} for keys that turned out not to be revoked. */
@@ -200,7 +217,8 @@ export function forgetCachedApiKeys(hashes: string[]): Promise<void> {
   return cache.forget(hashes);
 }
 
-/** Closes the API's Redis connection, which this cache uses (tests, scripts, shutdown). */
-export function disconnectApiKeyCache(): Promise<void> {
-  return disconnectApiRedis();
+/** Closes the in-process tier's subscriber and the API's Redis connection, which this cache uses (tests, scripts, shutdown). */
+export async function disconnectApiKeyCache(): Promise<void> {
+  await closeApiKeyTier();
+  await disconnectApiRedis();
 }

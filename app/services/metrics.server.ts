@@ -17,6 +17,7 @@ import {
   type ResolveSource,
   toBucketFields,
 } from "~/domain/metricsMath";
+import { dbQueryCount } from "~/db.server";
 import { getEnv } from "~/env.server";
 import { keyPrefix, redis, type RedisClient } from "~/redis.server";
 import { logger } from "~/services/logger.server";
@@ -118,6 +119,16 @@ export class MetricsRecorder implements CacheEventSink {
       },
     });
     this.registry.registerMetric(resolveHistogram(totals) as unknown as Histogram<string>);
+    new Counter({
+      name: "hotpath_postgres_statements_total",
+      help: "Statements this process sent to Postgres, per database (primary, replica): statements per trigger is this over the trigger count.",
+      labelNames: ["database"],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const database of ["primary", "replica"] as const) this.inc({ database }, dbQueryCount(database));
+      },
+    });
   }
 
   record(event: CacheEvent, keyspace: Keyspace, count = 1): void {

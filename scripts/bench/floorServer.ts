@@ -10,11 +10,12 @@
  *   node --import tsx scripts/bench/floorServer.ts --port 4100 --environment <environment id>
  *
  * Configuration (DATABASE_URL, pool size) comes from the environment as for the app. GET /healthz
- * answers 200 once Postgres does.
+ * answers 200 once Postgres does; GET /stats gives the statements sent so far (as the app's
+ * /metrics does in `hotpath_postgres_statements_total`).
  */
 import { createServer, type IncomingMessage } from "node:http";
 import { parseArgs } from "node:util";
-import { disconnectDb, pgPool } from "~/db.server";
+import { dbQueryCount, disconnectDb, pgPool } from "~/db.server";
 import { createRun } from "~/services/runs.server";
 
 const { values } = parseArgs({ options: { port: { type: "string" }, environment: { type: "string" } } });
@@ -41,6 +42,10 @@ const server = createServer(async (req, res) => {
     if (req.method === "GET" && req.url === "/healthz") {
       await pgPool().query("SELECT 1");
       res.writeHead(200, { "content-type": "text/plain" }).end("ok");
+      return;
+    }
+    if (req.method === "GET" && req.url === "/stats") {
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ statements: dbQueryCount() }));
       return;
     }
     const body = JSON.parse((await readBody(req)) || "{}") as { payload?: unknown };

@@ -10,6 +10,7 @@ import { getEnv } from "~/env.server";
 import type { RedisClient } from "~/redis.server";
 import { environmentKeys } from "~/domain/cacheKeys";
 import { ColdTaskMetadataCache } from "./coldCache";
+import { bentocachePeer, cachifiedPeer, peerKey, type Peer, type PeerAnswer } from "./peers";
 import { BENCH_QUEUE, BENCH_TASK, LOCKED_VERSION, type BenchData } from "./environment";
 import { BackfillTracker } from "./timing";
 
@@ -25,6 +26,12 @@ export const SCENARIO_NAMES = [
   "redis cache, first miss",
   "redis cache, warm",
   "l1 cache, warm",
+  "bentocache, cold",
+  "bentocache, redis only",
+  "bentocache, warm",
+  "cachified, cold",
+  "cachified, redis only",
+  "cachified, warm",
 ] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
@@ -177,6 +184,58 @@ function resolverScenario(
   };
 }
 
+/**
+ * A peer library caching the same lookup (peers.ts). Warm: one key per caller configuration, filled
+ * by the agreement check and the warm-up. Cold: a key no call has used before, every call — the
+ * library's memory and Redis both miss, Postgres answers, and the library stores what it got.
+ */
+function peerScenario(
+  name: ScenarioName,
+  get: (key: string, input: ResolveInput) => Promise<PeerAnswer>,
+  data: BenchData,
+  cold: boolean,
+): Scenario {
+  const inputs = new Map(CALLER_CONFIGS.map((c) => [c.id, resolveInput(c, data)]));
+  let calls = 0;
+  const keyOf = (input: ResolveInput) => (cold ? `${peerKey(input)}|cold-${++calls}` : peerKey(input));
+  return {
+    name,
+    perConfig: true,
+    expectedSource: cold ? "database" : "cache",
+    call(config, onSource) {
+      const input = inputs.get(config.id)!;
+      return async () => onSource((await get(keyOf(input), input)).fromDatabase ? "database" : "cache");
+    },
+    resolveOnce: async (config) => {
+      const input = inputs.get(config.id)!;
+      return (await get(keyOf(input), input)).task;
+    },
+    settle: async () => {},
+  };
+}
+
+function peerScenarios(wanted: readonly ScenarioName[], data: BenchData): { scenarios: Scenario[]; peers: Peer[] } {
+  const truth = new QueueResolver({ cache: new NoopTaskMetadataCache(), scheduleBackfill: () => {} });
+  const lookup = (input: ResolveInput) => truth.resolve(input);
+  const scenarios: Scenario[] = [];
+  const peers: Peer[] = [];
+  for (const [library, create] of [
+    ["bentocache", bentocachePeer],
+    ["cachified", cachifiedPeer],
+  ] as const) {
+    const names = wanted.filter((n) => n.startsWith(`${library},`));
+    if (names.length === 0) continue;
+    const peer = create(lookup);
+    peers.push(peer);
+    for (const name of names) {
+      if (name.endsWith("cold")) scenarios.push(peerScenario(name, peer.tiered, data, true));
+      else if (name.endsWith("redis only")) scenarios.push(peerScenario(name, peer.redisOnly, data, false));
+      else scenarios.push(peerScenario(name, peer.tiered, data, false));
+    }
+  }
+  return { scenarios, peers };
+}
+
 export interface ScenarioSet {
   scenarios: Scenario[];
   /** Why a scenario is not in the set (the in-process tier does not exist yet). */
@@ -248,11 +307,14 @@ export async function buildScenarios(data: BenchData, wanted: readonly ScenarioN
       }
     }
   }
+  const peers = peerScenarios(wanted, data);
+  scenarios.push(...peers.scenarios);
   return {
     scenarios,
     skipped,
     close: async () => {
       await Promise.all(scenarios.map((s) => s.settle()));
+      await Promise.all(peers.peers.map((p) => p.close()));
       floorClient.disconnect();
       storeClient.disconnect();
     },

@@ -10,6 +10,7 @@ import { startPrivateRedis, type PrivateRedis } from "../support/privateRedis";
  * A Redis that hangs (process frozen: connections open, no answers) must not cost every API call
  * the key cache's command timeout — twice, read then fill. After a few failures the breaker skips
  * Redis and auth goes straight to Postgres; when Redis answers again, warm calls leave Postgres.
+ * The in-process tier is off here: it would answer warm calls from memory and hide the Redis tier.
  */
 
 const COMMAND_TIMEOUT_MS = 300;
@@ -28,6 +29,7 @@ beforeAll(async () => {
     TASK_META_CACHE_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS),
     TASK_META_CACHE_BREAKER_FAILURES: String(FAILURES),
     TASK_META_CACHE_BREAKER_COOLDOWN_MS: String(COOLDOWN_MS),
+    API_KEY_CACHE_L1_ENABLED: "false",
   });
   resetEnvForTests();
   await disconnectApiKeyCache();
@@ -36,7 +38,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await disconnectApiKeyCache();
   await redisServer?.stop();
-  for (const name of ["REDIS_URL", "TASK_META_CACHE_COMMAND_TIMEOUT_MS", "TASK_META_CACHE_BREAKER_FAILURES", "TASK_META_CACHE_BREAKER_COOLDOWN_MS"]) {
+  for (const name of ["REDIS_URL", "TASK_META_CACHE_COMMAND_TIMEOUT_MS", "TASK_META_CACHE_BREAKER_FAILURES", "TASK_META_CACHE_BREAKER_COOLDOWN_MS", "API_KEY_CACHE_L1_ENABLED"]) {
     if (saved[name] === undefined) delete process.env[name];
     else process.env[name] = saved[name];
   }

@@ -32,6 +32,9 @@ describe("parseEnv: valid configurations", () => {
       TASK_META_CACHE_CURRENT_ENV_TTL_SECONDS: 86_400,
       TASK_META_CACHE_BY_WORKER_TTL_SECONDS: 2_592_000,
       TASK_META_CACHE_L1_ENABLED: true,
+      API_KEY_CACHE_L1_ENABLED: true,
+      API_KEY_CACHE_L1_TTL_MS: 5_000,
+      API_KEY_CACHE_L1_MAX_ENTRIES: 10_000,
       SESSION_COOKIE_SECURE: "auto",
     });
     expect(env.redis).toEqual({
