@@ -1,9 +1,9 @@
 import type { Redis } from "ioredis";
 import { LRUCache } from "lru-cache";
-import type { EnvironmentTypeName } from "~/domain/apiKeys";
+import type { EnvironmentType } from "~/domain/environments";
 import { getEnv } from "~/env.server";
 import { createRedisClient } from "~/redis.server";
-import { InvalidationSubscriber, subscriberConnection } from "~/services/taskMetadataInvalidation.server";
+import { InvalidationSubscriber, subscriberConnection } from "~/services/taskMetadata/index.server";
 
 /**
  * The in-process tier of the API-key cache (docs/decisions/0040-api-keys-in-the-in-process-tier.md):
@@ -29,7 +29,7 @@ import { InvalidationSubscriber, subscriberConnection } from "~/services/taskMet
 
 export interface CachedEnvironment {
   id: string;
-  type: EnvironmentTypeName;
+  type: EnvironmentType;
   slug: string;
   projectId: string;
 }

@@ -5,7 +5,7 @@ import { redisBusDriver, redisDriver } from "bentocache/drivers/redis";
 import { Redis, type RedisOptions } from "ioredis";
 import { LRUCache } from "lru-cache";
 import { getEnv } from "~/env.server";
-import type { ResolveInput, ResolvedTask } from "~/services/queueResolver.server";
+import type { ResolveInput, ResolvedTask } from "~/services/taskMetadata/index.server";
 import { BENCH_PREFIX } from "./environment";
 
 /**

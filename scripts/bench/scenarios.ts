@@ -215,7 +215,7 @@ function peerScenario(
 }
 
 function peerScenarios(wanted: readonly ScenarioName[], data: BenchData): { scenarios: Scenario[]; peers: Peer[] } {
-  const truth = new QueueResolver({ cache: new NoopTaskMetadataCache(), scheduleBackfill: () => {} });
+  const truth = new QueueResolver({ cache: new NoopTaskMetadataStore(), scheduleBackfill: () => {} });
   const lookup = (input: ResolveInput) => truth.resolve(input);
   const scenarios: Scenario[] = [];
   const peers: Peer[] = [];

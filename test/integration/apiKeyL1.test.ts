@@ -4,7 +4,7 @@ import { dbQueryCount } from "~/db.server";
 import { hashApiKey } from "~/domain/apiKeys";
 import { authenticateApiKey, revokeCachedApiKeys } from "~/services/apiKeyAuth.server";
 import { apiKeyRevocationSubscriber, apiKeyTier } from "~/services/apiKeyL1.server";
-import { taskMetadataInvalidationSubscriber } from "~/services/taskMetadataCacheInstance.server";
+import { taskMetadataInvalidationSubscriber } from "~/services/taskMetadata/instance.server";
 import { bearer, inProcess } from "../support/apiClient";
 import { eventually } from "../support/cacheTesting";
 import { createTestProject, registerAndPromote, type TestProject } from "../support/fixtures";

@@ -19,6 +19,9 @@ export {
 // Postgres' view of task metadata (write services, presenters).
 export { findCurrentWorkerId, loadWorkerSnapshot } from "~/services/taskMetadata/sources.server";
 
+// The resilient pub/sub subscriber, reused by the API-key tier's revocation channel.
+export { InvalidationSubscriber, subscriberConnection } from "~/services/taskMetadata/invalidation.server";
+
 // The admin browser, its repairs, and the sweep.
 export {
   DEFAULT_SCAN_COUNT,
