@@ -15,6 +15,8 @@ export { stopMetrics } from "~/services/metrics.server";
 
 /** The lean /api lane, reached by server.ts as `build.entry.module.handleApiRequest` (one module instance for both lanes). */
 export { handleApiRequest } from "~/api/node";
+/** The page routes' body limit, run by server.ts before Remix. */
+export { bufferedPageBody, limitPageBodies } from "~/services/pageBody.server";
 /** Start-up pieces server.ts takes from the build: configuration, and the hot-path connection opened before serving. */
 export { getEnv } from "~/env.server";
 export { connectTaskMetadataCache } from "~/services/taskMetadataCacheInstance.server";

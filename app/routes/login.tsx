@@ -27,9 +27,9 @@ export async function loader({ request }: LoaderFunctionArgs) {
 }
 
 const LoginForm = z.object({
-  email: z.string().trim().min(1, "Enter your email address"),
-  password: z.string().min(1, "Enter your password"),
-  redirectTo: z.string().optional(),
+  email: z.string().trim().min(1, "Enter your email address").max(254, "The email address is longer than 254 characters"),
+  password: z.string().min(1, "Enter your password").max(1024, "The password is longer than 1024 characters"),
+  redirectTo: z.string().max(2048, "redirectTo is longer than 2048 characters").optional(),
 });
 
 export async function action({ request, context }: ActionFunctionArgs) {
