@@ -94,6 +94,9 @@ const EnvSchema = z.object({
   /** Every page route (login, logout, admin actions): a larger body is a 413 before Remix reads it. */
   PAGE_BODY_LIMIT_BYTES: optional(positiveInt).transform((v) => v ?? 65_536),
 
+  /** Migration switch: also accept the deploy webhook's v1 signatures (method and path unsigned). */
+  WEBHOOK_ACCEPT_V1: booleanString(false),
+
   SESSION_SECRET: z.string({ error: "is required" }).min(16, "must be at least 16 characters"),
   /** Proxies in front of the server whose X-Forwarded-For is trusted for the client's address (login throttle); 0: the connection's address. */
   TRUST_PROXY_HOPS: optional(nonNegativeInt).transform((v) => v ?? 0),

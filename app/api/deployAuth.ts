@@ -44,7 +44,7 @@ export async function authenticateDeployRequest(request: ApiRequest): Promise<Au
   }
   const environment = await authenticateSignedRequest({
     header: signature,
-    rawBody: raw,
+    request: { method: request.method, target: request.target, body: raw },
     environmentSlug,
     project: stringField(value, "project"),
   });

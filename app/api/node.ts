@@ -73,6 +73,7 @@ export function handleApiRequest(req: IncomingMessage, res: ServerResponse): boo
   const request: ApiRequest = {
     method: req.method ?? "GET",
     path: new URL(url, "http://localhost").pathname,
+    target: url,
     header: (name) => {
       const value = req.headers[name];
       return Array.isArray(value) ? value.join(", ") : value;

@@ -311,7 +311,7 @@ const headerSpec: fc.Arbitrary<HeaderSpec> = fc.record({
     {
       weight: 1,
       arbitrary: fc
-        .oneof(headerText, fc.constant(`t=${Math.floor(Date.now() / 1000)},v1=${"ab".repeat(32)}`), fc.constant("t=1,v1=zz"))
+        .oneof(headerText, fc.constant(`t=${Math.floor(Date.now() / 1000)},v2=${"ab".repeat(32)}`), fc.constant("t=1,v1=zz"))
         .map((raw): HeaderSpec["signature"] => ({ raw })),
     },
   ),
@@ -324,7 +324,7 @@ interface FuzzCase {
   headers: HeaderSpec;
 }
 
-function headersOf(spec: HeaderSpec, body: string): Record<string, string> {
+function headersOf(spec: HeaderSpec, body: string, method: string, target: string): Record<string, string> {
   const headers: Record<string, string> = {};
   const c = spec.credential;
   if (c !== "none") {
@@ -345,8 +345,8 @@ function headersOf(spec: HeaderSpec, body: string): Record<string, string> {
   if (spec.contentType !== null) headers["content-type"] = spec.contentType;
   if (spec.idempotencyKey !== null) headers["idempotency-key"] = spec.idempotencyKey;
   const s = spec.signature;
-  if (s === "valid") headers["x-hotpath-signature"] = signatureHeader(project.webhookSecret, body);
-  else if (s === "stale") headers["x-hotpath-signature"] = signatureHeader(project.webhookSecret, body, Math.floor(Date.now() / 1000) - 3_600);
+  if (s === "valid") headers["x-hotpath-signature"] = signatureHeader(project.webhookSecret, { method, target, body });
+  else if (s === "stale") headers["x-hotpath-signature"] = signatureHeader(project.webhookSecret, { method, target, body }, Math.floor(Date.now() / 1000) - 3_600);
   else if (s !== "none") headers["x-hotpath-signature"] = s.raw;
   return headers;
 }
@@ -426,11 +426,12 @@ function check(route: string, c: FuzzCase, outcome: Outcome) {
 /** The shared router in this process, with the lanes' body-size guard. */
 async function inProcess(c: FuzzCase): Promise<Outcome> {
   const raw = Buffer.from(c.body);
-  const headers = new Map(Object.entries(headersOf(c.headers, c.body)).map(([k, v]) => [k.toLowerCase(), v]));
+  const headers = new Map(Object.entries(headersOf(c.headers, c.body, c.method, c.path)).map(([k, v]) => [k.toLowerCase(), v]));
   headers.set("content-length", String(raw.length));
   const request: ApiRequest = {
     method: c.method,
     path: new URL(c.path, "http://localhost").pathname,
+    target: c.path,
     header: (name) => headers.get(name),
     body: async (limitBytes) => {
       checkDeclaredLength(headers.get("content-length"), limitBytes);
@@ -444,7 +445,7 @@ async function inProcess(c: FuzzCase): Promise<Outcome> {
 }
 
 async function overHttp(c: FuzzCase): Promise<Outcome> {
-  const response = await fetch(new URL(c.path, server.url), { method: c.method, headers: headersOf(c.headers, c.body), body: c.body });
+  const response = await fetch(new URL(c.path, server.url), { method: c.method, headers: headersOf(c.headers, c.body, c.method, c.path), body: c.body });
   return { status: response.status, contentType: response.headers.get("content-type") ?? undefined, text: await response.text() };
 }
 
