@@ -1,9 +1,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { ServiceUnavailableError, UnauthorizedError } from "~/domain/errors";
+import { UnauthorizedError } from "~/domain/errors";
 import { prisma } from "~/db.server";
 import { getEnv } from "~/env.server";
-import { keyPrefix } from "~/redis.server";
-import { apiRedis } from "~/services/apiRedis.server";
 import type { AuthenticatedEnvironment } from "~/services/apiKeyAuth.server";
 import { logger } from "~/services/logger.server";
 
@@ -13,7 +11,8 @@ import { logger } from "~/services/logger.server";
  * method and path are signed, so a signed promote of one version cannot be replayed to another's
  * path, nor a deploy body to a promote path. The older v1 (HMAC of "<t>.<raw body>") is refused
  * unless WEBHOOK_ACCEPT_V1=true (a migration switch). A signature is accepted once, within 300
- * seconds of its timestamp; the record of used signatures is keyed by the verified digest.
+ * seconds of its timestamp; the record of used signatures is keyed by the verified digest and kept
+ * in Postgres (see rejectReplay), so neither Redis being down nor a Redis data loss affects it.
  */
 
 export const SIGNATURE_HEADER = "x-hotpath-signature";
@@ -110,24 +109,35 @@ export function matchSecret(signature: ParsedSignature, secret: string, request:
   return anyEqual(signature.v1, v1) ? v1.toString("hex") : null;
 }
 
+// A record outlives the last second its signature's timestamp is still accepted, with a margin for
+// clock differences between this process and Postgres.
+const RECORD_MARGIN_SECONDS = 60;
+const PURGE_INTERVAL_MS = 60_000;
+let lastPurge = 0;
+
 /**
- * Records a verified signature digest; a second use (sequential or concurrent) is a 401. Call only
- * after the HMAC matched, so that garbage cannot fill Redis.
+ * Records a verified signature digest in Postgres; a second use (sequential or concurrent) is a
+ * 401. The record is kept until `timestamp + tolerance + margin`, so it outlives every moment the
+ * tolerance still accepts the signature (also one timestamped in the future), and a Redis data
+ * loss cannot erase it. Call only after the HMAC matched, so that garbage cannot fill the table.
  */
-export async function rejectReplay(digest: string): Promise<void> {
-  const unavailable = new ServiceUnavailableError(
-    "Redis is unavailable, so signed requests cannot be checked for replay; retry later or use the API key",
-  );
-  const client = await apiRedis();
-  if (!client) throw unavailable;
-  let stored: string | null;
-  try {
-    stored = await client.set(`${keyPrefix()}webhook-signature:${digest}`, "1", "EX", SIGNATURE_TOLERANCE_SECONDS * 2, "NX");
-  } catch (error) {
-    logger.error("webhook replay check failed: Redis unavailable", { error });
-    throw unavailable;
+export async function rejectReplay(digest: string, timestamp: number, nowSeconds = Math.floor(Date.now() / 1000)): Promise<void> {
+  const expiresAt = new Date((timestamp + SIGNATURE_TOLERANCE_SECONDS + RECORD_MARGIN_SECONDS) * 1000);
+  const inserted = await prisma().$executeRaw`
+    INSERT INTO "UsedWebhookSignature" ("digest", "expiresAt") VALUES (${digest}, ${expiresAt})
+    ON CONFLICT ("digest") DO NOTHING`;
+  if (inserted === 0) throw new UnauthorizedError("Signature has already been used (replay); sign the request again");
+  if (nowSeconds * 1000 - lastPurge >= PURGE_INTERVAL_MS) {
+    lastPurge = nowSeconds * 1000;
+    // Off the request's answer: a failed purge is retried at the next interval.
+    purgeUsedSignatures(new Date(nowSeconds * 1000)).catch((error) => logger.warn("purging used webhook signatures failed", { error }));
   }
-  if (stored === null) throw new UnauthorizedError("Signature has already been used (replay); sign the request again");
+}
+
+/** Deletes the records whose signatures can no longer be fresh. Returns how many went. */
+export async function purgeUsedSignatures(now = new Date()): Promise<number> {
+  const { count } = await prisma().usedWebhookSignature.deleteMany({ where: { expiresAt: { lt: now } } });
+  return count;
 }
 
 /**
@@ -158,7 +168,7 @@ export async function authenticateSignedRequest(input: {
   for (const candidate of candidates) {
     const digest = matchSecret(signature, candidate.project.webhookSecret, input.request, acceptV1);
     if (digest) {
-      await rejectReplay(digest);
+      await rejectReplay(digest, signature.timestamp, input.nowSeconds);
       return { id: candidate.id, type: candidate.type, slug: candidate.slug, projectId: candidate.projectId };
     }
   }
