@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { parseDuration } from "~/domain/durations";
 import { BadRequestError } from "~/domain/errors";
+import { assertStorableDate, parseIsoDate } from "~/domain/triggerInput";
 import { authenticateAuthorizationHeader } from "~/services/apiKeyAuth.server";
 import { resolveTask } from "~/services/queueResolver.server";
 import { createRun, type RunStatus } from "~/services/runs.server";
@@ -48,13 +49,8 @@ const TriggerBody = z.object({
 export function parseDelay(delay: string | number | null | undefined, now: Date): Date | null {
   if (delay === undefined || delay === null) return null;
   if (typeof delay === "string" && /^\d{4}-\d{2}-\d{2}/.test(delay)) {
-    const at = Date.parse(delay);
-    if (Number.isNaN(at)) {
-      throw new BadRequestError(`Invalid date for options.delay: '${delay}'. Use an ISO 8601 date or a duration such as "30s" or "5m".`, {
-        field: "options.delay",
-      });
-    }
-    return at > now.getTime() ? new Date(at) : null;
+    const at = parseIsoDate(delay, "options.delay");
+    return at > now ? at : null;
   }
   const seconds = parseDuration(delay, "options.delay");
   return seconds > 0 ? new Date(now.getTime() + seconds * 1000) : null;
@@ -108,7 +104,7 @@ export async function triggerTask(request: ApiRequest, params: { taskId: string 
     lockedQueueId: resolved.lockedQueueId,
     lockedToVersionId: resolved.lockedWorkerId,
     ttl: resolved.ttl,
-    expiresAt: resolved.ttlSeconds ? new Date(startsAt.getTime() + resolved.ttlSeconds * 1000) : null,
+    expiresAt: resolved.ttlSeconds ? assertStorableDate(new Date(startsAt.getTime() + resolved.ttlSeconds * 1000), "options.ttl") : null,
     taskKind: resolved.taskKind,
     tags: options.tags ?? [],
     delayUntil,
