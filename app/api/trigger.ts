@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { parseDuration } from "~/domain/durations";
 import { BadRequestError } from "~/domain/errors";
-import { assertStorableDate, parseIsoDate } from "~/domain/triggerInput";
+import { assertStorableDate, isJsonObject, parseIsoDate, taskIdProblem } from "~/domain/triggerInput";
 import { authenticateAuthorizationHeader } from "~/services/apiKeyAuth.server";
 import { resolveTask } from "~/services/queueResolver.server";
 import { createRun, type RunStatus } from "~/services/runs.server";
@@ -17,7 +17,11 @@ export const MAX_TAGS = 10;
 export const MAX_TAG_LENGTH = 128;
 const MAX_IDEMPOTENCY_KEY_LENGTH = 512;
 
-const TaskSlug = z.string().min(1, "must not be empty").max(128, "must be at most 128 characters");
+// The rule deploy applies to slugs: a run for an id no deploy can register would wait forever.
+const TaskSlug = z.string().superRefine((id, ctx) => {
+  const problem = taskIdProblem(id);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
 
 const TriggerOptions = z.object({
   queue: z.union([z.string().max(512), z.object({ name: z.string().max(512) })]).optional(),
@@ -34,7 +38,8 @@ const TriggerOptions = z.object({
         .max(MAX_TAGS, `at most ${MAX_TAGS} tags`),
     )
     .optional(),
-  metadata: z.record(z.string(), z.unknown()).optional(),
+  // Kept as sent (z.record would drop a `__proto__` key that the payload keeps).
+  metadata: z.custom<Record<string, unknown>>(isJsonObject, { message: "must be an object" }).optional(),
 });
 
 const TriggerBody = z.object({

@@ -14,6 +14,19 @@ export const MAX_STORABLE_DATE = new Date(Date.UTC(9999, 11, 31, 23, 59, 59, 999
 /** The earliest: year 0001 (years before it are written with a sign as well). */
 export const MIN_STORABLE_DATE = new Date("0001-01-01T00:00:00.000Z");
 
+export const MAX_TASK_ID_LENGTH = 128;
+
+// Control characters (C0, DEL, C1): invisible in logs and pages, and refused by deploy.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** Why `id` cannot name a task, or null: the same rule deploy applies to a task's slug. */
+export function taskIdProblem(id: string): string | null {
+  if (id.trim() === "") return "must not be empty or only whitespace";
+  if (CONTROL.test(id)) return "must not contain control characters";
+  if (id.length > MAX_TASK_ID_LENGTH) return `must be at most ${MAX_TASK_ID_LENGTH} characters`;
+  return null;
+}
+
 /** A {@link BadRequestError} naming `field` unless `date` is within what Postgres stores. */
 export function assertStorableDate(date: Date, field: string): Date {
   if (!(date.getTime() <= MAX_STORABLE_DATE.getTime() && date.getTime() >= MIN_STORABLE_DATE.getTime())) {
@@ -50,4 +63,9 @@ export function parseIsoDate(text: string, field: string): Date {
   const at = Date.parse(text.trim());
   if (Number.isNaN(at)) throw invalid();
   return assertStorableDate(new Date(at), field);
+}
+
+/** A JSON object (not an array or null), kept as sent: `__proto__` and every other key survive. */
+export function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { prisma } from "~/db.server";
 import { bearer, inProcess, type ApiResult } from "../support/apiClient";
 import { createTestProject, registerAndPromote, type TestProject } from "../support/fixtures";
 
@@ -43,5 +44,44 @@ describe("dates", () => {
       const result = await trigger("email", { options: { delay } });
       expect(result.status, `${delay}: ${JSON.stringify(result.body)}`).toBe(200);
     }
+  });
+});
+
+describe("input is never silently changed", () => {
+  it.each([
+    ['{"payload":{"n":1e400}}', "payload.n"],
+    ['{"payload":[-1e999]}', "payload[0]"],
+    ['{"options":{"metadata":{"big":1e309}}}', "options.metadata.big"],
+  ])("a number outside double range (%s) is a 400 naming %s", async (raw, path) => {
+    const result = await trigger("email", raw);
+    expect(result.status, JSON.stringify(result.body)).toBe(400);
+    expect(result.body.error).toContain(path);
+  });
+
+  it("a __proto__ key in options.metadata is stored exactly, as it is in the payload", async () => {
+    const raw = '{"payload":{"__proto__":{"a":1}},"options":{"metadata":{"__proto__":{"b":2},"c":3}}}';
+    const result = await trigger("email", raw);
+    expect(result.status, JSON.stringify(result.body)).toBe(200);
+    const run = await inProcess({ path: `/api/v1/runs/${result.body.id}`, headers: bearer(project.prod.apiKey) });
+    expect(JSON.stringify(run.body.payload)).toBe('{"__proto__":{"a":1}}');
+    const stored = await prisma().$queryRaw<{ metadata: string }[]>`SELECT "metadata"::text AS metadata FROM "TaskRun" WHERE "friendlyId" = ${result.body.id} OR "id" = ${result.body.id}`;
+    expect(stored[0].metadata).toBe('{"c": 3, "__proto__": {"b": 2}}');
+  });
+
+  it.each([" ", "   ", "\t", "email\u0001", "a\u007fb", "line\nbreak", "\u0085"])("task id %j (blank or with control characters) is a 400, as deploy refuses it", async (slug) => {
+    const before = await prisma().taskRun.count();
+    const result = await trigger(slug, {});
+    expect(result.status, JSON.stringify(result.body)).toBe(400);
+    expect(result.body.error).toMatch(/Invalid task id/);
+    expect(await prisma().taskRun.count()).toBe(before);
+  });
+
+  it("deploy refuses the same task ids (control characters)", async () => {
+    const result = await inProcess({
+      path: "/api/v1/deployments",
+      headers: bearer(project.prod.apiKey),
+      body: { version: "ctl", tasks: [{ slug: "email\u0001" }] },
+    });
+    expect(result).toMatchObject({ status: 400, body: { error: expect.stringMatching(/tasks\[0\]\.slug must not contain control characters/) } });
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { assertStorableDate, MAX_STORABLE_DATE, parseIsoDate } from "~/domain/triggerInput";
+import { findUnstorableJson } from "~/domain/storableInput";
+import { assertStorableDate, isJsonObject, MAX_STORABLE_DATE, parseIsoDate, taskIdProblem } from "~/domain/triggerInput";
 
 describe("parseIsoDate: real calendar dates Postgres can store", () => {
   it.each([
@@ -23,5 +24,30 @@ describe("parseIsoDate: real calendar dates Postgres can store", () => {
     expect(() => parseIsoDate("9999-12-31T23:59:59-12:00", "options.delay")).toThrow(/outside the dates that can be stored/);
     expect(() => assertStorableDate(new Date(MAX_STORABLE_DATE.getTime() + 1), "options.ttl")).toThrow(/options\.ttl/);
     expect(assertStorableDate(MAX_STORABLE_DATE, "x")).toBe(MAX_STORABLE_DATE);
+  });
+});
+
+describe("taskIdProblem: the rule deploy applies", () => {
+  it.each(["", " ", "\t\n", "a\u0000b", "a\u001fb", "a\u007f", "\u0085x"])("refuses %j", (id) => {
+    expect(taskIdProblem(id)).not.toBeNull();
+  });
+  it.each(["email", "send-welcome-email", "ünïcode task", "a".repeat(128)])("accepts %j", (id) => {
+    expect(taskIdProblem(id)).toBeNull();
+  });
+  it("refuses more than 128 characters", () => expect(taskIdProblem("a".repeat(129))).toMatch(/128/));
+});
+
+describe("numbers beyond double range and __proto__ keys", () => {
+  it("1e400 parses as Infinity, which storage would turn into null: refused with its path", () => {
+    expect(findUnstorableJson(JSON.parse('{"a":[1,1e400]}'))).toEqual({ path: "a[1]", problem: expect.stringMatching(/outside the range/) });
+    expect(findUnstorableJson(JSON.parse("-1e400"))).toMatchObject({ path: "(root)" });
+    expect(findUnstorableJson(JSON.parse('{"a":1.7976931348623157e308}'))).toBeNull();
+  });
+  it("isJsonObject keeps the object as parsed, own __proto__ key included", () => {
+    const parsed = JSON.parse('{"__proto__":{"x":1}}');
+    expect(isJsonObject(parsed)).toBe(true);
+    expect(Object.keys(parsed)).toEqual(["__proto__"]);
+    expect(isJsonObject([])).toBe(false);
+    expect(isJsonObject(null)).toBe(false);
   });
 });
