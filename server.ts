@@ -95,6 +95,8 @@ const {
   handleApiRequest,
   limitPageBodies,
   bufferedPageBody,
+  requestLineProblem,
+  logger,
   connectTaskMetadataCache,
   startCacheReconciler,
   stopCacheReconciler,
@@ -104,6 +106,8 @@ const {
   handleApiRequest?: (req: IncomingMessage, res: ServerResponse) => boolean;
   limitPageBodies: (limitBytes: number) => express.RequestHandler;
   bufferedPageBody: (req: IncomingMessage) => Buffer | undefined;
+  requestLineProblem: (target: string | undefined, host: string | undefined, forwardedHost?: string) => string | null;
+  logger: { error: (message: string, context?: Record<string, unknown>) => void; info: (message: string, context?: Record<string, unknown>) => void };
   connectTaskMetadataCache: (timeoutMs?: number) => Promise<boolean>;
   startCacheReconciler: () => void;
   stopCacheReconciler: () => void;
@@ -123,6 +127,12 @@ app.set("trust proxy", trustedProxies);
 app.use(limitPageBodies(pageBodyLimit));
 app.use(refuseCrossOriginForms);
 app.all("*", remixHandler());
+// Last resort: a bug, logged once with its stack; the client gets no details.
+app.use((error: unknown, req: express.Request, res: express.Response, _next: express.NextFunction) => {
+  logger.error("page request failed", { method: req.method, url: req.originalUrl, error });
+  if (res.headersSent) return void res.destroy();
+  res.status(500).type("text/plain").send("Internal server error");
+});
 // The hot path's Redis connection is open before the first trigger (or given up on after 2 s:
 // the cache then fails open to Postgres until Redis answers).
 await connectTaskMetadataCache(2_000);
@@ -130,8 +140,21 @@ await connectTaskMetadataCache(2_000);
 startCacheReconciler();
 
 const server = createServer((req, res) => {
+  if (refuseOddRequestLine(req, res)) return;
   if (!handleApiRequest(req, res)) app(req, res);
 });
+
+/** 400 for a request line no route can serve (app/domain/requestLine.ts); no details in the answer. */
+function refuseOddRequestLine(req: IncomingMessage, res: ServerResponse): boolean {
+  const forwardedHost = req.headers["x-forwarded-host"];
+  const first = (Array.isArray(forwardedHost) ? forwardedHost[0] : forwardedHost)?.split(",")[0]?.trim();
+  const problem = requestLineProblem(req.url, req.headers.host, first);
+  if (problem === null) return false;
+  logger.info("odd request line refused", { method: req.method, problem });
+  res.writeHead(400, { "content-type": "text/plain; charset=utf-8", "content-length": 11, connection: "close" });
+  res.end(req.method === "HEAD" ? undefined : "Bad Request");
+  return true;
+}
 server.listen(port, () => {
   console.log(`Hotpath listening on http://localhost:${port}`);
 });

@@ -17,6 +17,9 @@ export { stopMetrics } from "~/services/metrics.server";
 export { handleApiRequest } from "~/api/node";
 /** The page routes' body limit, run by server.ts before Remix. */
 export { bufferedPageBody, limitPageBodies } from "~/services/pageBody.server";
+/** The production server's guard against request lines no route can serve, and its logger. */
+export { requestLineProblem } from "~/domain/requestLine";
+export { logger } from "~/services/logger.server";
 /** Start-up pieces server.ts takes from the build: configuration, and the hot-path connection opened before serving. */
 export { getEnv } from "~/env.server";
 export { connectTaskMetadataCache } from "~/services/taskMetadataCacheInstance.server";

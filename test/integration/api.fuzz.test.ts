@@ -28,6 +28,9 @@ import { createTestProject, registerAndPromote, type TestProject } from "../supp
  * No built-in prototype may gain a property. Most cases run in-process on the shared router (the
  * code both lanes run; fast); a sample goes over real HTTP to the production server's lean lane,
  * which is checked for prototype pollution by a probe preloaded into it.
+ *
+ * Odd request lines (absolute-form targets, `OPTIONS *`, bad Host headers) are probed over HTTP
+ * too: a 400 without details, never a stack trace (issue 12).
  */
 
 const IN_PROCESS_RUNS = { trigger: Number(process.env.FUZZ_TRIGGER_RUNS ?? 5_000), deploy: Number(process.env.FUZZ_DEPLOY_RUNS ?? 2_500), promote: Number(process.env.FUZZ_PROMOTE_RUNS ?? 2_500) };
@@ -601,6 +604,52 @@ describe("body limits and bodies that cannot be parsed or stored (lean lane, rea
     const json = await response.json();
     expect(json.error).toMatch(message);
     expect(Object.keys(json).every((k) => k === "error" || k === "details")).toBe(true);
+  });
+});
+
+/* ─────────────────────────────── page routes and odd request lines ─────────────────────────────── */
+
+/** What no answer may contain: a stack frame, an absolute path of this machine, a module folder. */
+const STACK_TRACE = /\n\s+at [^\n]+:\d+:\d+|\/work\/|node_modules|[A-Za-z]+Error: .*\n\s+at /;
+
+/** One raw HTTP/1.1 exchange, so the test controls the request line and the Host header. */
+async function rawExchange(lines: string[], body = ""): Promise<{ status: number; text: string }> {
+  const socket = await rawRequest([...lines, ...(body ? [`Content-Length: ${Buffer.byteLength(body)}`] : []), "Connection: close"]);
+  if (body) socket.write(body);
+  let response = "";
+  socket.on("data", (d) => (response += d));
+  socket.on("error", () => {});
+  await Promise.race([once(socket, "close"), new Promise((r) => setTimeout(r, 10_000))]);
+  socket.destroy();
+  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(response)?.[1] ?? 0);
+  return { status, text: response };
+}
+
+describe("odd request lines (issue 12, finding 7): 400, no details, never a stack trace", () => {
+  const port = () => new URL(server.url).port;
+  const cases: [string, () => string[]][] = [
+    ["an absolute-form target", () => [`GET http://127.0.0.1:${port()}/healthz HTTP/1.1`, `Host: 127.0.0.1:${port()}`]],
+    ["an absolute-form target to a page", () => [`GET http://evil.example/login HTTP/1.1`, `Host: 127.0.0.1:${port()}`]],
+    ["an absolute-form target to the API", () => [`GET http://127.0.0.1/api/v1/runs/x HTTP/1.1`, `Host: 127.0.0.1:${port()}`]],
+    ["OPTIONS *", () => ["OPTIONS * HTTP/1.1", `Host: 127.0.0.1:${port()}`]],
+    ["a Host with a space", () => ["GET /login HTTP/1.1", "Host: bad host"]],
+    ["a Host with a slash", () => ["GET /admin HTTP/1.1", "Host: a/b"]],
+    ["an unclosed IPv6 Host", () => ["GET /healthz HTTP/1.1", "Host: [::1"]],
+    ["a Host with a user", () => ["GET /login HTTP/1.1", "Host: user@evil.example"]],
+    ["an X-Forwarded-Host that is not a host", () => ["GET /login HTTP/1.1", `Host: 127.0.0.1:${port()}`, "X-Forwarded-Host: a b"]],
+    ["a target starting with //", () => ["GET //evil.example/login HTTP/1.1", `Host: 127.0.0.1:${port()}`]],
+  ];
+
+  it.each(cases)("%s", async (_name, head) => {
+    const { status, text } = await rawExchange(head());
+    expect(status, text).toBe(400);
+    expect(text.slice(text.indexOf("\r\n\r\n") + 4)).toBe("Bad Request");
+    expect(text).not.toMatch(STACK_TRACE);
+  });
+
+  it("an ordinary request line still works (control)", async () => {
+    const { status } = await rawExchange(["GET /login HTTP/1.1", `Host: 127.0.0.1:${port()}`]);
+    expect(status).toBe(200);
   });
 });
 
