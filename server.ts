@@ -95,6 +95,7 @@ const {
   handleApiRequest,
   limitPageBodies,
   bufferedPageBody,
+  refuseUnstorablePageInput,
   requestLineProblem,
   logger,
   connectTaskMetadataCache,
@@ -106,6 +107,7 @@ const {
   handleApiRequest?: (req: IncomingMessage, res: ServerResponse) => boolean;
   limitPageBodies: (limitBytes: number) => express.RequestHandler;
   bufferedPageBody: (req: IncomingMessage) => Buffer | undefined;
+  refuseUnstorablePageInput: express.RequestHandler;
   requestLineProblem: (target: string | undefined, host: string | undefined, forwardedHost?: string) => string | null;
   logger: { error: (message: string, context?: Record<string, unknown>) => void; info: (message: string, context?: Record<string, unknown>) => void };
   connectTaskMetadataCache: (timeoutMs?: number) => Promise<boolean>;
@@ -125,6 +127,7 @@ app.set("trust proxy", trustedProxies);
 // Pages (login, logout, admin actions): a body over the limit is a 413 before Remix, any route
 // code, the login throttle or auth (app/services/pageBody.server.ts).
 app.use(limitPageBodies(pageBodyLimit));
+app.use(refuseUnstorablePageInput);
 app.use(refuseCrossOriginForms);
 app.all("*", remixHandler());
 // Last resort: a bug, logged once with its stack; the client gets no details.

@@ -19,6 +19,7 @@ import { loadPageData } from "~/presenters/pageData.server";
 import { runAdminAction } from "~/services/adminAction.server";
 import { readFlash } from "~/services/flash.server";
 import { requireAdminAction, requireUser } from "~/services/session.server";
+import { readForm } from "~/services/pageForm.server";
 import {
   deleteCurrentHashField,
   invalidateCurrentHash,
@@ -75,7 +76,7 @@ const ActionSchema = z.discriminatedUnion("intent", [
 export async function action({ request, params }: ActionFunctionArgs) {
   const user = await requireAdminAction(request);
   const environmentId = environmentIdParam(params.envId);
-  const parsed = ActionSchema.safeParse(Object.fromEntries(await request.formData()));
+  const parsed = ActionSchema.safeParse(await readForm(request));
   if (!parsed.success) throw new Response("Unknown or incomplete cache action.", { status: 400, statusText: "Bad Request" });
   const form = parsed.data;
   const key = taskMetadataCacheAdmin().keys(environmentId).current;

@@ -11,6 +11,7 @@ import { runAdminAction } from "~/services/adminAction.server";
 import { readFlash } from "~/services/flash.server";
 import { requireAdminAction, requireUser, sessionToken } from "~/services/session.server";
 import { changeRole, signOutEverywhere } from "~/services/usersAdmin.server";
+import { readForm } from "~/services/pageForm.server";
 
 export const meta: MetaFunction = () => [{ title: "Users · Hotpath" }];
 
@@ -29,7 +30,7 @@ const UserForm = z.discriminatedUnion("intent", [
 
 export async function action({ request }: ActionFunctionArgs) {
   const user = await requireAdminAction(request);
-  const parsed = UserForm.safeParse(Object.fromEntries(await request.formData()));
+  const parsed = UserForm.safeParse(await readForm(request));
   if (!parsed.success) throw new Response("Unknown or incomplete user action.", { status: 400, statusText: "Bad Request" });
   const form = parsed.data;
   const actor = { id: user.id, token: await sessionToken(request) };

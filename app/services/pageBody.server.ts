@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { BodyCollector, checkDeclaredLength } from "~/api/http";
 import { PayloadTooLargeError } from "~/domain/errors";
+import { pageInputProblem } from "~/domain/pageInput";
 import { logger } from "~/services/logger.server";
 
 /**
@@ -77,4 +78,19 @@ export function limitPageBodies(limitBytes: number) {
 /** The body {@link limitPageBodies} read for this request, or undefined (GET, HEAD, or not run). */
 export function bufferedPageBody(req: IncomingMessage): Buffer | undefined {
   return (req as WithBody)[BODY];
+}
+
+/**
+ * Express-compatible middleware after {@link limitPageBodies}: a query parameter or form field
+ * with a NUL character or an unpaired surrogate is a 400 naming it (app/domain/pageInput.ts).
+ */
+export function refuseUnstorablePageInput(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) {
+  const url = req.url ?? "/";
+  const at = url.indexOf("?");
+  const target = at < 0 ? { path: url, search: "" } : { path: url.slice(0, at), search: url.slice(at) };
+  const found = pageInputProblem(target, { contentType: req.headers["content-type"], body: bufferedPageBody(req) });
+  if (!found) return next();
+  const message = `${found.where} ${found.problem}.`;
+  res.writeHead(400, { "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(message) });
+  res.end(req.method === "HEAD" ? undefined : message);
 }
