@@ -73,7 +73,7 @@ function idempotencyKey(request: ApiRequest, fromBody: string | undefined): stri
 }
 
 export async function triggerTask(request: ApiRequest, params: { taskId: string }): Promise<ApiResponse> {
-  const environment = await authenticateAuthorizationHeader(request.header("authorization"));
+  const environment = await authenticateAuthorizationHeader(request.header("authorization"), request.clientAddress);
   const slug = TaskSlug.safeParse(params.taskId);
   if (!slug.success) throw new BadRequestError(`Invalid task id: ${slug.error.issues[0].message}`);
   const { value } = await readJsonBody(request);

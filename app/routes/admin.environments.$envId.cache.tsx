@@ -14,6 +14,7 @@ import { RouteErrorPanel } from "~/components/RouteErrorPanel";
 import { ScanPager } from "~/components/ScanPager";
 import { useLoadMore } from "~/components/useLoadMore";
 import { useSearchHref } from "~/components/useSearchHref";
+import { isScanCursor, SCAN_CURSOR_MESSAGE } from "~/domain/scanCursor";
 import { environmentCachePage } from "~/presenters/environmentCache.server";
 import { loadPageData } from "~/presenters/pageData.server";
 import { runAdminAction } from "~/services/adminAction.server";
@@ -32,7 +33,8 @@ export const meta: MetaFunction<typeof loader> = ({ data }) => [
 ];
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
-const cursor = z.string().regex(/^\d{1,20}$/, "must be a SCAN cursor (digits)").default("0");
+// An out-of-range cursor is the client's mistake (400), not "Redis unavailable".
+const cursor = z.string().refine(isScanCursor, SCAN_CURSOR_MESSAGE).default("0");
 const blank = (v: unknown) => (v === "" ? undefined : v);
 
 const QuerySchema = z.object({
