@@ -1,8 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { createRequestHandler } from "@remix-run/express";
-import type { ServerBuild } from "@remix-run/node";
+import { createRequestHandler, type ServerBuild, writeReadableStreamToWritable } from "@remix-run/node";
 import express from "express";
 
 /**
@@ -17,14 +16,51 @@ const app = express();
 app.disable("x-powered-by");
 app.use("/build", express.static(path.join(root, "public/build"), { immutable: true, maxAge: "1y" }));
 app.use(express.static(path.join(root, "public"), { maxAge: "1h" }));
-app.use(refuseCrossOriginForms);
-// The client's address for the login throttle: the connection's, or with TRUST_PROXY_HOPS (set
-// below, once the configuration is parsed) the one that many proxies put in X-Forwarded-For.
-app.all("*", createRequestHandler({ build, mode: "production", getLoadContext: (req) => ({ clientAddress: plainAddress(req.ip) }) }));
 
 /** "::ffff:127.0.0.1" (an IPv4 client of a dual-stack socket) → "127.0.0.1". */
 function plainAddress(address: string | undefined): string | undefined {
   return address?.startsWith("::ffff:") ? address.slice("::ffff:".length) : address;
+}
+
+/**
+ * Remix through express, fed the body limitPageBodies already read (the request stream is spent).
+ * The client's address for the login throttle: the connection's, or with TRUST_PROXY_HOPS the one
+ * that many proxies put in X-Forwarded-For.
+ */
+function remixHandler(): express.RequestHandler {
+  const handle = createRequestHandler(build, "production");
+  return async (req, res, next) => {
+    try {
+      const response = await handle(toWebRequest(req, res), { clientAddress: plainAddress(req.ip) });
+      res.statusMessage = response.statusText;
+      res.status(response.status);
+      for (const [key, value] of response.headers.entries()) res.append(key, value);
+      if (response.body) await writeReadableStreamToWritable(response.body, res);
+      else res.end();
+    } catch (error) {
+      next(error);
+    }
+  };
+}
+
+/** As @remix-run/express builds it (host and protocol through "trust proxy"), with the buffered body. */
+function toWebRequest(req: express.Request, res: express.Response): Request {
+  const portOf = (host: string | undefined) => Number.parseInt(host?.split(":")[1] ?? "", 10);
+  const forwardedPort = portOf(req.get("x-forwarded-host"));
+  const hostPort = portOf(req.get("host"));
+  const port = Number.isSafeInteger(forwardedPort) ? forwardedPort : Number.isSafeInteger(hostPort) ? hostPort : "";
+  const url = new URL(`${req.protocol}://${req.hostname}${port ? `:${port}` : ""}${req.originalUrl}`);
+  const headers = new Headers();
+  for (const [key, values] of Object.entries(req.headers)) {
+    for (const value of Array.isArray(values) ? values : values ? [values] : []) headers.append(key, value);
+  }
+  // Loaders and actions stop once nobody can read their response any more.
+  const controller = new AbortController();
+  res.on("close", () => {
+    if (!res.writableFinished) controller.abort();
+  });
+  const body = bufferedPageBody(req);
+  return new Request(url.href, { method: req.method, headers, signal: controller.signal, body: body && new Uint8Array(body) });
 }
 
 /**
@@ -55,23 +91,51 @@ function refuseCrossOriginForms(req: express.Request, res: express.Response, nex
  * which goes to express and Remix. Taken from the build's entry so both lanes share one instance
  * of the app's modules (pools, caches, counters).
  */
-const { handleApiRequest, connectTaskMetadataCache, startCacheReconciler, stopCacheReconciler, stopMetrics, getEnv } = build.entry
-  .module as unknown as {
+const {
+  handleApiRequest,
+  limitPageBodies,
+  bufferedPageBody,
+  refuseUnstorablePageInput,
+  requestLineProblem,
+  logger,
+  connectTaskMetadataCache,
+  startCacheReconciler,
+  stopCacheReconciler,
+  stopMetrics,
+  getEnv,
+} = build.entry.module as unknown as {
   handleApiRequest?: (req: IncomingMessage, res: ServerResponse) => boolean;
+  limitPageBodies: (limitBytes: number) => express.RequestHandler;
+  bufferedPageBody: (req: IncomingMessage) => Buffer | undefined;
+  refuseUnstorablePageInput: express.RequestHandler;
+  requestLineProblem: (target: string | undefined, host: string | undefined, forwardedHost?: string) => string | null;
+  logger: { error: (message: string, context?: Record<string, unknown>) => void; info: (message: string, context?: Record<string, unknown>) => void };
   connectTaskMetadataCache: (timeoutMs?: number) => Promise<boolean>;
   startCacheReconciler: () => void;
   stopCacheReconciler: () => void;
   // This instance's last metrics reach Redis before it exits, so a restart loses no counts.
   stopMetrics?: () => Promise<void>;
-  getEnv: () => { PORT: number; TRUST_PROXY_HOPS: number };
+  getEnv: () => { PORT: number; TRUST_PROXY_HOPS: number; PAGE_BODY_LIMIT_BYTES: number };
 };
 if (typeof handleApiRequest !== "function") {
   throw new Error("build/index.js does not export handleApiRequest from app/entry.server.tsx; run `npx remix build`");
 }
 
 // Parse the whole configuration before serving: a bad variable stops the process here, naming it.
-const { PORT: port, TRUST_PROXY_HOPS: trustedProxies } = getEnv();
+const { PORT: port, TRUST_PROXY_HOPS: trustedProxies, PAGE_BODY_LIMIT_BYTES: pageBodyLimit } = getEnv();
 app.set("trust proxy", trustedProxies);
+// Pages (login, logout, admin actions): a body over the limit is a 413 before Remix, any route
+// code, the login throttle or auth (app/services/pageBody.server.ts).
+app.use(limitPageBodies(pageBodyLimit));
+app.use(refuseUnstorablePageInput);
+app.use(refuseCrossOriginForms);
+app.all("*", remixHandler());
+// Last resort: a bug, logged once with its stack; the client gets no details.
+app.use((error: unknown, req: express.Request, res: express.Response, _next: express.NextFunction) => {
+  logger.error("page request failed", { method: req.method, url: req.originalUrl, error });
+  if (res.headersSent) return void res.destroy();
+  res.status(500).type("text/plain").send("Internal server error");
+});
 // The hot path's Redis connection is open before the first trigger (or given up on after 2 s:
 // the cache then fails open to Postgres until Redis answers).
 await connectTaskMetadataCache(2_000);
@@ -79,8 +143,21 @@ await connectTaskMetadataCache(2_000);
 startCacheReconciler();
 
 const server = createServer((req, res) => {
+  if (refuseOddRequestLine(req, res)) return;
   if (!handleApiRequest(req, res)) app(req, res);
 });
+
+/** 400 for a request line no route can serve (app/domain/requestLine.ts); no details in the answer. */
+function refuseOddRequestLine(req: IncomingMessage, res: ServerResponse): boolean {
+  const forwardedHost = req.headers["x-forwarded-host"];
+  const first = (Array.isArray(forwardedHost) ? forwardedHost[0] : forwardedHost)?.split(",")[0]?.trim();
+  const problem = requestLineProblem(req.url, req.headers.host, first);
+  if (problem === null) return false;
+  logger.info("odd request line refused", { method: req.method, problem });
+  res.writeHead(400, { "content-type": "text/plain; charset=utf-8", "content-length": 11, connection: "close" });
+  res.end(req.method === "HEAD" ? undefined : "Bad Request");
+  return true;
+}
 server.listen(port, () => {
   console.log(`Hotpath listening on http://localhost:${port}`);
 });

@@ -15,6 +15,11 @@ export { stopMetrics } from "~/services/metrics.server";
 
 /** The lean /api lane, reached by server.ts as `build.entry.module.handleApiRequest` (one module instance for both lanes). */
 export { handleApiRequest } from "~/api/node";
+/** The page routes' body limit, run by server.ts before Remix. */
+export { bufferedPageBody, limitPageBodies, refuseUnstorablePageInput } from "~/services/pageBody.server";
+/** The production server's guard against request lines no route can serve, and its logger. */
+export { requestLineProblem } from "~/domain/requestLine";
+export { logger } from "~/services/logger.server";
 /** Start-up pieces server.ts takes from the build: configuration, and the hot-path connection opened before serving. */
 export { getEnv } from "~/env.server";
 export { connectTaskMetadataCache } from "~/services/taskMetadata/index.server";

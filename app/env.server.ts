@@ -102,6 +102,14 @@ const EnvSchema = z.object({
 
   TRIGGER_MAX_TTL_SECONDS: optional(positiveInt).transform((v) => v ?? 14 * 86_400),
   API_BODY_LIMIT_BYTES: optional(positiveInt).transform((v) => v ?? 1_048_576),
+  /** Per client address: API keys that may miss the key cache (and so reach Postgres) per window; then 429. */
+  API_KEY_LOOKUP_BUDGET: optional(positiveInt).transform((v) => v ?? 60),
+  API_KEY_LOOKUP_WINDOW_SECONDS: optional(positiveInt).transform((v) => v ?? 60),
+  /** Every page route (login, logout, admin actions): a larger body is a 413 before Remix reads it. */
+  PAGE_BODY_LIMIT_BYTES: optional(positiveInt).transform((v) => v ?? 65_536),
+
+  /** Migration switch: also accept the deploy webhook's v1 signatures (method and path unsigned). */
+  WEBHOOK_ACCEPT_V1: booleanString(false),
 
   SESSION_SECRET: z.string({ error: "is required" }).min(16, "must be at least 16 characters"),
   /** Proxies in front of the server whose X-Forwarded-For is trusted for the client's address (login throttle); 0: the connection's address. */

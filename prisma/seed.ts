@@ -16,7 +16,7 @@ import { tryParseDuration } from "~/domain/durations";
 import { defaultQueueName } from "~/domain/queueNames";
 import { getEnv } from "~/env.server";
 import type { TaskRunStatus, TaskTriggerSource, UserRole } from "~/generated/prisma/enums.ts";
-import { upsertUser, verifyPassword } from "~/models/user.server";
+import { setUserRole, upsertUser, verifyPassword } from "~/models/user.server";
 import { disconnectRedis } from "~/redis.server";
 import { disconnectApiKeyCache, forgetCachedApiKeys } from "~/services/apiKeyAuth.server";
 import { generateWebhookSecret } from "~/services/credentials.server";
@@ -106,9 +106,9 @@ export interface SeedResult {
 }
 
 async function seedUser(address: string, role: UserRole, fixedPassword: string | undefined, variable: string, log: Log) {
-  const existing = await prisma().user.findUnique({ where: { email: address }, select: { role: true, passwordHash: true } });
+  const existing = await prisma().user.findUnique({ where: { email: address }, select: { id: true, role: true, passwordHash: true } });
   if (existing && !fixedPassword) {
-    if (existing.role !== role) await prisma().user.update({ where: { email: address }, data: { role } });
+    if (existing.role !== role) await setUserRole(existing.id, role);
     log(`  ${role.padEnd(6)} ${address} — exists; password unchanged (printed when created; set ${variable} to reset it)`);
     return { email: address, role, password: null };
   }

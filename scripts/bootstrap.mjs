@@ -282,7 +282,8 @@ async function quickstart() {
   log(`▸ starting the server on port ${port}`);
   const server = spawn(process.execPath, ["--import", "tsx", "server.ts"], {
     cwd: root,
-    env: { ...env, PORT: String(port) },
+    // Production mode, as `npm start`: the README says what development mode would change.
+    env: { ...env, NODE_ENV: "production", PORT: String(port) },
     stdio: "inherit",
   });
   current = server;

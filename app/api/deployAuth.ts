@@ -27,7 +27,7 @@ export async function authenticateDeployRequest(request: ApiRequest): Promise<Au
   const signature = request.header(SIGNATURE_HEADER);
   if (authorization || !signature) {
     // Authenticate before reading the body: unauthenticated clients get nothing buffered.
-    const environment = await authenticateAuthorizationHeader(authorization);
+    const environment = await authenticateAuthorizationHeader(authorization, request.clientAddress);
     const { value } = await readJsonBody(request);
     const named = stringField(value, "environment");
     if (named !== undefined && named !== environment.slug) {
@@ -44,7 +44,7 @@ export async function authenticateDeployRequest(request: ApiRequest): Promise<Au
   }
   const environment = await authenticateSignedRequest({
     header: signature,
-    rawBody: raw,
+    request: { method: request.method, target: request.target, body: raw },
     environmentSlug,
     project: stringField(value, "project"),
   });

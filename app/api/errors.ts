@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { isDatabaseUnavailable } from "~/domain/databaseOutage";
-import { HotpathError } from "~/domain/errors";
+import { HotpathError, TooManyRequestsError } from "~/domain/errors";
 import { logger } from "~/services/logger.server";
 import { json, type ApiResponse } from "./http";
 
@@ -26,7 +26,7 @@ export function errorResponse(error: unknown, request: { method: string; path: s
   if (error instanceof HotpathError) {
     const body: ErrorBody = { error: error.message };
     if (error.details !== undefined) body.details = error.details;
-    return json(error.status, body);
+    return json(error.status, body, error instanceof TooManyRequestsError ? { "retry-after": String(error.retryAfterSeconds) } : {});
   }
   if (error instanceof z.ZodError) {
     return json(400, { error: "Invalid request body", details: zodDetails(error) } satisfies ErrorBody);

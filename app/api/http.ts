@@ -11,6 +11,10 @@ export interface ApiRequest {
   method: string;
   /** Path without the query string, normalised by the WHATWG URL parser in both lanes. */
   path: string;
+  /** Path with query string as sent in the request line (what a v2 webhook signature covers). */
+  target: string;
+  /** The client's address (TRUST_PROXY_HOPS decides whether X-Forwarded-For is believed); undefined when unknown. */
+  clientAddress?: string;
   /** A request header by lower-case name. */
   header(name: string): string | undefined;
   /**

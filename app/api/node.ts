@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { forwardedClientAddress } from "~/domain/clientAddress";
 import { BadRequestError } from "~/domain/errors";
+import { getEnv } from "~/env.server";
 import { logger } from "~/services/logger.server";
 import { BodyCollector, checkDeclaredLength, type ApiRequest, type ApiResponse } from "./http";
 import { handleApi, isApiPath } from "./router";
@@ -73,6 +75,8 @@ export function handleApiRequest(req: IncomingMessage, res: ServerResponse): boo
   const request: ApiRequest = {
     method: req.method ?? "GET",
     path: new URL(url, "http://localhost").pathname,
+    target: url,
+    clientAddress: forwardedClientAddress(req.socket.remoteAddress, req.headers["x-forwarded-for"], getEnv().TRUST_PROXY_HOPS),
     header: (name) => {
       const value = req.headers[name];
       return Array.isArray(value) ? value.join(", ") : value;

@@ -29,10 +29,15 @@ async function readBody(request: Request, limitBytes: number): Promise<Buffer> {
   }
 }
 
-export async function handleRemixApiRequest(request: Request): Promise<Response> {
+/** `context` is the load context server.ts (and the tests) pass: its `clientAddress` feeds the unknown-key budget. */
+export async function handleRemixApiRequest(request: Request, context?: unknown): Promise<Response> {
+  const clientAddress = (context as { clientAddress?: unknown } | undefined)?.clientAddress;
+  const url = new URL(request.url);
   const apiRequest: ApiRequest = {
     method: request.method,
-    path: new URL(request.url).pathname,
+    path: url.pathname,
+    target: `${url.pathname}${url.search}`,
+    clientAddress: typeof clientAddress === "string" ? clientAddress : undefined,
     header: (name) => request.headers.get(name) ?? undefined,
     body: (limitBytes) => readBody(request, limitBytes),
   };

@@ -65,13 +65,15 @@ function decodeParams(params: Params): Params | null {
 
 export async function handleApi(request: ApiRequest): Promise<ApiResponse> {
   const segments = request.path.split("/").filter(Boolean);
+  // HEAD answers wherever GET does, with GET's status and headers (both lanes drop the body).
+  const method = request.method === "HEAD" ? "GET" : request.method;
   const allowed: string[] = [];
   try {
     for (const candidate of ROUTES) {
       const params = match(segments, candidate);
       if (!params) continue;
-      if (candidate.method !== request.method) {
-        allowed.push(candidate.method);
+      if (candidate.method !== method) {
+        allowed.push(...(candidate.method === "GET" ? ["GET", "HEAD"] : [candidate.method]));
         continue;
       }
       const decoded = decodeParams(params);

@@ -7,7 +7,7 @@ const RUN_ID = /^run_[0-9A-Za-z]{1,64}$/;
 
 /** GET /api/v1/runs/:runId — a run of the key's environment; any other run is indistinguishable from an unknown one (404). */
 export async function getRunById(request: ApiRequest, params: { runId: string }): Promise<ApiResponse> {
-  const environment = await authenticateAuthorizationHeader(request.header("authorization"));
+  const environment = await authenticateAuthorizationHeader(request.header("authorization"), request.clientAddress);
   const notFound = new NotFoundError(`Run '${params.runId}' not found`);
   // Ids that cannot exist are answered without a query.
   if (!RUN_ID.test(params.runId)) throw notFound;

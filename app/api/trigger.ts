@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { parseDuration } from "~/domain/durations";
 import { BadRequestError } from "~/domain/errors";
+import { assertStorableDate, isJsonObject, parseIsoDate, taskIdProblem } from "~/domain/triggerInput";
 import { authenticateAuthorizationHeader } from "~/services/apiKeyAuth.server";
 import { resolveTask } from "~/services/taskMetadata/index.server";
 import { createRun, type RunStatus } from "~/services/runs.server";
@@ -16,7 +17,11 @@ export const MAX_TAGS = 10;
 export const MAX_TAG_LENGTH = 128;
 const MAX_IDEMPOTENCY_KEY_LENGTH = 512;
 
-const TaskSlug = z.string().min(1, "must not be empty").max(128, "must be at most 128 characters");
+// The rule deploy applies to slugs: a run for an id no deploy can register would wait forever.
+const TaskSlug = z.string().superRefine((id, ctx) => {
+  const problem = taskIdProblem(id);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
 
 const TriggerOptions = z.object({
   queue: z.union([z.string().max(512), z.object({ name: z.string().max(512) })]).optional(),
@@ -33,7 +38,8 @@ const TriggerOptions = z.object({
         .max(MAX_TAGS, `at most ${MAX_TAGS} tags`),
     )
     .optional(),
-  metadata: z.record(z.string(), z.unknown()).optional(),
+  // Kept as sent (z.record would drop a `__proto__` key that the payload keeps).
+  metadata: z.custom<Record<string, unknown>>(isJsonObject, { message: "must be an object" }).optional(),
 });
 
 const TriggerBody = z.object({
@@ -48,13 +54,8 @@ const TriggerBody = z.object({
 export function parseDelay(delay: string | number | null | undefined, now: Date): Date | null {
   if (delay === undefined || delay === null) return null;
   if (typeof delay === "string" && /^\d{4}-\d{2}-\d{2}/.test(delay)) {
-    const at = Date.parse(delay);
-    if (Number.isNaN(at)) {
-      throw new BadRequestError(`Invalid date for options.delay: '${delay}'. Use an ISO 8601 date or a duration such as "30s" or "5m".`, {
-        field: "options.delay",
-      });
-    }
-    return at > now.getTime() ? new Date(at) : null;
+    const at = parseIsoDate(delay, "options.delay");
+    return at > now ? at : null;
   }
   const seconds = parseDuration(delay, "options.delay");
   return seconds > 0 ? new Date(now.getTime() + seconds * 1000) : null;
@@ -72,7 +73,7 @@ function idempotencyKey(request: ApiRequest, fromBody: string | undefined): stri
 }
 
 export async function triggerTask(request: ApiRequest, params: { taskId: string }): Promise<ApiResponse> {
-  const environment = await authenticateAuthorizationHeader(request.header("authorization"));
+  const environment = await authenticateAuthorizationHeader(request.header("authorization"), request.clientAddress);
   const slug = TaskSlug.safeParse(params.taskId);
   if (!slug.success) throw new BadRequestError(`Invalid task id: ${slug.error.issues[0].message}`);
   const { value } = await readJsonBody(request);
@@ -108,7 +109,7 @@ export async function triggerTask(request: ApiRequest, params: { taskId: string 
     lockedQueueId: resolved.lockedQueueId,
     lockedToVersionId: resolved.lockedWorkerId,
     ttl: resolved.ttl,
-    expiresAt: resolved.ttlSeconds ? new Date(startsAt.getTime() + resolved.ttlSeconds * 1000) : null,
+    expiresAt: resolved.ttlSeconds ? assertStorableDate(new Date(startsAt.getTime() + resolved.ttlSeconds * 1000), "options.ttl") : null,
     taskKind: resolved.taskKind,
     tags: options.tags ?? [],
     delayUntil,

@@ -4,7 +4,7 @@
  */
 export class HotpathError extends Error {
   constructor(
-    readonly status: 400 | 401 | 404 | 409 | 413 | 422 | 503,
+    readonly status: 400 | 401 | 404 | 409 | 413 | 422 | 429 | 503,
     message: string,
     readonly details?: unknown,
   ) {
@@ -52,6 +52,16 @@ export class PayloadTooLargeError extends HotpathError {
 export class ValidationError extends HotpathError {
   constructor(message: string, details?: unknown) {
     super(422, message, details);
+  }
+}
+
+/** 429: this client used up a budget; `retryAfterSeconds` goes out as Retry-After. */
+export class TooManyRequestsError extends HotpathError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(429, message);
   }
 }
 

@@ -34,7 +34,7 @@ function childPath(parent: string, key: string | number): string {
 
 /**
  * The first place in a parsed JSON value that cannot be stored — a string or object key with NUL
- * or an unpaired surrogate, or nesting deeper than `maxDepth` — or null. Iterative, so that the
+ * or an unpaired surrogate, a number beyond double range, or nesting deeper than `maxDepth` — or null. Iterative, so that the
  * check itself cannot overflow the stack on the inputs it exists to refuse.
  */
 export function findUnstorableJson(value: unknown, maxDepth = MAX_JSON_DEPTH): UnstorableJson | null {
@@ -45,6 +45,10 @@ export function findUnstorableJson(value: unknown, maxDepth = MAX_JSON_DEPTH): U
       const problem = unstorableText(current);
       if (problem) return { path: path || "(root)", problem };
       continue;
+    }
+    // 1e400 parses as Infinity, which JSON.stringify (and so storage) turns into null.
+    if (typeof current === "number" && !Number.isFinite(current)) {
+      return { path: path || "(root)", problem: "is a number outside the range that can be stored (beyond ±1.8e308)" };
     }
     if (typeof current !== "object" || current === null) continue;
     if (depth >= maxDepth) return { path: path || "(root)", problem: `is nested more than ${maxDepth} levels deep` };

@@ -1,6 +1,7 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from "node:crypto";
 import { prisma } from "~/db.server";
 import type { UserRole } from "~/generated/prisma/enums.ts";
+import { sessionId } from "~/models/userSession.server";
 import { logger } from "~/services/logger.server";
 
 /**
@@ -57,15 +58,34 @@ export async function verifyPassword(password: string, stored: string): Promise<
   }
 }
 
-/** Creates the user, or resets the password and role of an existing one (the seed calls this). */
+/**
+ * Creates the user, or resets the password and role of an existing one (the seed calls this). A
+ * reset ends every session the user had: whoever signed in with the old password is signed out.
+ */
 export async function upsertUser(input: { email: string; password: string; role: UserRole }) {
   const email = normaliseEmail(input.email);
   const passwordHash = await hashPassword(input.password);
-  return prisma().user.upsert({
-    where: { email },
-    create: { email, passwordHash, role: input.role },
-    update: { passwordHash, role: input.role },
+  const [user] = await prisma().$transaction(async (tx) => {
+    const upserted = await tx.user.upsert({
+      where: { email },
+      create: { email, passwordHash, role: input.role },
+      update: { passwordHash, role: input.role },
+    });
+    return [upserted, await tx.userSession.deleteMany({ where: { userId: upserted.id } })] as const;
   });
+  return user;
+}
+
+/**
+ * Changes a user's role and ends their other sessions (all of them, or all but `keepSessionId`'s
+ * when admins change their own role: their cookie's token), in one transaction. Returns how many sessions ended.
+ */
+export async function setUserRole(userId: string, role: UserRole, keepToken?: string): Promise<number> {
+  const [, ended] = await prisma().$transaction([
+    prisma().user.update({ where: { id: userId }, data: { role }, select: { id: true } }),
+    prisma().userSession.deleteMany({ where: { userId, ...(keepToken ? { id: { not: sessionId(keepToken) } } : {}) } }),
+  ]);
+  return ended.count;
 }
 
 export function normaliseEmail(email: string): string {
@@ -88,8 +108,4 @@ export async function verifyLogin(email: string, password: string): Promise<Sess
   }
   if (!(await verifyPassword(password, user.passwordHash))) return null;
   return { id: user.id, email: user.email, role: user.role };
-}
-
-export function getSessionUserById(id: string): Promise<SessionUser | null> {
-  return prisma().user.findUnique({ where: { id }, select: sessionUserSelect });
 }

@@ -4,6 +4,7 @@ import type { Prisma } from "~/generated/prisma/client.ts";
 import { TRIGGER_SOURCES, type TaskKind } from "~/domain/environments";
 import { TaskRunStatus } from "~/generated/prisma/enums.ts";
 import { decodeRunCursor, encodeRunCursor, type RunCursor } from "~/domain/runCursor";
+import { unstorableText } from "~/domain/storableInput";
 import { byProjectThenSlug } from "~/presenters/environmentSummary.server";
 
 /**
@@ -29,9 +30,15 @@ const cursorParam = z.preprocess(
     .optional(),
 );
 
+// A NUL cannot be compared with anything in Postgres: the filter is refused, not a 500.
+const storable = (value: string, ctx: z.RefinementCtx) => {
+  const problem = unstorableText(value);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+};
+
 export const RunFiltersSchema = z.object({
-  env: z.preprocess(blankToUndefined, z.string().max(64).optional()),
-  task: z.preprocess(blankToUndefined, z.string().trim().max(256).optional()),
+  env: z.preprocess(blankToUndefined, z.string().max(64).superRefine(storable).optional()),
+  task: z.preprocess(blankToUndefined, z.string().trim().max(256).superRefine(storable).optional()),
   status: z.preprocess(blankToUndefined, z.enum(Object.values(TaskRunStatus)).optional()),
   source: z.preprocess(blankToUndefined, z.enum(TRIGGER_SOURCES).optional()),
   /** Rows older than this position (the "next" page). */
@@ -49,7 +56,8 @@ export function parseRunFilters(params: URLSearchParams): { ok: true; filters: R
   const issue = parsed.error.issues[0];
   const name = String(issue.path[0] ?? "query");
   const value = params.get(name);
-  return { ok: false, error: `Query parameter '${name}'${value === null ? "" : ` ('${value}')`}: ${issue.message}` };
+  const shown = value === null ? "" : ` (${JSON.stringify(value).replace(/^"|"$/g, "'")})`;
+  return { ok: false, error: `Query parameter '${name}'${shown}: ${issue.message}` };
 }
 
 export interface EnvironmentOption {

@@ -17,6 +17,7 @@ import { runAdminAction } from "~/services/adminAction.server";
 import { promoteFromAdmin } from "~/services/deploymentsAdmin.server";
 import { readFlash } from "~/services/flash.server";
 import { requireAdminAction, requireUser } from "~/services/session.server";
+import { readForm } from "~/services/pageForm.server";
 
 export const meta: MetaFunction = () => [{ title: "Deployments · Hotpath" }];
 
@@ -69,7 +70,7 @@ const PromoteForm = z.object({
 
 export async function action({ request }: ActionFunctionArgs) {
   const user = await requireAdminAction(request);
-  const parsed = PromoteForm.safeParse(Object.fromEntries(await request.formData()));
+  const parsed = PromoteForm.safeParse(await readForm(request));
   if (!parsed.success) throw new Response("Unknown or incomplete deployment action.", { status: 400, statusText: "Bad Request" });
   const { environmentId, version, confirmTarget } = parsed.data;
   if (confirmTarget !== version) {

@@ -14,11 +14,13 @@ import { RouteErrorPanel } from "~/components/RouteErrorPanel";
 import { ScanPager } from "~/components/ScanPager";
 import { useLoadMore } from "~/components/useLoadMore";
 import { useSearchHref } from "~/components/useSearchHref";
+import { isScanCursor, SCAN_CURSOR_MESSAGE } from "~/domain/scanCursor";
 import { environmentCachePage } from "~/presenters/environmentCache.server";
 import { loadPageData } from "~/presenters/pageData.server";
 import { runAdminAction } from "~/services/adminAction.server";
 import { readFlash } from "~/services/flash.server";
 import { requireAdminAction, requireUser } from "~/services/session.server";
+import { readForm } from "~/services/pageForm.server";
 import {
   deleteCurrentHashField,
   invalidateCurrentHash,
@@ -31,7 +33,8 @@ export const meta: MetaFunction<typeof loader> = ({ data }) => [
 ];
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
-const cursor = z.string().regex(/^\d{1,20}$/, "must be a SCAN cursor (digits)").default("0");
+// An out-of-range cursor is the client's mistake (400), not "Redis unavailable".
+const cursor = z.string().refine(isScanCursor, SCAN_CURSOR_MESSAGE).default("0");
 const blank = (v: unknown) => (v === "" ? undefined : v);
 
 const QuerySchema = z.object({
@@ -75,7 +78,7 @@ const ActionSchema = z.discriminatedUnion("intent", [
 export async function action({ request, params }: ActionFunctionArgs) {
   const user = await requireAdminAction(request);
   const environmentId = environmentIdParam(params.envId);
-  const parsed = ActionSchema.safeParse(Object.fromEntries(await request.formData()));
+  const parsed = ActionSchema.safeParse(await readForm(request));
   if (!parsed.success) throw new Response("Unknown or incomplete cache action.", { status: 400, statusText: "Bad Request" });
   const form = parsed.data;
   const key = taskMetadataCacheAdmin().keys(environmentId).current;

@@ -12,6 +12,7 @@ import { RouteErrorPanel } from "~/components/RouteErrorPanel";
 import { ScanPager } from "~/components/ScanPager";
 import { useLoadMore } from "~/components/useLoadMore";
 import { useSearchHref } from "~/components/useSearchHref";
+import { isScanCursor, SCAN_CURSOR_MESSAGE } from "~/domain/scanCursor";
 import { workerHashPage } from "~/presenters/environmentCache.server";
 import { loadPageData } from "~/presenters/pageData.server";
 import { requireUser } from "~/services/session.server";
@@ -21,7 +22,7 @@ export const meta: MetaFunction = () => [{ title: "Worker hash · Hotpath" }];
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 const blank = (v: unknown) => (v === "" ? undefined : v);
 const QuerySchema = z.object({
-  cursor: z.preprocess(blank, z.string().regex(/^\d{1,20}$/, "must be a SCAN cursor (digits)").default("0")),
+  cursor: z.preprocess(blank, z.string().refine(isScanCursor, SCAN_CURSOR_MESSAGE).default("0")),
   q: z.preprocess(blank, z.string().max(200).default("")),
 });
 

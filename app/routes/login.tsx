@@ -9,8 +9,10 @@ import {
 import { Form, useActionData, useNavigation, useSearchParams } from "@remix-run/react";
 import { z } from "zod";
 import { safeRedirect } from "~/domain/safeRedirect";
+import { unstorableText } from "~/domain/storableInput";
 import { attemptLogin, clientAddressOf } from "~/services/auth.server";
 import { assertSameOrigin, createUserSession, getUser } from "~/services/session.server";
+import { readForm } from "~/services/pageForm.server";
 
 export const meta: MetaFunction = () => [{ title: "Sign in · Hotpath" }];
 
@@ -26,15 +28,29 @@ export async function loader({ request }: LoaderFunctionArgs) {
   return null;
 }
 
+// NUL or an unpaired surrogate cannot be looked up in Postgres: the form's error, not a 500.
+const storableAs = (field: string) => (value: string, ctx: z.RefinementCtx) => {
+  const problem = unstorableText(value);
+  if (problem) ctx.addIssue({ code: "custom", message: `The ${field} ${problem}` });
+};
 const LoginForm = z.object({
-  email: z.string().trim().min(1, "Enter your email address"),
-  password: z.string().min(1, "Enter your password"),
-  redirectTo: z.string().optional(),
+  email: z
+    .string()
+    .trim()
+    .min(1, "Enter your email address")
+    .max(254, "The email address is longer than 254 characters")
+    .superRefine(storableAs("email address")),
+  password: z
+    .string()
+    .min(1, "Enter your password")
+    .max(1024, "The password is longer than 1024 characters")
+    .superRefine(storableAs("password")),
+  redirectTo: z.string().max(2048, "redirectTo is longer than 2048 characters").optional(),
 });
 
 export async function action({ request, context }: ActionFunctionArgs) {
   assertSameOrigin(request);
-  const parsed = LoginForm.safeParse(Object.fromEntries(await request.formData()));
+  const parsed = LoginForm.safeParse(await readForm(request));
   if (!parsed.success) {
     return json({ error: parsed.error.issues[0].message }, { status: 422 });
   }

@@ -1,10 +1,11 @@
+import { createHash } from "node:crypto";
 import { z } from "zod";
 import { pgPool } from "~/db.server";
 import { getEnv } from "~/env.server";
 import { hashApiKey, looksLikeApiKey } from "~/domain/apiKeys";
 import { ENVIRONMENT_TYPES, type EnvironmentType } from "~/domain/environments";
 import { CircuitBreaker } from "~/domain/circuitBreaker";
-import { UnauthorizedError } from "~/domain/errors";
+import { TooManyRequestsError, UnauthorizedError } from "~/domain/errors";
 import { keyPrefix } from "~/redis.server";
 import { apiKeyRevocationChannel, apiKeyTier, builtApiKeyTier, closeApiKeyTier } from "~/services/apiKeyL1.server";
 import { apiRedis, disconnectApiRedis } from "~/services/apiRedis.server";
@@ -165,8 +166,40 @@ async function findEnvironmentByKeyHash(hash: string): Promise<AuthenticatedEnvi
 
 const INVALID_KEY = "Invalid API key";
 
-/** The environment of a secret key; throws {@link UnauthorizedError} for a missing, malformed, unknown or revoked key. */
-export async function authenticateApiKey(key: string): Promise<AuthenticatedEnvironment> {
+/**
+ * Per client address, how many keys may go to Postgres (cache misses) per window: a flood of
+ * distinct unknown keys from one client is refused (429) before Postgres instead of costing a
+ * query each. A cold known key spends one unit once an hour. Counted in Redis (across instances);
+ * without Redis the budget is not enforced (logged), as the unknown-key cache is not either.
+ */
+async function spendKeyLookupBudget(clientAddress: string): Promise<void> {
+  const { API_KEY_LOOKUP_BUDGET: budget, API_KEY_LOOKUP_WINDOW_SECONDS: window } = getEnv();
+  const client = await apiRedis();
+  if (!client) return;
+  const key = `${keyPrefix()}api-key-lookups:${createHash("sha256").update(clientAddress).digest("hex").slice(0, 32)}`;
+  let spent: number;
+  let ttl: number;
+  try {
+    const results = await client.multi().set(key, 0, "EX", window, "NX").incr(key).ttl(key).exec();
+    spent = Number(results?.[1]?.[1]);
+    ttl = Number(results?.[2]?.[1]);
+  } catch (error) {
+    logger.warn("api key lookup budget not checked: Redis unavailable", { error });
+    return;
+  }
+  if (spent > budget) {
+    throw new TooManyRequestsError(
+      `Too many lookups of unknown or uncached API keys from this address (${budget} per ${window} s); retry later`,
+      ttl > 0 ? ttl : window,
+    );
+  }
+}
+
+/**
+ * The environment of a secret key; throws {@link UnauthorizedError} for a missing, malformed, unknown
+ * or revoked key, and {@link TooManyRequestsError} when `clientAddress` spent its lookup budget.
+ */
+export async function authenticateApiKey(key: string, clientAddress?: string): Promise<AuthenticatedEnvironment> {
   if (!looksLikeApiKey(key)) throw new UnauthorizedError(INVALID_KEY);
   const hash = hashApiKey(key);
   const tier = apiKeyTier();
@@ -180,6 +213,7 @@ export async function authenticateApiKey(key: string): Promise<AuthenticatedEnvi
     tier?.remember(generation, hash, cached);
     return cached;
   }
+  if (clientAddress !== undefined) await spendKeyLookupBudget(clientAddress);
   const environment = await findEnvironmentByKeyHash(hash);
   await cache.fill(hash, environment);
   if (!environment) throw new UnauthorizedError(INVALID_KEY);
@@ -195,10 +229,10 @@ export function bearerToken(authorization: string | undefined): string | undefin
 }
 
 /** Authenticates the request's bearer key; a missing header is a 401 that says what is expected. */
-export async function authenticateAuthorizationHeader(authorization: string | undefined): Promise<AuthenticatedEnvironment> {
+export async function authenticateAuthorizationHeader(authorization: string | undefined, clientAddress?: string): Promise<AuthenticatedEnvironment> {
   const token = bearerToken(authorization);
   if (!token) throw new UnauthorizedError("Missing API key: send `Authorization: Bearer <environment secret key>`");
-  return authenticateApiKey(token);
+  return authenticateApiKey(token, clientAddress);
 }
 
 /**

@@ -1,13 +1,15 @@
 import { createCookieSessionStorage, redirect, type SessionStorage } from "@remix-run/node";
 import { isDatabaseUnavailable } from "~/domain/databaseOutage";
 import { getEnv } from "~/env.server";
-import { getSessionUserById, type SessionUser } from "~/models/user.server";
+import type { SessionUser } from "~/models/user.server";
+import { endSession, openSession, SESSION_TTL_SECONDS, sessionUser } from "~/models/userSession.server";
 import { logger } from "~/services/logger.server";
 
 /**
- * The admin webapp's login session and the guards every admin route calls. The session is a signed
- * cookie holding only the user id; the user (and so their current role) is read from Postgres on
- * each request, so deleting a user or changing a role takes effect at once.
+ * The admin webapp's login session and the guards every admin route calls. The signed cookie holds
+ * only a random session token; the session and its user (and so the current role) are read from
+ * Postgres on each request in one lookup (models/userSession.server.ts), so sign-out, "sign out
+ * everywhere", a role or password change and a user's deletion end sessions at once.
  *
  * Guard both the loader AND the action of every admin route: a layout's loader does not run for a
  * child route's action in Remix.
@@ -16,11 +18,9 @@ import { logger } from "~/services/logger.server";
  *   export async function action({ request }) { const user = await requireAdminAction(request); … }
  */
 
-const SESSION_MAX_AGE_SECONDS = 7 * 24 * 60 * 60;
-const USER_ID_KEY = "userId";
-// The signed cookie carries no expiry of its own (Max-Age is only a request to the browser), so the
-// session records when it was issued and the server refuses it after SESSION_MAX_AGE_SECONDS.
-const ISSUED_AT_KEY = "issuedAt";
+// The session's row expires with the cookie: Max-Age is only a request to the browser.
+const SESSION_MAX_AGE_SECONDS = SESSION_TTL_SECONDS;
+const TOKEN_KEY = "sessionToken";
 
 let storage: SessionStorage | undefined;
 
@@ -54,25 +54,33 @@ function getSession(request: Request) {
   return sessionStorage().getSession(request.headers.get("Cookie"));
 }
 
+/** The session token of this request's cookie, or undefined (no cookie, or a tampered one). */
+export async function sessionToken(request: Request): Promise<string | undefined> {
+  const token = (await getSession(request)).get(TOKEN_KEY);
+  return typeof token === "string" ? token : undefined;
+}
+
 /**
- * The signed-in user, or null (no cookie, a tampered cookie, or a user that no longer exists).
+ * The signed-in user, or null (no cookie, a tampered cookie, or a session that ended or expired).
  * Every admin loader calls this before reading its page data, so a Postgres outage surfaces here
  * first: it is thrown as a 503 that the error page explains, like presenters/pageData.server.ts
  * does for the pages' own reads, instead of a bare 500.
  */
 export async function getUser(request: Request): Promise<SessionUser | null> {
-  const session = await getSession(request);
-  const userId = session.get(USER_ID_KEY);
-  const issuedAt = session.get(ISSUED_AT_KEY);
-  if (typeof userId !== "string" || typeof issuedAt !== "number") return null;
-  if (Date.now() - issuedAt > SESSION_MAX_AGE_SECONDS * 1000) return null;
+  const token = await sessionToken(request);
+  if (token === undefined) return null;
+  return withSessionStore("checked", "this page cannot be shown", () => sessionUser(token));
+}
+
+/** A session read or write; a Postgres outage is a 503 that says what could not be done, logged once. */
+async function withSessionStore<T>(verb: string, consequence: string, run: () => Promise<T>): Promise<T> {
   try {
-    return await getSessionUserById(userId);
+    return await run();
   } catch (error) {
     if (!isDatabaseUnavailable(error)) throw error;
-    logger.error("session check failed: postgres unreachable", { error });
+    logger.error(`session could not be ${verb}: postgres unreachable`, { error });
     throw new Response(
-      "Postgres is unreachable, so your session cannot be checked and this page cannot be shown. GET /healthz says which dependency is down; reload once it is back.",
+      `Postgres is unreachable, so your session cannot be ${verb} and ${consequence}. GET /healthz says which dependency is down; try again once it is back.`,
       { status: 503, statusText: "Database unavailable" },
     );
   }
@@ -149,16 +157,17 @@ export async function requireAdminAction(request: Request): Promise<SessionUser>
 /** Signs the user in: a fresh session cookie, then a redirect (to a path on this site). */
 export async function createUserSession(request: Request, userId: string, redirectTo: string): Promise<Response> {
   const session = await sessionStorage().getSession();
-  session.set(USER_ID_KEY, userId);
-  session.set(ISSUED_AT_KEY, Date.now());
+  session.set(TOKEN_KEY, await openSession(userId));
   return redirect(redirectTo, {
     headers: { "Set-Cookie": await sessionStorage().commitSession(session, { secure: cookieSecure(request) }) },
   });
 }
 
-/** Signs the user out: the cookie is expired and the browser goes to /login. */
+/** Signs the user out: the session ends on the server, the cookie is expired, the browser goes to /login. */
 export async function logout(request: Request): Promise<Response> {
   const session = await getSession(request);
+  const token = session.get(TOKEN_KEY);
+  if (typeof token === "string") await withSessionStore("ended", "you are still signed in", () => endSession(token));
   return redirect("/login", {
     headers: { "Set-Cookie": await sessionStorage().destroySession(session, { secure: cookieSecure(request) }) },
   });

@@ -4,6 +4,7 @@ import { formatDuration, parseDuration } from "~/domain/durations";
 import { CURRENT_LABEL, type EnvironmentRef, type TaskKind } from "~/domain/environments";
 import { BadRequestError, ConflictError, NotFoundError, ValidationError } from "~/domain/errors";
 import { sanitizeQueueName } from "~/domain/queueNames";
+import { taskIdProblem } from "~/domain/triggerInput";
 import type { TaskMetadata, WorkerMetadataSnapshot } from "~/domain/taskMetadataEntry";
 import type { PrismaClient } from "~/generated/prisma/client.ts";
 import { logger } from "~/services/logger.server";
@@ -74,6 +75,10 @@ export function normaliseTasks(tasks: RegisterWorkerTask[]): NormalisedTask[] {
   return tasks.map((task, i) => {
     if (typeof task.slug !== "string" || task.slug.trim() === "") {
       throw new BadRequestError(`tasks[${i}].slug must be a non-empty string`, { field: `tasks[${i}].slug` });
+    }
+    const slugProblem = taskIdProblem(task.slug);
+    if (slugProblem) {
+      throw new BadRequestError(`tasks[${i}].slug ${slugProblem}`, { field: `tasks[${i}].slug` });
     }
     if (seen.has(task.slug)) {
       throw new BadRequestError(`tasks[${i}].slug '${task.slug}' appears more than once`, { field: `tasks[${i}].slug` });

@@ -114,7 +114,7 @@ describe("webhook secret rotation", () => {
   const deployBody = (version: string) => JSON.stringify({ environment: "prod", version, tasks: [] });
   const signedDeploy = (secret: string, version: string) => {
     const raw = deployBody(version);
-    return overHttp(server.url, { path: "/api/v1/deployments", headers: { "x-hotpath-signature": signatureHeader(secret, raw) }, body: raw });
+    return overHttp(server.url, { path: "/api/v1/deployments", headers: { "x-hotpath-signature": signatureHeader(secret, { method: "POST", target: "/api/v1/deployments", body: raw }) }, body: raw });
   };
 
   it("rejects signatures made with the old secret at once", async () => {
@@ -139,15 +139,15 @@ describe("webhook secret rotation", () => {
 });
 
 describe("with Redis down", () => {
-  it("key auth fails open to Postgres, signed requests fail closed with a 503", async () => {
+  it("key auth fails open to Postgres; signed requests still work and are still checked for replay (the record is in Postgres)", async () => {
     const down = await startAppServer({ REDIS_URL: `redis://127.0.0.1:${await closedPort()}` });
     try {
       const { prod, webhookSecret } = await createTestProject();
       expect((await overHttp(down.url, triggerCall(prod.apiKey))).status).toBe(200);
       const raw = JSON.stringify({ environment: "prod", version: "no-redis", tasks: [] });
-      const signed = await overHttp(down.url, { path: "/api/v1/deployments", headers: { "x-hotpath-signature": signatureHeader(webhookSecret, raw) }, body: raw });
-      expect(signed.status).toBe(503);
-      expect(signed.body.error).toMatch(/Redis is unavailable/);
+      const call = { path: "/api/v1/deployments", headers: { "x-hotpath-signature": signatureHeader(webhookSecret, { method: "POST", target: "/api/v1/deployments", body: raw }) }, body: raw };
+      expect((await overHttp(down.url, call)).status).toBe(200);
+      expect(await overHttp(down.url, call)).toMatchObject({ status: 401, body: { error: expect.stringMatching(/already been used/) } });
       const keyed = await overHttp(down.url, { path: "/api/v1/deployments", headers: bearer(prod.apiKey), body: { version: "no-redis-key", tasks: [] } });
       expect(keyed.status).toBe(200);
     } finally {

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { prisma } from "~/db.server";
-import { signatureHeader } from "~/services/webhookSignature.server";
+import { resetEnvForTests } from "~/env.server";
+import { computeV1Signature, signatureHeader } from "~/services/webhookSignature.server";
 import { bearer, inProcess, type ApiResult } from "../support/apiClient";
 import { createTestProject, type TestProject } from "../support/fixtures";
 
@@ -35,7 +36,7 @@ function promote(version: string, key = project.prod.apiKey, body: unknown = {})
 
 function signedDeploy(body: unknown, secret = project.webhookSecret, timestamp?: number) {
   const raw = JSON.stringify(body);
-  return inProcess({ path: "/api/v1/deployments", headers: { "x-hotpath-signature": signatureHeader(secret, raw, timestamp) }, body: raw });
+  return inProcess({ path: "/api/v1/deployments", headers: { "x-hotpath-signature": signatureHeader(secret, { method: "POST", target: "/api/v1/deployments", body: raw }, timestamp) }, body: raw });
 }
 
 async function triggeredRun(slug: string, key = project.prod.apiKey) {
@@ -161,7 +162,7 @@ describe("signed deploys (x-hotpath-signature)", () => {
 
   it("a replayed signature is rejected, also when the copies arrive concurrently", async () => {
     const raw = JSON.stringify({ environment: "prod", version: "replay-1", tasks: [] });
-    const header = signatureHeader(project.webhookSecret, raw);
+    const header = signatureHeader(project.webhookSecret, { method: "POST", target: "/api/v1/deployments", body: raw });
     const send = () => inProcess({ path: "/api/v1/deployments", headers: { "x-hotpath-signature": header }, body: raw });
     const concurrent = await Promise.all([send(), send(), send()]);
     expect(concurrent.map((r) => r.status).sort()).toEqual([200, 401, 401]);
@@ -169,12 +170,12 @@ describe("signed deploys (x-hotpath-signature)", () => {
     expect(later).toMatchObject({ status: 401, body: { error: "Signature has already been used (replay); sign the request again" } });
   });
 
-  it("adding a second v1 value does not make a replay look new", async () => {
+  it("adding a second v2 value does not make a replay look new", async () => {
     const raw = JSON.stringify({ environment: "prod", version: "replay-2", tasks: [] });
-    const header = signatureHeader(project.webhookSecret, raw);
+    const header = signatureHeader(project.webhookSecret, { method: "POST", target: "/api/v1/deployments", body: raw });
     const send = (h: string) => inProcess({ path: "/api/v1/deployments", headers: { "x-hotpath-signature": h }, body: raw });
     expect((await send(header)).status).toBe(200);
-    expect((await send(`${header.replace("v1=", `v1=${"0".repeat(64)},v1=`)}`)).status).toBe(401);
+    expect((await send(`${header.replace("v2=", `v2=${"0".repeat(64)},v2=`)}`)).status).toBe(401);
   });
 
   it("wrong secret, stale or future timestamp, tampered body and malformed headers are 401s", async () => {
@@ -186,14 +187,14 @@ describe("signed deploys (x-hotpath-signature)", () => {
     expect((await signedDeploy(body, project.webhookSecret, now - 360)).status).toBe(401);
     expect((await signedDeploy(body, project.webhookSecret, now + 360)).status).toBe(401);
     expect((await signedDeploy(body, project.webhookSecret, now - 240)).status).toBe(200);
-    const header = signatureHeader(project.webhookSecret, JSON.stringify(body));
+    const header = signatureHeader(project.webhookSecret, { method: "POST", target: "/api/v1/deployments", body: JSON.stringify(body) });
     const tampered = await inProcess({
       path: "/api/v1/deployments",
       headers: { "x-hotpath-signature": header },
       body: JSON.stringify({ ...body, version: "tampered" }),
     });
     expect(tampered).toMatchObject({ status: 401, body: { error: "Invalid signature" } });
-    for (const malformed of ["", "t=abc,v1=00", "v1=" + "0".repeat(64), `t=${now}`]) {
+    for (const malformed of ["", "t=abc,v2=00", "v2=" + "0".repeat(64), `t=${now}`]) {
       const result = await inProcess({ path: "/api/v1/deployments", headers: { "x-hotpath-signature": malformed }, body: JSON.stringify(body) });
       expect(result.status).toBe(401);
     }
@@ -204,10 +205,71 @@ describe("signed deploys (x-hotpath-signature)", () => {
     const raw = JSON.stringify({ environment: "prod" });
     const result = await inProcess({
       path: "/api/v1/deployments/2.0.0/promote",
-      headers: { "x-hotpath-signature": signatureHeader(project.webhookSecret, raw) },
+      headers: { "x-hotpath-signature": signatureHeader(project.webhookSecret, { method: "POST", target: "/api/v1/deployments/2.0.0/promote", body: raw }) },
       body: raw,
     });
     expect(result).toMatchObject({ status: 200, body: { version: "2.0.0" } });
     await promote("1.0.0");
+  });
+});
+
+describe("signature scheme v2: the signature is bound to its method and path (issue 12, finding 3)", () => {
+  const signedPost = (target: string, body: string, signedTarget = target, timestamp?: number) =>
+    inProcess({
+      path: target,
+      headers: { "x-hotpath-signature": signatureHeader(project.webhookSecret, { method: "POST", target: signedTarget, body }, timestamp) },
+      body,
+    });
+  const current = async () =>
+    (
+      await prisma().workerDeploymentPromotion.findUniqueOrThrow({
+        where: { environmentId_label: { environmentId: project.prod.id, label: "current" } },
+        select: { worker: { select: { version: true } } },
+      })
+    ).worker.version;
+
+  it("a signed promote of one version replayed to another version's path is refused, and promotes nothing", async () => {
+    for (const version of ["bind-a", "bind-b"]) expect((await deploy({ version, tasks: [] })).status).toBe(200);
+    await promote("bind-a");
+    const raw = JSON.stringify({ environment: "prod" });
+    const replayed = await signedPost("/api/v1/deployments/bind-b/promote", raw, "/api/v1/deployments/bind-a/promote");
+    expect(replayed).toMatchObject({ status: 401, body: { error: "Invalid signature" } });
+    expect(await current()).toBe("bind-a");
+  });
+
+  it("a signed deploy body sent to a promote path is refused (no roll-back)", async () => {
+    expect((await deploy({ version: "bind-old", tasks: [] })).status).toBe(200);
+    expect((await deploy({ version: "bind-new", tasks: [] })).status).toBe(200);
+    await promote("bind-new");
+    const raw = JSON.stringify({ environment: "prod", version: "bind-old", tasks: [] });
+    const misrouted = await signedPost("/api/v1/deployments/bind-old/promote", raw, "/api/v1/deployments");
+    expect(misrouted.status).toBe(401);
+    expect(await current()).toBe("bind-new");
+  });
+
+  it("two different promotions with the same body in the same second are both accepted (not replays)", async () => {
+    for (const version of ["same-a", "same-b"]) expect((await deploy({ version, tasks: [] })).status).toBe(200);
+    const raw = JSON.stringify({ environment: "prod" });
+    const t = Math.floor(Date.now() / 1000);
+    expect((await signedPost("/api/v1/deployments/same-a/promote", raw, undefined, t)).status).toBe(200);
+    expect((await signedPost("/api/v1/deployments/same-b/promote", raw, undefined, t)).status).toBe(200);
+    expect(await current()).toBe("same-b");
+  });
+
+  it("v1 signatures are refused by default and accepted with WEBHOOK_ACCEPT_V1=true", async () => {
+    const raw = JSON.stringify({ environment: "prod", version: "v1-scheme", tasks: [] });
+    const t = Math.floor(Date.now() / 1000);
+    const send = () =>
+      inProcess({ path: "/api/v1/deployments", headers: { "x-hotpath-signature": `t=${t},v1=${computeV1Signature(project.webhookSecret, t, raw)}` }, body: raw });
+    const refused = await send();
+    expect(refused).toMatchObject({ status: 401, body: { error: expect.stringMatching(/v1 signatures are refused: sign with v2/) } });
+    process.env.WEBHOOK_ACCEPT_V1 = "true";
+    resetEnvForTests();
+    try {
+      expect((await send()).status).toBe(200);
+    } finally {
+      delete process.env.WEBHOOK_ACCEPT_V1;
+      resetEnvForTests();
+    }
   });
 });

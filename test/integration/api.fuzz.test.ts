@@ -9,10 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BodyCollector, checkDeclaredLength, type ApiRequest } from "~/api/http";
 import { handleApi } from "~/api/router";
 import { generateApiKey } from "~/domain/apiKeys";
+import { upsertUser } from "~/models/user.server";
 import { rotateApiKey } from "~/services/credentials.server";
 import { signatureHeader } from "~/services/webhookSignature.server";
 import { startAppServer, type AppServer } from "../support/appServer";
 import { createTestProject, registerAndPromote, type TestProject } from "../support/fixtures";
+import { remixRequest } from "../support/remixApp";
 
 /**
  * Property-based fuzzing of the trigger, deploy and promote routes (SPEC §5: "Never a 500 for
@@ -28,6 +30,10 @@ import { createTestProject, registerAndPromote, type TestProject } from "../supp
  * No built-in prototype may gain a property. Most cases run in-process on the shared router (the
  * code both lanes run; fast); a sample goes over real HTTP to the production server's lean lane,
  * which is checked for prototype pollution by a probe preloaded into it.
+ *
+ * The page routes (login, logout, every admin page and action, as anonymous, VIEWER and ADMIN) and
+ * odd request lines (absolute-form targets, `OPTIONS *`, bad Host headers) are fuzzed and probed
+ * over HTTP too: 0 × 5xx, and no answer ever carries a stack trace (issue 12).
  */
 
 const IN_PROCESS_RUNS = { trigger: Number(process.env.FUZZ_TRIGGER_RUNS ?? 5_000), deploy: Number(process.env.FUZZ_DEPLOY_RUNS ?? 2_500), promote: Number(process.env.FUZZ_PROMOTE_RUNS ?? 2_500) };
@@ -311,7 +317,7 @@ const headerSpec: fc.Arbitrary<HeaderSpec> = fc.record({
     {
       weight: 1,
       arbitrary: fc
-        .oneof(headerText, fc.constant(`t=${Math.floor(Date.now() / 1000)},v1=${"ab".repeat(32)}`), fc.constant("t=1,v1=zz"))
+        .oneof(headerText, fc.constant(`t=${Math.floor(Date.now() / 1000)},v2=${"ab".repeat(32)}`), fc.constant("t=1,v1=zz"))
         .map((raw): HeaderSpec["signature"] => ({ raw })),
     },
   ),
@@ -324,7 +330,7 @@ interface FuzzCase {
   headers: HeaderSpec;
 }
 
-function headersOf(spec: HeaderSpec, body: string): Record<string, string> {
+function headersOf(spec: HeaderSpec, body: string, method: string, target: string): Record<string, string> {
   const headers: Record<string, string> = {};
   const c = spec.credential;
   if (c !== "none") {
@@ -345,8 +351,8 @@ function headersOf(spec: HeaderSpec, body: string): Record<string, string> {
   if (spec.contentType !== null) headers["content-type"] = spec.contentType;
   if (spec.idempotencyKey !== null) headers["idempotency-key"] = spec.idempotencyKey;
   const s = spec.signature;
-  if (s === "valid") headers["x-hotpath-signature"] = signatureHeader(project.webhookSecret, body);
-  else if (s === "stale") headers["x-hotpath-signature"] = signatureHeader(project.webhookSecret, body, Math.floor(Date.now() / 1000) - 3_600);
+  if (s === "valid") headers["x-hotpath-signature"] = signatureHeader(project.webhookSecret, { method, target, body });
+  else if (s === "stale") headers["x-hotpath-signature"] = signatureHeader(project.webhookSecret, { method, target, body }, Math.floor(Date.now() / 1000) - 3_600);
   else if (s !== "none") headers["x-hotpath-signature"] = s.raw;
   return headers;
 }
@@ -426,11 +432,12 @@ function check(route: string, c: FuzzCase, outcome: Outcome) {
 /** The shared router in this process, with the lanes' body-size guard. */
 async function inProcess(c: FuzzCase): Promise<Outcome> {
   const raw = Buffer.from(c.body);
-  const headers = new Map(Object.entries(headersOf(c.headers, c.body)).map(([k, v]) => [k.toLowerCase(), v]));
+  const headers = new Map(Object.entries(headersOf(c.headers, c.body, c.method, c.path)).map(([k, v]) => [k.toLowerCase(), v]));
   headers.set("content-length", String(raw.length));
   const request: ApiRequest = {
     method: c.method,
     path: new URL(c.path, "http://localhost").pathname,
+    target: c.path,
     header: (name) => headers.get(name),
     body: async (limitBytes) => {
       checkDeclaredLength(headers.get("content-length"), limitBytes);
@@ -444,7 +451,7 @@ async function inProcess(c: FuzzCase): Promise<Outcome> {
 }
 
 async function overHttp(c: FuzzCase): Promise<Outcome> {
-  const response = await fetch(new URL(c.path, server.url), { method: c.method, headers: headersOf(c.headers, c.body), body: c.body });
+  const response = await fetch(new URL(c.path, server.url), { method: c.method, headers: headersOf(c.headers, c.body, c.method, c.path), body: c.body });
   return { status: response.status, contentType: response.headers.get("content-type") ?? undefined, text: await response.text() };
 }
 
@@ -601,6 +608,180 @@ describe("body limits and bodies that cannot be parsed or stored (lean lane, rea
     expect(json.error).toMatch(message);
     expect(Object.keys(json).every((k) => k === "error" || k === "details")).toBe(true);
   });
+});
+
+/* ─────────────────────────────── page routes and odd request lines ─────────────────────────────── */
+
+/** What no answer may contain: a stack frame, an absolute path of this machine, a module folder. */
+const STACK_TRACE = /\n\s+at [^\n]+:\d+:\d+|\/work\/|node_modules|[A-Za-z]+Error: .*\n\s+at /;
+
+/** One raw HTTP/1.1 exchange, so the test controls the request line and the Host header. */
+async function rawExchange(lines: string[], body = ""): Promise<{ status: number; text: string }> {
+  const socket = await rawRequest([...lines, ...(body ? [`Content-Length: ${Buffer.byteLength(body)}`] : []), "Connection: close"]);
+  if (body) socket.write(body);
+  let response = "";
+  socket.on("data", (d) => (response += d));
+  socket.on("error", () => {});
+  await Promise.race([once(socket, "close"), new Promise((r) => setTimeout(r, 10_000))]);
+  socket.destroy();
+  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(response)?.[1] ?? 0);
+  return { status, text: response };
+}
+
+describe("odd request lines (issue 12, finding 7): 400, no details, never a stack trace", () => {
+  const port = () => new URL(server.url).port;
+  const cases: [string, () => string[]][] = [
+    ["an absolute-form target", () => [`GET http://127.0.0.1:${port()}/healthz HTTP/1.1`, `Host: 127.0.0.1:${port()}`]],
+    ["an absolute-form target to a page", () => [`GET http://evil.example/login HTTP/1.1`, `Host: 127.0.0.1:${port()}`]],
+    ["an absolute-form target to the API", () => [`GET http://127.0.0.1/api/v1/runs/x HTTP/1.1`, `Host: 127.0.0.1:${port()}`]],
+    ["OPTIONS *", () => ["OPTIONS * HTTP/1.1", `Host: 127.0.0.1:${port()}`]],
+    ["a Host with a space", () => ["GET /login HTTP/1.1", "Host: bad host"]],
+    ["a Host with a slash", () => ["GET /admin HTTP/1.1", "Host: a/b"]],
+    ["an unclosed IPv6 Host", () => ["GET /healthz HTTP/1.1", "Host: [::1"]],
+    ["a Host with a user", () => ["GET /login HTTP/1.1", "Host: user@evil.example"]],
+    ["an X-Forwarded-Host that is not a host", () => ["GET /login HTTP/1.1", `Host: 127.0.0.1:${port()}`, "X-Forwarded-Host: a b"]],
+    ["a target starting with //", () => ["GET //evil.example/login HTTP/1.1", `Host: 127.0.0.1:${port()}`]],
+  ];
+
+  it.each(cases)("%s", async (_name, head) => {
+    const { status, text } = await rawExchange(head());
+    expect(status, text).toBe(400);
+    expect(text.slice(text.indexOf("\r\n\r\n") + 4)).toBe("Bad Request");
+    expect(text).not.toMatch(STACK_TRACE);
+  });
+
+  it("an ordinary request line still works (control)", async () => {
+    const { status } = await rawExchange(["GET /login HTTP/1.1", `Host: 127.0.0.1:${port()}`]);
+    expect(status).toBe(200);
+  });
+});
+
+interface PageSession {
+  anonymous: Record<string, string>;
+  viewer: Record<string, string>;
+  admin: Record<string, string>;
+}
+
+const PAGE_ADMIN = { email: "fuzz-admin@hotpath.test", password: "fuzz admin password" };
+const PAGE_VIEWER = { email: "fuzz-viewer@hotpath.test", password: "fuzz viewer password" };
+let sessions: PageSession;
+
+async function pageCookie(user: { email: string; password: string }): Promise<string> {
+  const response = await fetch(`${server.url}/login`, { method: "POST", body: new URLSearchParams(user), headers: { Origin: server.url }, redirect: "manual" });
+  expect(response.status).toBe(302);
+  return response.headers.get("set-cookie")!.split(";")[0];
+}
+
+describe("NUL characters in page inputs (issue 12, finding 9): a 400 naming the field, not a 500", () => {
+  beforeAll(async () => {
+    await upsertUser({ ...PAGE_ADMIN, role: "ADMIN" });
+    await upsertUser({ ...PAGE_VIEWER, role: "VIEWER" });
+    sessions = {
+      anonymous: {},
+      viewer: { Cookie: await pageCookie(PAGE_VIEWER) },
+      admin: { Cookie: await pageCookie(PAGE_ADMIN) },
+    };
+  });
+
+  it("anonymous: email=a%00b%40x.y on POST /login", async () => {
+    const response = await fetch(`${server.url}/login`, {
+      method: "POST",
+      body: "email=a%00b%40x.y&password=whatever",
+      headers: { Origin: server.url, "Content-Type": "application/x-www-form-urlencoded" },
+      redirect: "manual",
+    });
+    expect(response.status).toBe(400);
+    expect(await response.text()).toBe("Form field 'email' contains a NUL character (\\u0000).");
+  });
+
+  it("VIEWER: the runs page's task filter with a NUL", async () => {
+    const response = await fetch(`${server.url}/admin/runs?env=${project.prod.id}&task=a%00b`, { headers: sessions.viewer, redirect: "manual" });
+    expect(response.status).toBe(400);
+    expect(await response.text()).toMatch(/Query parameter 'task' contains a NUL/);
+  });
+
+  it("a NUL in a path parameter of an admin page", async () => {
+    const response = await fetch(`${server.url}/admin/environments/a%00b/cache`, { headers: sessions.admin, redirect: "manual" });
+    expect(response.status).toBe(400);
+    expect(await response.text()).toMatch(/The path contains a NUL/);
+  });
+
+  it("through Remix alone (no production server): the login form's error and the runs page's 400", async () => {
+    const login = await remixRequest("/login", {
+      method: "POST",
+      body: "email=a%00b%40x.y&password=whatever",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    });
+    expect(login.status).toBe(422);
+    expect(await login.text()).toContain("The email address contains a NUL character");
+    const runs = await remixRequest(`/admin/runs?env=${project.prod.id}&task=a%00b`, { headers: { Cookie: sessions.viewer.Cookie } });
+    expect(runs.status).toBe(400);
+  });
+});
+
+describe("page routes under fuzzing (login, logout, admin pages and actions): 0 × 5xx, no stack trace", () => {
+  const PAGE_RUNS = Number(process.env.FUZZ_PAGE_RUNS ?? 400);
+  const pageText = fc.oneof(
+    { weight: 3, arbitrary: fc.string({ maxLength: 40 }) },
+    { weight: 2, arbitrary: fc.array(anyChar, { maxLength: 30 }).map((chars) => chars.join("")) },
+    fc.constantFrom("", "%00", "\u0000", "\ud800", "/\\evil", "//evil.example", "../../etc", "9".repeat(40), "-1", "ADMIN", "VIEWER", "promote", "invalidate", "delete-field", "rebuild", "sign-out-everywhere", "role"),
+    fc.string({ minLength: 300, maxLength: 3000 }),
+  );
+  const pagePath = fc.constantFrom(
+    "/",
+    "/login",
+    "/logout",
+    "/admin",
+    "/admin?index",
+    "/admin/deployments",
+    "/admin/environments",
+    "/admin/environments?index",
+    "/admin/runs",
+    "/admin/users",
+    "/healthz",
+    "/metrics",
+    "/nope",
+    "ENV_CACHE",
+    "/admin/environments/unknown/cache",
+    "/admin/environments/ENV/cache/workers/unknown",
+  );
+  const FIELDS = ["intent", "confirmTarget", "email", "password", "redirectTo", "userId", "role", "environmentId", "version", "field", "workerId", "cursor", "pattern", "_data"];
+  const pageCase = fc.record({
+    method: fc.constantFrom("GET", "POST", "POST", "HEAD", "PUT", "DELETE", "PATCH"),
+    path: pagePath,
+    query: fc.array(fc.tuple(fc.constantFrom(...FIELDS, "env", "task", "status", "source", "after", "before", "window", "confirm", "q"), pageText), { maxLength: 4 }),
+    form: fc.array(fc.tuple(fc.oneof(fc.constantFrom(...FIELDS), pageText), pageText), { maxLength: 6 }),
+    as: fc.constantFrom<keyof PageSession>("anonymous", "viewer", "admin"),
+    origin: fc.constantFrom("same", "none", "evil"),
+    contentType: fc.constantFrom("application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "text/plain", "application/json"),
+  });
+
+  it(`${PAGE_RUNS} cases over HTTP through the production server`, async () => {
+    const violations: string[] = [];
+    const cases = fc.sample(pageCase, { numRuns: PAGE_RUNS, seed: SEED });
+    for (const c of cases) {
+      const path = c.path.replace("ENV_CACHE", `/admin/environments/${project.prod.id}/cache`).replace("/ENV/", `/${project.prod.id}/`);
+      const query = new URLSearchParams(c.query).toString();
+      const url = `${server.url}${path}${query ? (path.includes("?") ? "&" : "?") + query : ""}`;
+      const headers: Record<string, string> = { ...sessions[c.as], "Content-Type": c.contentType };
+      if (c.origin === "same") headers.Origin = server.url;
+      if (c.origin === "evil") headers.Origin = "https://evil.example";
+      const hasBody = !["GET", "HEAD"].includes(c.method);
+      let status: number;
+      let text: string;
+      try {
+        const response = await fetch(url, { method: c.method, headers, body: hasBody ? new URLSearchParams(c.form).toString() : undefined, redirect: "manual" });
+        status = response.status;
+        text = await response.text();
+      } catch (error) {
+        violations.push(`${c.method} ${url}: ${(error as Error).message}`);
+        continue;
+      }
+      if (status >= 500) violations.push(`${c.method} ${url} as ${c.as}: ${status} ${text.slice(0, 200)}`);
+      if (STACK_TRACE.test(text)) violations.push(`${c.method} ${url} as ${c.as}: stack trace in the body`);
+    }
+    expect(violations).toEqual([]);
+  }, 600_000);
 });
 
 describe("the production server after every HTTP case above", () => {

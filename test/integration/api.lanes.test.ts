@@ -37,9 +37,13 @@ function comparable(result: ApiResult) {
   return { status: result.status, contentType: result.headers["content-type"], body: JSON.parse(text) };
 }
 
-function signed(body: unknown, options: { secret?: string; timestamp?: number } = {}) {
+function signed(body: unknown, options: { secret?: string; timestamp?: number; target?: string } = {}) {
   const raw = JSON.stringify(body);
-  const header = signatureHeader(options.secret ?? project.webhookSecret, raw, options.timestamp);
+  const header = signatureHeader(
+    options.secret ?? project.webhookSecret,
+    { method: "POST", target: options.target ?? "/api/v1/deployments", body: raw },
+    options.timestamp,
+  );
   return { body: raw, headers: { "x-hotpath-signature": header } };
 }
 

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { prisma } from "~/db.server";
 import { upsertUser } from "~/models/user.server";
 import { startAppServer } from "../support/appServer";
 import { remixRequest } from "../support/remixApp";
@@ -290,7 +291,9 @@ describe("roles", () => {
     const user = { email: "demoted@hotpath.test", password: "demoted password" };
     await upsertUser({ ...user, role: "ADMIN" });
     const cookie = await signedIn(user);
-    await upsertUser({ ...user, role: "VIEWER" });
+    // Written directly (no session ended), so what is shown is the role being read per request;
+    // setUserRole and the users page also end the user's sessions (sessions.test.ts).
+    await prisma().user.update({ where: { email: user.email }, data: { role: "VIEWER" } });
     const response = await postForm("/admin/deployments", { intent: "promote" }, { Cookie: cookie });
     expect(response.status).toBe(403);
   });

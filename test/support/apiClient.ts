@@ -65,6 +65,7 @@ export async function inProcess(call: ApiCall): Promise<ApiResult> {
   const request: ApiRequest = {
     method: call.method ?? (call.body === undefined ? "GET" : "POST"),
     path: new URL(call.path, "http://localhost").pathname,
+    target: call.path,
     header: (name) => headers.get(name),
     body: async (limitBytes) => {
       checkDeclaredLength(String(body.length), limitBytes);

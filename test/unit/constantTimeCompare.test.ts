@@ -31,13 +31,14 @@ describe("the webhook signature", () => {
   const secret = "whsec_constant_time";
   const body = Buffer.from('{"environment":"prod","version":"1","tasks":[]}');
   const timestamp = 1_700_000_000;
-  const right = Buffer.from(computeSignature(secret, timestamp, body), "hex");
+  const request = { method: "POST", target: "/api/v1/deployments", body };
+  const right = Buffer.from(computeSignature(secret, timestamp, request), "hex");
 
   it("is compared with timingSafeEqual against every candidate of the right length; other lengths are skipped, never thrown on", () => {
     const wrong = Buffer.from(right);
     wrong[0] ^= 0xff;
     const candidates = [Buffer.alloc(16, 1), wrong, Buffer.alloc(64, 2), right];
-    expect(matchSecret({ timestamp, signatures: candidates }, secret, body)).toBe(right.toString("hex"));
+    expect(matchSecret({ timestamp, v2: candidates, v1: [] }, secret, request)).toBe(right.toString("hex"));
     // Both 32-byte candidates were compared, including the one after the match was found.
     expect(comparedLengths()).toEqual([
       [32, 32],
@@ -47,8 +48,8 @@ describe("the webhook signature", () => {
 
   it("a wrong signature of equal length and one of unequal length both simply fail", () => {
     const wrong = Buffer.alloc(32, 7);
-    expect(matchSecret({ timestamp, signatures: [wrong] }, secret, body)).toBeNull();
-    expect(matchSecret({ timestamp, signatures: [Buffer.alloc(31, 7)] }, secret, body)).toBeNull();
+    expect(matchSecret({ timestamp, v2: [wrong], v1: [] }, secret, request)).toBeNull();
+    expect(matchSecret({ timestamp, v2: [Buffer.alloc(31, 7)], v1: [] }, secret, request)).toBeNull();
     expect(comparedLengths()).toEqual([[32, 32]]);
   });
 });
