@@ -93,7 +93,7 @@ try {
     taskKind: "STANDARD",
     tags: ["a", "b"],
     delayUntil: null,
-    status: "PENDING",
+    status: "QUEUED",
     idempotencyKey: null,
     createdAt: new Date(),
   });
