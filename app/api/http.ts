@@ -11,6 +11,8 @@ export interface ApiRequest {
   method: string;
   /** Path without the query string, normalised by the WHATWG URL parser in both lanes. */
   path: string;
+  /** The query string's parameters. */
+  query(): URLSearchParams;
   /** A request header by lower-case name. */
   header(name: string): string | undefined;
   /**

@@ -70,9 +70,11 @@ export function handleApiRequest(req: IncomingMessage, res: ServerResponse): boo
   const url = req.url ?? "/";
   if (!isApiPath(url)) return false;
   let tooLarge = false;
+  const parsedUrl = new URL(url, "http://localhost");
   const request: ApiRequest = {
     method: req.method ?? "GET",
-    path: new URL(url, "http://localhost").pathname,
+    path: parsedUrl.pathname,
+    query: () => parsedUrl.searchParams,
     header: (name) => {
       const value = req.headers[name];
       return Array.isArray(value) ? value.join(", ") : value;

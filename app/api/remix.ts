@@ -30,9 +30,11 @@ async function readBody(request: Request, limitBytes: number): Promise<Buffer> {
 }
 
 export async function handleRemixApiRequest(request: Request): Promise<Response> {
+  const url = new URL(request.url);
   const apiRequest: ApiRequest = {
     method: request.method,
-    path: new URL(request.url).pathname,
+    path: url.pathname,
+    query: () => url.searchParams,
     header: (name) => request.headers.get(name) ?? undefined,
     body: (limitBytes) => readBody(request, limitBytes),
   };

@@ -116,3 +116,23 @@ export function chooseIdempotency(headers: TriggerHeaders, options: TriggerOptio
   const key = header ?? options.idempotencyKey ?? null;
   return { key, ttl: options.idempotencyKeyTTL ?? headers.idempotencyKeyTTL };
 }
+
+/** `POST /api/v1/runs/:id/replay` (the SDK's strict `ReplayRunRequestBody`): overrides of the original run's options. */
+export const ReplayBody = TriggerOptions.pick({
+  payloadType: true,
+  metadata: true,
+  tags: true,
+  queue: true,
+  concurrencyKey: true,
+  machine: true,
+  region: true,
+  delay: true,
+  ttl: true,
+  idempotencyKey: true,
+  idempotencyKeyTTL: true,
+  maxAttempts: true,
+  maxDuration: true,
+  priority: true,
+})
+  .extend({ payload: z.unknown().optional(), version: z.string().min(1).max(128).optional() })
+  .strict();

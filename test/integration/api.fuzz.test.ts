@@ -428,9 +428,11 @@ async function inProcess(c: FuzzCase): Promise<Outcome> {
   const raw = Buffer.from(c.body);
   const headers = new Map(Object.entries(headersOf(c.headers, c.body)).map(([k, v]) => [k.toLowerCase(), v]));
   headers.set("content-length", String(raw.length));
+  const url = new URL(c.path, "http://localhost");
   const request: ApiRequest = {
     method: c.method,
-    path: new URL(c.path, "http://localhost").pathname,
+    path: url.pathname,
+    query: () => url.searchParams,
     header: (name) => headers.get(name),
     body: async (limitBytes) => {
       checkDeclaredLength(headers.get("content-length"), limitBytes);
