@@ -55,12 +55,14 @@ function refuseCrossOriginForms(req: express.Request, res: express.Response, nex
  * which goes to express and Remix. Taken from the build's entry so both lanes share one instance
  * of the app's modules (pools, caches, counters).
  */
-const { handleApiRequest, connectTaskMetadataCache, startCacheReconciler, stopCacheReconciler, stopMetrics, getEnv } = build.entry
-  .module as unknown as {
+const { handleApiRequest, connectTaskMetadataCache, startCacheReconciler, stopCacheReconciler, startRunLifecycle, stopRunLifecycle, stopMetrics, getEnv } = build
+  .entry.module as unknown as {
   handleApiRequest?: (req: IncomingMessage, res: ServerResponse) => boolean;
   connectTaskMetadataCache: (timeoutMs?: number) => Promise<boolean>;
   startCacheReconciler: () => void;
   stopCacheReconciler: () => void;
+  startRunLifecycle: () => void;
+  stopRunLifecycle: () => void;
   // This instance's last metrics reach Redis before it exits, so a restart loses no counts.
   stopMetrics?: () => Promise<void>;
   getEnv: () => { PORT: number; TRUST_PROXY_HOPS: number };
@@ -77,6 +79,8 @@ app.set("trust proxy", trustedProxies);
 await connectTaskMetadataCache(2_000);
 // Off the hot path: repairs current hashes a crashed process left stale (docs/decisions/0024-current-hash-sweep.md).
 startCacheReconciler();
+// Off the hot path: moves due runs (docs/api.md "Run statuses"; docs/decisions/0035-run-lifecycle-scheduler.md).
+startRunLifecycle();
 
 const server = createServer((req, res) => {
   if (!handleApiRequest(req, res)) app(req, res);
@@ -88,6 +92,7 @@ server.listen(port, () => {
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
     stopCacheReconciler();
+    stopRunLifecycle();
     server.close(() => void (stopMetrics?.() ?? Promise.resolve()).finally(() => process.exit(0)));
     setTimeout(() => process.exit(0), 5_000).unref();
   });

@@ -20,6 +20,8 @@ export { getEnv } from "~/env.server";
 export { connectTaskMetadataCache } from "~/services/taskMetadataCacheInstance.server";
 /** The background sweep that rebuilds current hashes written for another worker than Postgres' current. */
 export { startCacheReconciler, stopCacheReconciler } from "~/services/cacheReconciler.server";
+/** The run lifecycle: due delays, expiries and deploys move runs, one instance at a time. */
+export { startRunLifecycle, stopRunLifecycle } from "~/services/runLifecycle.server";
 
 const RENDER_TIMEOUT_MS = 5_000;
 

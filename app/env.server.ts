@@ -89,6 +89,11 @@ const EnvSchema = z.object({
   /** How often one instance compares every current hash's owner with Postgres and rebuilds strays (0: never). */
   TASK_META_CACHE_RECONCILE_INTERVAL_MS: optional(nonNegativeInt).transform((v) => v ?? 60_000),
 
+  /** How often one instance moves due runs: DELAYED → QUEUED, → EXPIRED, PENDING_VERSION → QUEUED (0: never). */
+  RUN_LIFECYCLE_INTERVAL_MS: optional(nonNegativeInt).transform((v) => v ?? 1_000),
+  /** Runs per statement of the run lifecycle. */
+  RUN_LIFECYCLE_BATCH_SIZE: optional(positiveInt).transform((v) => v ?? 1_000),
+
   TRIGGER_MAX_TTL_SECONDS: optional(positiveInt).transform((v) => v ?? 14 * 86_400),
   API_BODY_LIMIT_BYTES: optional(positiveInt).transform((v) => v ?? 1_048_576),
 
