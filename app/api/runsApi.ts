@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { NotFoundError } from "~/domain/errors";
+import { BadRequestError, NotFoundError } from "~/domain/errors";
+import { unstorableText } from "~/domain/storableInput";
 import { UpdateMetadataBody } from "~/domain/runMetadata";
 import { parseRunListQuery } from "~/domain/runListQuery";
 import { Delay, ReplayBody, TaskSlug, Tags } from "~/domain/triggerOptions";
@@ -32,6 +33,16 @@ async function body<T extends z.ZodType>(request: ApiRequest, schema: T): Promis
   return parsed.data;
 }
 
+/** The query parameters; one that no query could carry (domain/storableInput.ts) is a 400 naming it. */
+function queryParams(request: ApiRequest): URLSearchParams {
+  const params = request.query();
+  for (const [name, value] of params) {
+    const problem = unstorableText(name) ?? unstorableText(value);
+    if (problem) throw new BadRequestError(`Invalid query parameter ${name}: it ${problem}`, { field: name });
+  }
+  return params;
+}
+
 const auth = (request: ApiRequest) => authenticateAuthorizationHeader(request.header("authorization"));
 
 /** GET /api/v3/runs/:runId — `runs.retrieve`. */
@@ -46,7 +57,7 @@ export async function retrieveRunV3(request: ApiRequest, params: RunParams): Pro
 /** GET /api/v1/runs — `runs.list`. */
 export async function listRunsV1(request: ApiRequest): Promise<ApiResponse> {
   const environment = await auth(request);
-  const query = parseRunListQuery(request.query(), new Date());
+  const query = parseRunListQuery(queryParams(request), new Date());
   return json(200, await listRuns({ id: environment.id, slug: environment.slug }, query));
 }
 
@@ -98,7 +109,7 @@ export async function resetIdempotencyKeyV1(request: ApiRequest, params: { key: 
 /** GET /api/v1/deployments — `deployments.list`. */
 export async function listDeploymentsV1(request: ApiRequest): Promise<ApiResponse> {
   const environment = await auth(request);
-  return json(200, await listDeployments(environment.id, request.query()));
+  return json(200, await listDeployments(environment.id, queryParams(request)));
 }
 
 /** GET /api/v1/deployments/current — `deployments.retrieveCurrent`. */
