@@ -26,7 +26,7 @@ export function zodDetails(error: z.ZodError) {
  * The SDK retries 409s and 5xx unless told otherwise: a client error here is permanent, so it says
  * `x-should-retry: false`; an outage says when to come back (`retry-after`, seconds).
  */
-const PERMANENT = { "x-should-retry": "false" } as const;
+export const PERMANENT = { "x-should-retry": "false" } as const;
 export const RETRY_AFTER_SECONDS = 1;
 const TRANSIENT = { "x-should-retry": "true", "retry-after": String(RETRY_AFTER_SECONDS) } as const;
 

@@ -1,7 +1,7 @@
 import { BadRequestError } from "~/domain/errors";
 import { unstorableText } from "~/domain/storableInput";
 import { createDeployment } from "./deployments";
-import { errorResponse } from "./errors";
+import { errorResponse, PERMANENT } from "./errors";
 import { json, type ApiRequest, type ApiResponse } from "./http";
 import { promoteDeployment } from "./promote";
 import { getRunById } from "./runs";
@@ -101,9 +101,9 @@ export async function handleApi(request: ApiRequest): Promise<ApiResponse> {
       return await candidate.handler(request, decoded);
     }
     if (allowed.length > 0) {
-      return json(405, { error: `Method ${request.method} is not allowed on ${request.path}; use ${allowed.join(", ")}` }, { allow: allowed.join(", ") });
+      return json(405, { error: `Method ${request.method} is not allowed on ${request.path}; use ${allowed.join(", ")}` }, { ...PERMANENT, allow: allowed.join(", ") });
     }
-    return json(404, { error: `No API route matches ${request.method} ${request.path}` });
+    return json(404, { error: `No API route matches ${request.method} ${request.path}` }, PERMANENT);
   } catch (error) {
     return errorResponse(error, request);
   }
