@@ -91,9 +91,9 @@ export function parseRunListQuery(params: URLSearchParams, now: Date): RunListQu
     const since = new Date(now.getTime() - seconds * 1000);
     from = from && from > since ? from : since;
   }
-  const after = cursor(params, "page[after]");
+  // The SDK's getPreviousPage() keeps the page[after] it came with and adds page[before]: going back wins.
   const before = cursor(params, "page[before]");
-  if (after && before) throw new BadRequestError("Send page[after] or page[before], not both", { field: "page[before]" });
+  const after = before ? null : cursor(params, "page[after]");
   return {
     statuses: statuses(params),
     taskIdentifiers: list(params, "filter[taskIdentifier]"),

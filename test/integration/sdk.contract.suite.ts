@@ -122,6 +122,8 @@ export function sdkContractSuite(serverEnv: Record<string, string>) {
       const second = await first.getNextPage();
       expect(second.data.map((r) => r.id)).toEqual(ids.slice(0, 2).reverse());
       expect(second.data[0].env).toEqual({ id: project.prod.id, name: "prod" });
+      const back = await second.getPreviousPage();
+      expect(back.data.map((r) => r.id)).toEqual(ids.slice(2).reverse());
 
       expect((await runs.list({ status: ["QUEUED"], tag: "listed" })).data).toHaveLength(5);
       expect((await runs.list({ status: "CANCELED", tag: "listed" })).data).toHaveLength(0);

@@ -20,6 +20,12 @@ describe("runs.list query parameters", () => {
     expect(parse("")).toMatchObject({ statuses: null, from: null, pageSize: DEFAULT_PAGE_SIZE, after: null, before: null });
   });
 
+  it("page[before] wins over page[after] (the SDK sends both when going back)", () => {
+    const a = encodeRunCursor({ createdAt: now, id: "a" });
+    const b = encodeRunCursor({ createdAt: now, id: "b" });
+    expect(parse(`page[after]=${a}&page[before]=${b}`)).toMatchObject({ after: null, before: { id: "b" } });
+  });
+
   it("statuses the SDK knows but Hotpath never writes match nothing rather than fail", () => {
     expect(parse("filter[status]=EXECUTING,TIMED_OUT").statuses).toEqual(["EXECUTING"]);
   });
