@@ -152,6 +152,19 @@ export function sdkContractSuite(serverEnv: Record<string, string>) {
       await expect(runs.reschedule(delayed.id, { delay: "1h" })).rejects.toMatchObject({ status: 400 });
     });
 
+    it("the server's lifecycle expires a run at its TTL; retrieve then carries expiredAt and finishedAt", async () => {
+      const { id } = await tasks.trigger("send-welcome-email", {}, { ttl: 1 });
+      const deadline = Date.now() + 10_000;
+      let run = await runs.retrieve(id);
+      while (run.status !== "EXPIRED" && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+        run = await runs.retrieve(id);
+      }
+      expect(run).toMatchObject({ status: "EXPIRED", isCompleted: true, isFailed: true, isQueued: false });
+      expect(run.expiredAt).toBeInstanceOf(Date);
+      expect(run.finishedAt).toEqual(run.expiredAt);
+    });
+
     it("tags and metadata through the SDK's API client", async () => {
       const { id } = await tasks.trigger("send-welcome-email", {}, { tags: ["a"], metadata: { count: 1 } });
       expect(await client.addTags(id, { tags: ["b", "c"] })).toMatchObject({ message: expect.any(String) });
