@@ -174,12 +174,16 @@ export function startRunLifecycle(): void {
   const intervalMs = getEnv().RUN_LIFECYCLE_INTERVAL_MS;
   if (intervalMs === 0 || !stopped) return;
   stopped = false;
+  // An outage fails every tick: log the first failure and the recovery, not one line per interval.
+  let failedTicks = 0;
   const tick = async () => {
     try {
       const report = await runLifecycleTick({ lock: true });
+      if (failedTicks > 0) logger.info("run lifecycle recovered", { failedTicks });
+      failedTicks = 0;
       if (report.queued || report.pendingVersion || report.expired || report.released) logger.info("run lifecycle", { ...report });
     } catch (error) {
-      logger.warn("run lifecycle tick failed; the next one runs in its interval", { intervalMs, error });
+      if (failedTicks++ === 0) logger.warn("run lifecycle tick failed; retrying every interval (logged again on recovery)", { intervalMs, error });
     }
     if (!stopped) {
       timer = setTimeout(() => void tick(), intervalMs);
