@@ -6,6 +6,7 @@ import { applyMetadataUpdate, type UpdateMetadataBody } from "~/domain/runMetada
 import { canReschedule, parseDelay, WAITING_STATUSES, type RunStatus } from "~/domain/runSchedule";
 import { retrieveRunView } from "~/domain/runView";
 import { MAX_TAGS, type TriggerBody, type TriggerOptions } from "~/domain/triggerOptions";
+import type { Prisma } from "~/generated/prisma/client";
 import type { EnvironmentType } from "~/generated/prisma/enums";
 import { findStoredRun } from "~/services/runQueries.server";
 import { triggerRun } from "~/services/triggerRun.server";
@@ -49,22 +50,37 @@ export async function rescheduleRun(environmentId: string, friendlyId: string, d
   return retrieveRunView((await findStoredRun(environmentId, friendlyId))!);
 }
 
+type LockedRun = { id: string; tags: string[]; metadata: unknown };
+
+/**
+ * Runs `change` on the run's row locked (`FOR UPDATE`) inside a transaction, so that concurrent
+ * read-modify-writes of one run (tags, metadata) are applied one after the other.
+ */
+async function withLockedRun<T>(environmentId: string, friendlyId: string, change: (run: LockedRun, tx: Prisma.TransactionClient) => Promise<T>): Promise<T> {
+  return prisma().$transaction(async (tx) => {
+    const [run] = await tx.$queryRaw<LockedRun[]>`
+      SELECT "id", "tags", "metadata" FROM "TaskRun" WHERE "environmentId" = ${environmentId} AND "friendlyId" = ${friendlyId} FOR UPDATE`;
+    if (!run) throw notFound(friendlyId);
+    return change(run, tx);
+  });
+}
+
 /** Adds tags (duplicates ignored); more than the per-run limit in total is a 400. */
 export async function addTags(environmentId: string, friendlyId: string, tags: string[]): Promise<{ message: string }> {
-  const run = await prisma().taskRun.findFirst({ where: { environmentId, friendlyId }, select: { tags: true } });
-  if (!run) throw notFound(friendlyId);
-  const merged = [...new Set([...run.tags, ...tags])];
-  if (merged.length > MAX_TAGS) throw new BadRequestError(`A run can have at most ${MAX_TAGS} tags; it would have ${merged.length}`, { field: "tags" });
-  await prisma().taskRun.updateMany({ where: { environmentId, friendlyId }, data: { tags: merged, updatedAt: new Date() } });
-  return { message: `Successfully set ${tags.length} new tags.` };
+  return withLockedRun(environmentId, friendlyId, async (run, tx) => {
+    const merged = [...new Set([...run.tags, ...tags])];
+    if (merged.length > MAX_TAGS) throw new BadRequestError(`A run can have at most ${MAX_TAGS} tags; it would have ${merged.length}`, { field: "tags" });
+    await tx.taskRun.update({ where: { id: run.id }, data: { tags: merged, updatedAt: new Date() } });
+    return { message: `Successfully set ${tags.length} new tags.` };
+  });
 }
 
 export async function updateMetadata(environmentId: string, friendlyId: string, body: UpdateMetadataBody) {
-  const run = await prisma().taskRun.findFirst({ where: { environmentId, friendlyId }, select: { metadata: true } });
-  if (!run) throw notFound(friendlyId);
-  const metadata = applyMetadataUpdate(run.metadata, body);
-  await prisma().taskRun.updateMany({ where: { environmentId, friendlyId }, data: { metadata: metadata as object, updatedAt: new Date() } });
-  return { metadata };
+  return withLockedRun(environmentId, friendlyId, async (run, tx) => {
+    const metadata = applyMetadataUpdate(run.metadata, body);
+    await tx.taskRun.update({ where: { id: run.id }, data: { metadata: metadata as object, updatedAt: new Date() } });
+    return { metadata };
+  });
 }
 
 /** Releases the key from the task's runs, so the next trigger with it starts a new run. */

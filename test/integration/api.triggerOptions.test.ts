@@ -150,3 +150,19 @@ describe("idempotency-key TTL", () => {
     expect(results.filter((r) => !r.isCached)).toHaveLength(1);
   });
 });
+
+describe("concurrent updates of one run", () => {
+  it("20 concurrent metadata increments and tag additions are all applied", async () => {
+    const { id } = await triggerOk({ options: { metadata: { count: 0 } } });
+    const put = (i: number) =>
+      inProcess({ method: "PUT", path: `/api/v1/runs/${id}/metadata`, headers: bearer(project.prod.apiKey), body: { operations: [{ type: "increment", key: "count", value: 1 }, { type: "append", key: "seen", value: i }] } });
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => put(i)));
+    expect(results.map((r) => r.status)).toEqual(Array(20).fill(200));
+    const tagged = await Promise.all(Array.from({ length: 5 }, (_, i) => inProcess({ path: `/api/v1/runs/${id}/tags`, headers: bearer(project.prod.apiKey), body: { tags: [`t${i}`] } })));
+    expect(tagged.map((r) => r.status)).toEqual(Array(5).fill(200));
+    const run = await prisma().taskRun.findUniqueOrThrow({ where: { friendlyId: id }, select: { metadata: true, tags: true } });
+    expect((run.metadata as { count: number }).count).toBe(20);
+    expect((run.metadata as { seen: number[] }).seen).toHaveLength(20);
+    expect([...run.tags].sort()).toEqual(["t0", "t1", "t2", "t3", "t4"]);
+  });
+});
