@@ -101,6 +101,8 @@ const {
   connectTaskMetadataCache,
   startCacheReconciler,
   stopCacheReconciler,
+  startRunLifecycle,
+  stopRunLifecycle,
   stopMetrics,
   getEnv,
 } = build.entry.module as unknown as {
@@ -113,6 +115,8 @@ const {
   connectTaskMetadataCache: (timeoutMs?: number) => Promise<boolean>;
   startCacheReconciler: () => void;
   stopCacheReconciler: () => void;
+  startRunLifecycle: () => void;
+  stopRunLifecycle: () => void;
   // This instance's last metrics reach Redis before it exits, so a restart loses no counts.
   stopMetrics?: () => Promise<void>;
   getEnv: () => { PORT: number; TRUST_PROXY_HOPS: number; PAGE_BODY_LIMIT_BYTES: number };
@@ -141,6 +145,8 @@ app.use((error: unknown, req: express.Request, res: express.Response, _next: exp
 await connectTaskMetadataCache(2_000);
 // Off the hot path: repairs current hashes a crashed process left stale (docs/decisions/0024-current-hash-sweep.md).
 startCacheReconciler();
+// Off the hot path: moves due runs (docs/api.md "Run statuses"; docs/decisions/0035-run-lifecycle-scheduler.md).
+startRunLifecycle();
 
 const server = createServer((req, res) => {
   if (refuseOddRequestLine(req, res)) return;
@@ -165,6 +171,7 @@ server.listen(port, () => {
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
     stopCacheReconciler();
+    stopRunLifecycle();
     server.close(() => void (stopMetrics?.() ?? Promise.resolve()).finally(() => process.exit(0)));
     setTimeout(() => process.exit(0), 5_000).unref();
   });

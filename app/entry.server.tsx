@@ -25,6 +25,8 @@ export { getEnv } from "~/env.server";
 export { connectTaskMetadataCache } from "~/services/taskMetadata/index.server";
 /** The background sweep that rebuilds current hashes written for another worker than Postgres' current. */
 export { startCacheReconciler, stopCacheReconciler } from "~/services/taskMetadata/index.server";
+/** The run lifecycle: due delays, expiries and deploys move runs, one instance at a time. */
+export { startRunLifecycle, stopRunLifecycle } from "~/services/runLifecycle.server";
 
 const RENDER_TIMEOUT_MS = 5_000;
 

@@ -100,6 +100,11 @@ const EnvSchema = z.object({
   /** Pub/sub channel of API-key revocations; default `${REDIS_KEY_PREFIX}api-key:revoke`. The same for every instance. */
   API_KEY_REVOCATION_CHANNEL: optional(z.string().min(1)),
 
+  /** How often one instance moves due runs: DELAYED → QUEUED, → EXPIRED, PENDING_VERSION → QUEUED (0: never). */
+  RUN_LIFECYCLE_INTERVAL_MS: optional(nonNegativeInt).transform((v) => v ?? 1_000),
+  /** Runs per statement of the run lifecycle. */
+  RUN_LIFECYCLE_BATCH_SIZE: optional(positiveInt).transform((v) => v ?? 1_000),
+
   TRIGGER_MAX_TTL_SECONDS: optional(positiveInt).transform((v) => v ?? 14 * 86_400),
   API_BODY_LIMIT_BYTES: optional(positiveInt).transform((v) => v ?? 1_048_576),
   /** Per client address: API keys that may miss the key cache (and so reach Postgres) per window; then 429. */

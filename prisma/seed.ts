@@ -160,7 +160,7 @@ async function createApiKey(environmentId: string, key: string) {
   await forgetCachedApiKeys([hash]);
 }
 
-const RUN_STATUSES: TaskRunStatus[] = ["COMPLETED", "COMPLETED", "EXECUTING", "PENDING", "FAILED", "COMPLETED", "CANCELED", "EXPIRED"];
+const RUN_STATUSES: TaskRunStatus[] = ["COMPLETED", "COMPLETED", "EXECUTING", "QUEUED", "FAILED", "COMPLETED", "CANCELED", "EXPIRED"];
 
 /** A handful of runs per environment, once (tagged `seed`): mixed statuses, task kinds and queues. */
 async function seedRuns(environmentId: string, slug: string, type: EnvironmentType, tasks: TaskSpec[], lockedWorkerId: string | undefined, log: Log) {
@@ -198,7 +198,7 @@ async function seedRuns(environmentId: string, slug: string, type: EnvironmentTy
   if (type === "PRODUCTION") {
     // A delayed run, a run for a task no deployed worker has, and one locked to the older version.
     data[0] = { ...data[0], status: "DELAYED", delayUntil: new Date(now + 30 * 60_000) };
-    data[1] = { ...data[1], taskIdentifier: "legacy-sync-task", queue: defaultQueueName("legacy-sync-task"), taskKind: "STANDARD", ttl: null, expiresAt: null, status: "WAITING_FOR_DEPLOY" };
+    data[1] = { ...data[1], taskIdentifier: "legacy-sync-task", queue: defaultQueueName("legacy-sync-task"), taskKind: "STANDARD", ttl: null, expiresAt: null, status: "PENDING_VERSION" };
     if (lockedWorkerId) {
       const createdAt = data[2].createdAt;
       data[2] = {

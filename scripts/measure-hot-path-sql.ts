@@ -93,9 +93,21 @@ try {
     taskKind: "STANDARD",
     tags: ["a", "b"],
     delayUntil: null,
-    status: "PENDING",
+    status: "QUEUED",
     idempotencyKey: null,
     createdAt: new Date(),
+    // Every SDK option set: the measured statement is the full one.
+    concurrencyKey: "user-1",
+    maxAttempts: 3,
+    maxDurationInSeconds: 120,
+    machinePreset: "small-1x",
+    priorityMs: 1500,
+    region: "eu-central-1",
+    isTest: false,
+    payloadType: "application/json",
+    metadataType: "application/json",
+    traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    sdkVersion: "4.8.3",
   });
 
   const results: Result[] = [];

@@ -15,6 +15,8 @@ export interface ApiRequest {
   target: string;
   /** The client's address (TRUST_PROXY_HOPS decides whether X-Forwarded-For is believed); undefined when unknown. */
   clientAddress?: string;
+  /** The query string's parameters. */
+  query(): URLSearchParams;
   /** A request header by lower-case name. */
   header(name: string): string | undefined;
   /**

@@ -72,11 +72,13 @@ export function handleApiRequest(req: IncomingMessage, res: ServerResponse): boo
   const url = req.url ?? "/";
   if (!isApiPath(url)) return false;
   let tooLarge = false;
+  const parsedUrl = new URL(url, "http://localhost");
   const request: ApiRequest = {
     method: req.method ?? "GET",
-    path: new URL(url, "http://localhost").pathname,
+    path: parsedUrl.pathname,
     target: url,
     clientAddress: forwardedClientAddress(req.socket.remoteAddress, req.headers["x-forwarded-for"], getEnv().TRUST_PROXY_HOPS),
+    query: () => parsedUrl.searchParams,
     header: (name) => {
       const value = req.headers[name];
       return Array.isArray(value) ? value.join(", ") : value;

@@ -38,6 +38,7 @@ export async function handleRemixApiRequest(request: Request, context?: unknown)
     path: url.pathname,
     target: `${url.pathname}${url.search}`,
     clientAddress: typeof clientAddress === "string" ? clientAddress : undefined,
+    query: () => url.searchParams,
     header: (name) => request.headers.get(name) ?? undefined,
     body: (limitBytes) => readBody(request, limitBytes),
   };

@@ -1,10 +1,22 @@
 import { BadRequestError } from "~/domain/errors";
 import { unstorableText } from "~/domain/storableInput";
 import { createDeployment } from "./deployments";
-import { errorResponse } from "./errors";
+import { errorResponse, PERMANENT } from "./errors";
 import { json, type ApiRequest, type ApiResponse } from "./http";
 import { promoteDeployment } from "./promote";
 import { getRunById } from "./runs";
+import {
+  addTagsV1,
+  cancelRunV2,
+  currentDeploymentV1,
+  listDeploymentsV1,
+  listRunsV1,
+  replayRunV1,
+  rescheduleRunV1,
+  resetIdempotencyKeyV1,
+  retrieveRunV3,
+  updateMetadataV1,
+} from "./runsApi";
 import { triggerTask } from "./trigger";
 
 /**
@@ -16,7 +28,7 @@ import { triggerTask } from "./trigger";
 type Params = Record<string, string>;
 
 interface Route {
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "PUT";
   segments: string[];
   handler: (request: ApiRequest, params: Params) => Promise<ApiResponse>;
 }
@@ -27,8 +39,18 @@ function route(method: Route["method"], pattern: string, handler: (request: ApiR
 
 const ROUTES: Route[] = [
   route("POST", "/api/v1/tasks/:taskId/trigger", triggerTask),
+  route("GET", "/api/v1/runs", listRunsV1),
   route("GET", "/api/v1/runs/:runId", getRunById),
+  route("GET", "/api/v3/runs/:runId", retrieveRunV3),
+  route("POST", "/api/v2/runs/:runId/cancel", cancelRunV2),
+  route("POST", "/api/v1/runs/:runId/reschedule", rescheduleRunV1),
+  route("POST", "/api/v1/runs/:runId/replay", replayRunV1),
+  route("POST", "/api/v1/runs/:runId/tags", addTagsV1),
+  route("PUT", "/api/v1/runs/:runId/metadata", updateMetadataV1),
+  route("POST", "/api/v1/idempotencyKeys/:key/reset", resetIdempotencyKeyV1),
+  route("GET", "/api/v1/deployments", listDeploymentsV1),
   route("POST", "/api/v1/deployments", createDeployment),
+  route("GET", "/api/v1/deployments/current", currentDeploymentV1),
   route("POST", "/api/v1/deployments/:version/promote", promoteDeployment),
 ];
 
@@ -81,9 +103,9 @@ export async function handleApi(request: ApiRequest): Promise<ApiResponse> {
       return await candidate.handler(request, decoded);
     }
     if (allowed.length > 0) {
-      return json(405, { error: `Method ${request.method} is not allowed on ${request.path}; use ${allowed.join(", ")}` }, { allow: allowed.join(", ") });
+      return json(405, { error: `Method ${request.method} is not allowed on ${request.path}; use ${allowed.join(", ")}` }, { ...PERMANENT, allow: allowed.join(", ") });
     }
-    return json(404, { error: `No API route matches ${request.method} ${request.path}` });
+    return json(404, { error: `No API route matches ${request.method} ${request.path}` }, PERMANENT);
   } catch (error) {
     return errorResponse(error, request);
   }

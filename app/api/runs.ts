@@ -2,8 +2,7 @@ import { NotFoundError } from "~/domain/errors";
 import { authenticateAuthorizationHeader } from "~/services/apiKeyAuth.server";
 import { getRun } from "~/services/runs.server";
 import { json, type ApiRequest, type ApiResponse } from "./http";
-
-const RUN_ID = /^run_[0-9A-Za-z]{1,64}$/;
+import { RUN_ID } from "./runsApi";
 
 /** GET /api/v1/runs/:runId — a run of the key's environment; any other run is indistinguishable from an unknown one (404). */
 export async function getRunById(request: ApiRequest, params: { runId: string }): Promise<ApiResponse> {

@@ -21,9 +21,9 @@ export function Badge({ tone = "slate", title, children }: { tone?: BadgeTone; t
 }
 
 const STATUS_TONES: Record<string, BadgeTone> = {
-  PENDING: "sky",
+  QUEUED: "sky",
   DELAYED: "violet",
-  WAITING_FOR_DEPLOY: "amber",
+  PENDING_VERSION: "amber",
   EXECUTING: "indigo",
   COMPLETED: "emerald",
   FAILED: "red",

@@ -1,17 +1,17 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { pgPool, prisma } from "~/db.server";
+import type { InitialRunStatus } from "~/domain/runSchedule";
 import type { TaskKind } from "~/domain/environments";
+import type { PacketType } from "~/domain/triggerOptions";
 
 /**
- * Task runs: the trigger's single write, and the runs API's read.
+ * Task runs: the trigger's single write, and the runs API's v1 read.
  *
  * The insert is raw SQL through the shared pg pool, as a named prepared statement: measured about
  * 3–5× faster than Prisma's `create` on this stack (docs/decisions/0016-prisma-vs-raw-sql-on-the-hot-path.md),
  * and it can say ON CONFLICT DO NOTHING, which makes idempotency one statement instead of a
  * failed insert plus a lookup. The read is Prisma: it is not on the hot path.
  */
-
-export type RunStatus = "PENDING" | "DELAYED" | "WAITING_FOR_DEPLOY";
 
 export interface NewRun {
   environmentId: string;
@@ -26,15 +26,30 @@ export interface NewRun {
   taskKind: TaskKind;
   tags: string[];
   delayUntil: Date | null;
-  status: RunStatus;
+  status: InitialRunStatus;
   idempotencyKey: string | null;
   createdAt: Date;
+  /** Required with an idempotency key: after it, the key starts a new run. */
+  idempotencyKeyExpiresAt?: Date | null;
+  concurrencyKey?: string | null;
+  maxAttempts?: number | null;
+  maxDurationInSeconds?: number | null;
+  machinePreset?: string | null;
+  priorityMs?: number;
+  region?: string | null;
+  isTest?: boolean;
+  payloadType?: PacketType;
+  metadataType?: PacketType;
+  traceparent?: string | null;
+  tracestate?: string | null;
+  sdkVersion?: string | null;
+  triggerClient?: string | null;
 }
 
 export interface CreatedRun {
   /** The friendly id (`run_…`). */
   id: string;
-  /** True when an existing run with the same idempotency key was returned instead. */
+  /** True when an existing run with the same unexpired idempotency key was returned instead. */
   isCached: boolean;
 }
 
@@ -58,16 +73,67 @@ function jsonParam(value: unknown): string | null {
  * by Postgres as that wall-clock time whatever the session time zone is; a JS Date would be sent in
  * the server's local zone and shift.
  */
-function timestampParam(value: Date | null): string | null {
+function timestampParam(value: Date | null | undefined): string | null {
   return value ? value.toISOString() : null;
 }
 
-const INSERT_RUN = `
-  INSERT INTO "TaskRun" ("id", "friendlyId", "environmentId", "taskIdentifier", "payload", "metadata", "queue",
-    "lockedQueueId", "lockedToVersionId", "ttl", "expiresAt", "taskKind", "tags", "delayUntil", "status",
-    "idempotencyKey", "createdAt")
-  VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $8, $9, $10, $11::timestamp, $12::"TaskTriggerSource", $13::text[],
-    $14::timestamp, $15::"TaskRunStatus", $16, $17::timestamp)
+/** The inserted columns, their SQL types, and how each is read from a {@link NewRun}; one list so the two cannot drift. */
+const COLUMNS: [column: string, sqlType: string, value: (run: NewRun) => unknown][] = [
+  ["id", "text", () => randomUUID()],
+  ["friendlyId", "text", () => friendlyRunId()],
+  ["environmentId", "text", (r) => r.environmentId],
+  ["taskIdentifier", "text", (r) => r.taskIdentifier],
+  ["payload", "jsonb", (r) => jsonParam(r.payload)],
+  ["metadata", "jsonb", (r) => jsonParam(r.metadata)],
+  ["queue", "text", (r) => r.queue],
+  ["lockedQueueId", "text", (r) => r.lockedQueueId],
+  ["lockedToVersionId", "text", (r) => r.lockedToVersionId],
+  ["ttl", "text", (r) => r.ttl],
+  ["expiresAt", "timestamp", (r) => timestampParam(r.expiresAt)],
+  ["taskKind", `"TaskTriggerSource"`, (r) => r.taskKind],
+  ["tags", "text[]", (r) => r.tags],
+  ["delayUntil", "timestamp", (r) => timestampParam(r.delayUntil)],
+  ["status", `"TaskRunStatus"`, (r) => r.status],
+  ["idempotencyKey", "text", (r) => r.idempotencyKey],
+  ["idempotencyKeyExpiresAt", "timestamp", (r) => timestampParam(r.idempotencyKeyExpiresAt)],
+  ["concurrencyKey", "text", (r) => r.concurrencyKey ?? null],
+  ["maxAttempts", "integer", (r) => r.maxAttempts ?? null],
+  ["maxDurationInSeconds", "integer", (r) => r.maxDurationInSeconds ?? null],
+  ["machinePreset", "text", (r) => r.machinePreset ?? null],
+  ["priorityMs", "integer", (r) => r.priorityMs ?? 0],
+  ["region", "text", (r) => r.region ?? null],
+  ["isTest", "boolean", (r) => r.isTest ?? false],
+  ["payloadType", "text", (r) => r.payloadType ?? "application/json"],
+  ["metadataType", "text", (r) => r.metadataType ?? "application/json"],
+  ["traceparent", "text", (r) => r.traceparent ?? null],
+  ["tracestate", "text", (r) => r.tracestate ?? null],
+  ["sdkVersion", "text", (r) => r.sdkVersion ?? null],
+  ["triggerClient", "text", (r) => r.triggerClient ?? null],
+  ["createdAt", "timestamp", (r) => timestampParam(r.createdAt)],
+  ["updatedAt", "timestamp", (r) => timestampParam(r.createdAt)],
+];
+
+const COLUMN_LIST = COLUMNS.map(([column]) => `"${column}"`).join(", ");
+const TYPED_PARAMS = COLUMNS.map(([, type], i) => `$${i + 1}::${type}`).join(", ");
+const p = (column: string) => `$${COLUMNS.findIndex(([c]) => c === column) + 1}`;
+
+const INSERT_RUN = `INSERT INTO "TaskRun" (${COLUMN_LIST}) VALUES (${TYPED_PARAMS}) RETURNING "friendlyId"`;
+
+/**
+ * With an idempotency key, still one statement: the CTE first releases the key from a run whose key
+ * has expired (as the SDK's server does: that run keeps existing, without the key), then the insert
+ * either claims the key or, when an unexpired run holds it, does nothing. The `count(*)` makes the
+ * CTE run before the insert; the released row is invisible to the insert's conflict check because
+ * this statement itself updated it.
+ */
+const INSERT_KEYED_RUN = `
+  WITH released AS (
+    UPDATE "TaskRun" SET "idempotencyKey" = NULL, "idempotencyKeyExpiresAt" = NULL, "updatedAt" = ${p("createdAt")}::timestamp
+     WHERE "environmentId" = ${p("environmentId")}::text AND "taskIdentifier" = ${p("taskIdentifier")}::text
+       AND "idempotencyKey" = ${p("idempotencyKey")}::text AND "idempotencyKeyExpiresAt" <= ${p("createdAt")}::timestamp
+    RETURNING 1)
+  INSERT INTO "TaskRun" (${COLUMN_LIST})
+  SELECT ${TYPED_PARAMS} WHERE (SELECT count(*) FROM released) >= 0
   ON CONFLICT ("environmentId", "taskIdentifier", "idempotencyKey") DO NOTHING
   RETURNING "friendlyId"`;
 
@@ -76,35 +142,19 @@ const EXISTING_RUN = `
    WHERE "environmentId" = $1 AND "taskIdentifier" = $2 AND "idempotencyKey" = $3`;
 
 /**
- * Inserts the run, or returns the existing run of the same (environment, task, idempotency key).
- * One statement for a new run. Concurrent requests with one key are serialised by the unique
- * index: the losers' INSERT waits for the winner's commit, does nothing, and the follow-up SELECT
- * sees the winner's row — exactly one run, every caller gets its id.
+ * Inserts the run, or returns the existing run of the same (environment, task, unexpired
+ * idempotency key). One statement for a new run. Concurrent requests with one key are serialised
+ * by the unique index: the losers' INSERT waits for the winner's commit, does nothing, and the
+ * follow-up SELECT sees the winner's row — exactly one run, every caller gets its id.
  */
 export async function createRun(run: NewRun): Promise<CreatedRun> {
   const pool = pgPool();
+  const values = COLUMNS.map(([, , value]) => value(run));
+  const keyed = run.idempotencyKey !== null;
   const inserted = await pool.query<{ friendlyId: string }>({
-    name: "insert-task-run",
-    text: INSERT_RUN,
-    values: [
-      randomUUID(),
-      friendlyRunId(),
-      run.environmentId,
-      run.taskIdentifier,
-      jsonParam(run.payload),
-      jsonParam(run.metadata),
-      run.queue,
-      run.lockedQueueId,
-      run.lockedToVersionId,
-      run.ttl,
-      timestampParam(run.expiresAt),
-      run.taskKind,
-      run.tags,
-      timestampParam(run.delayUntil),
-      run.status,
-      run.idempotencyKey,
-      timestampParam(run.createdAt),
-    ],
+    name: keyed ? "insert-task-run-keyed" : "insert-task-run",
+    text: keyed ? INSERT_KEYED_RUN : INSERT_RUN,
+    values,
   });
   if (inserted.rows[0]) return { id: inserted.rows[0].friendlyId, isCached: false };
   const existing = await pool.query<{ friendlyId: string }>({
@@ -113,7 +163,7 @@ export async function createRun(run: NewRun): Promise<CreatedRun> {
     values: [run.environmentId, run.taskIdentifier, run.idempotencyKey],
   });
   if (!existing.rows[0]) {
-    // Only reachable if the conflicting run was deleted between the two statements.
+    // Only reachable if the conflicting run was deleted (or its key reset) between the two statements.
     throw new Error("Idempotent run vanished between insert and lookup");
   }
   return { id: existing.rows[0].friendlyId, isCached: true };

@@ -63,7 +63,7 @@ const server = createServer(async (req, res) => {
       taskKind: "SCHEDULED",
       tags: [],
       delayUntil: null,
-      status: "PENDING",
+      status: "QUEUED",
       idempotencyKey: null,
       createdAt: now,
     });

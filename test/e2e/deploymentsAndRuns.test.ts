@@ -59,7 +59,7 @@ beforeAll(async () => {
         taskIdentifier: `${kind.toLowerCase()}-task`,
         queue: "q-1.0.0",
         taskKind: kind,
-        status: i % 5 === 0 ? ("WAITING_FOR_DEPLOY" as const) : ("PENDING" as const),
+        status: i % 5 === 0 ? ("PENDING_VERSION" as const) : ("QUEUED" as const),
         ttl: kind === "AGENT" ? "5m" : null,
         tags: kind === "SCHEDULED" ? ["nightly"] : [],
         createdAt: new Date(start + i * 1_000),

@@ -28,12 +28,12 @@ beforeAll(async () => {
       taskIdentifier: i % 2 ? "odd-task" : "even-task",
       queue: "task/x",
       taskKind: KINDS[i % 3],
-      status: i % 4 === 0 ? ("COMPLETED" as const) : ("PENDING" as const),
+      status: i % 4 === 0 ? ("COMPLETED" as const) : ("QUEUED" as const),
       createdAt: i < 23 ? tie : new Date(tie.getTime() + (i - 22) * 1_000),
     })),
   });
   await prisma().taskRun.create({
-    data: { friendlyId: "run_rm_dev", environmentId: project.dev.id, taskIdentifier: "even-task", queue: "q", status: "PENDING" },
+    data: { friendlyId: "run_rm_dev", environmentId: project.dev.id, taskIdentifier: "even-task", queue: "q", status: "QUEUED" },
   });
 });
 

@@ -55,7 +55,7 @@ describe("deploy → promote → trigger → GET run", () => {
       ["email", "emails"],
       ["digest", "digests"],
     ]);
-    expect(await triggeredRun("email")).toMatchObject({ queue: "emails", ttl: "5m", taskKind: "STANDARD", status: "PENDING" });
+    expect(await triggeredRun("email")).toMatchObject({ queue: "emails", ttl: "5m", taskKind: "STANDARD", status: "QUEUED" });
 
     // Registered without promote: not current yet.
     const v2 = await deploy({ version: "2.0.0", tasks: V2 });

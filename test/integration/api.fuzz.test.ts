@@ -8,6 +8,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BodyCollector, checkDeclaredLength, type ApiRequest } from "~/api/http";
 import { handleApi } from "~/api/router";
+import { prisma } from "~/db.server";
 import { generateApiKey } from "~/domain/apiKeys";
 import { upsertUser } from "~/models/user.server";
 import { rotateApiKey } from "~/services/credentials.server";
@@ -17,7 +18,7 @@ import { createTestProject, registerAndPromote, type TestProject } from "../supp
 import { remixRequest } from "../support/remixApp";
 
 /**
- * Property-based fuzzing of the trigger, deploy and promote routes (SPEC §5: "Never a 500 for
+ * Property-based fuzzing of the trigger, deploy and promote routes and the runs API (SPEC §5: "Never a 500 for
  * anything a client sent"). Bodies are built as JSON *text*, so they can carry what JSON.stringify
  * never writes: `__proto__` keys, duplicate keys, NUL and lone-surrogate escapes, numbers that
  * overflow, nesting hundreds of thousands deep; next to them sit valid-looking bodies with one
@@ -36,7 +37,12 @@ import { remixRequest } from "../support/remixApp";
  * over HTTP too: 0 × 5xx, and no answer ever carries a stack trace (issue 12).
  */
 
-const IN_PROCESS_RUNS = { trigger: Number(process.env.FUZZ_TRIGGER_RUNS ?? 5_000), deploy: Number(process.env.FUZZ_DEPLOY_RUNS ?? 2_500), promote: Number(process.env.FUZZ_PROMOTE_RUNS ?? 2_500) };
+const IN_PROCESS_RUNS = {
+  trigger: Number(process.env.FUZZ_TRIGGER_RUNS ?? 5_000),
+  deploy: Number(process.env.FUZZ_DEPLOY_RUNS ?? 2_500),
+  promote: Number(process.env.FUZZ_PROMOTE_RUNS ?? 2_500),
+  runs: Number(process.env.FUZZ_RUNS_API_RUNS ?? 3_000),
+};
 const HTTP_RUNS = 300; // per route
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
 
@@ -59,6 +65,11 @@ beforeAll(async () => {
     ],
   });
   await registerAndPromote({ environmentId: project.prod.id, version: "v2", tasks: [{ slug: "email", queue: { name: "emails-v2" } }], promote: false });
+  for (const [friendlyId, status] of [["run_fuzzdelayed0000000000000", "DELAYED"], ["run_fuzzqueued00000000000000", "QUEUED"]] as const) {
+    await prisma().taskRun.create({
+      data: { friendlyId, environmentId: project.prod.id, taskIdentifier: "email", queue: "emails", status, delayUntil: status === "DELAYED" ? new Date(Date.now() + 3_600_000) : null, idempotencyKey: `fuzz-${status === "DELAYED" ? 1 : 2}` },
+    });
+  }
   revokedKey = otherProject.prod.apiKey;
   await rotateApiKey(otherProject.prod.id);
   server = await startAppServer({
@@ -193,6 +204,16 @@ const triggerOptions = fieldsText({
   delay: fc.oneof(fc.constantFrom('"30s"', "0", "5", '"2020-01-01T00:00:00Z"', '"2099-01-01T00:00:00Z"', '"9999-99-99"'), hostileString.map(str)),
   tags: fc.oneof(fc.array(hostileString.map(str), { maxLength: 12 }).map(arr), hostileString.map(str)),
   metadata: fc.oneof(jsonText, fc.constant('{"a":1}')),
+  concurrencyKey: fc.oneof(fc.constantFrom('"user-1"', "42", "1e999", "-0", "1.5"), hostileString.map(str)),
+  idempotencyKeyTTL: fc.oneof(fc.constantFrom('"1h"', '"0"', '"30d"', "60", '"2w"'), hostileString.map(str)),
+  metadataType: fc.oneof(fc.constantFrom("application/json", "application/super+json", "text/plain").map(str), hostileString.map(str)),
+  payloadType: fc.oneof(fc.constantFrom("application/json", "application/super+json", "application/store").map(str), hostileString.map(str)),
+  maxAttempts: fc.oneof(fc.constantFrom("0", "1", "3", "1000", "1001", "1.5", "-1", "1e400"), numberText),
+  maxDuration: fc.oneof(fc.constantFrom("0", "90", "90.5", "2000001", "-1", "1e400"), numberText),
+  machine: fc.oneof(fc.constantFrom("micro", "small-1x", "large-2x", "huge").map(str), hostileString.map(str)),
+  priority: fc.oneof(fc.constantFrom("0", "1.5", "2000000", "2000001", "-1", "1e400"), numberText),
+  region: fc.oneof(fc.constantFrom("eu-central-1", "").map(str), hostileString.map(str)),
+  test: fc.constantFrom("true", "false", '"true"', "1", "null"),
 });
 
 const triggerBody = fc.oneof(
@@ -295,6 +316,8 @@ interface HeaderSpec {
   credential: Credential;
   contentType: string | null;
   idempotencyKey: string | null;
+  idempotencyKeyTTL: string | null;
+  traceparent: string | null;
   signature: "none" | "valid" | "stale" | { raw: string };
 }
 
@@ -311,6 +334,8 @@ const headerSpec: fc.Arbitrary<HeaderSpec> = fc.record({
     { weight: 2, arbitrary: headerText },
     { weight: 1, arbitrary: fc.integer({ min: 500, max: 3_000 }).map((n) => "k".repeat(n)) },
   ),
+  idempotencyKeyTTL: fc.oneof({ weight: 6, arbitrary: fc.constant(null) }, { weight: 2, arbitrary: fc.constantFrom("1h", "0", "soon") }, { weight: 1, arbitrary: headerText }),
+  traceparent: fc.oneof({ weight: 6, arbitrary: fc.constant(null) }, { weight: 2, arbitrary: headerText }, { weight: 1, arbitrary: fc.constant("x".repeat(2_000)) }),
   signature: fc.oneof(
     { weight: 8, arbitrary: fc.constant<HeaderSpec["signature"]>("none") },
     { weight: 2, arbitrary: fc.constantFrom<HeaderSpec["signature"]>("valid", "stale") },
@@ -350,6 +375,8 @@ function headersOf(spec: HeaderSpec, body: string, method: string, target: strin
   }
   if (spec.contentType !== null) headers["content-type"] = spec.contentType;
   if (spec.idempotencyKey !== null) headers["idempotency-key"] = spec.idempotencyKey;
+  if (spec.idempotencyKeyTTL !== null) headers["idempotency-key-ttl"] = spec.idempotencyKeyTTL;
+  if (spec.traceparent !== null) headers.traceparent = spec.traceparent;
   const s = spec.signature;
   if (s === "valid") headers["x-hotpath-signature"] = signatureHeader(project.webhookSecret, { method, target, body });
   else if (s === "stale") headers["x-hotpath-signature"] = signatureHeader(project.webhookSecret, { method, target, body }, Math.floor(Date.now() / 1000) - 3_600);
@@ -370,6 +397,67 @@ const promoteCase = fc.record({
   body: promoteBody,
   headers: headerSpec,
 });
+
+/** The runs API (issue 13): each route with plausible and hostile ids, bodies and query strings. */
+const RUN_IDS = ["run_fuzzdelayed0000000000000", "run_fuzzqueued00000000000000", "run_unknown0000", "run_fuzzdelayed0000000000000"];
+const runIdSegment = pathSegment(RUN_IDS);
+const queryText = fc
+  .array(
+    fc.tuple(
+      fc.oneof(
+        { weight: 6, arbitrary: fc.constantFrom("filter[status]", "filter[taskIdentifier]", "filter[version]", "filter[tag]", "filter[isTest]", "filter[createdAt][from]", "filter[createdAt][to]", "filter[createdAt][period]", "page[size]", "page[after]", "page[before]", "status", "from", "to", "period") },
+        { weight: 1, arbitrary: hostileString.filter((s) => s.length < 200) },
+      ),
+      fc.oneof(
+        { weight: 4, arbitrary: fc.constantFrom("QUEUED,DELAYED", "EXPIRED", "NOPE", "email", "v1", "true", "maybe", "1h", "0", "101", "25", "1700000000000", "2026-01-01T00:00:00Z", "DEPLOYED", "%", "", ",,,") },
+        { weight: 2, arbitrary: hostileString.filter((s) => s.length < 2_000) },
+      ),
+    ),
+    { maxLength: 5 },
+  )
+  .map((pairs) => {
+    const params = new URLSearchParams();
+    for (const [k, v] of pairs) params.append(k.replace(/[\ud800-\udfff]/g, "?"), v.replace(/[\ud800-\udfff]/g, "?"));
+    return params.toString();
+  });
+const runsBody = fc.oneof(
+  { weight: 6, arbitrary: fieldsText({ delay: triggerOptions, tags: fc.oneof(fc.array(hostileString.map(str), { maxLength: 12 }).map(arr), hostileString.map(str)), taskIdentifier: hostileString.map(str) }) },
+  { weight: 4, arbitrary: fieldsText({ delay: fc.oneof(fc.constantFrom('"1h"', '"0"', '"2099-01-01T00:00:00Z"', '"2020-01-01T00:00:00Z"', "5"), hostileString.map(str)) }) },
+  {
+    weight: 4,
+    arbitrary: fieldsText({
+      metadata: jsonText,
+      operations: fc
+        .array(
+          fieldsText({
+            type: fc.constantFrom("set", "delete", "append", "remove", "increment", "update", "nope").map(str),
+            key: fc.oneof(fc.constantFrom("a", "$.a.b", "__proto__", "$.constructor.prototype", "$", "$.").map(str), hostileString.map(str)),
+            value: jsonText,
+          }),
+          { maxLength: 4 },
+        )
+        .map(arr),
+    }),
+  },
+  { weight: 3, arbitrary: fieldsText({ payload: jsonText, payloadType: fc.constantFrom('"application/json"', '"x"'), version: fc.constantFrom('"v1"', '"v404"'), queue: fc.constant('"q"'), tags: fc.constant('["a"]'), machine: fc.constant('"micro"') }) },
+  { weight: 1, arbitrary: pollutionText },
+  { weight: 1, arbitrary: invalidJsonText },
+  { weight: 1, arbitrary: fc.constant("") },
+);
+const runsCase = fc.oneof(
+  fc.record({ method: fc.constant("GET"), path: runIdSegment.map((id) => `/api/v3/runs/${id}`), body: fc.constant(""), headers: headerSpec }),
+  fc.record({ method: fc.constant("GET"), path: queryText.map((q) => `/api/v1/runs?${q}`), body: fc.constant(""), headers: headerSpec }),
+  fc.record({ method: fc.constant("GET"), path: queryText.map((q) => `/api/v1/deployments?${q}`), body: fc.constant(""), headers: headerSpec }),
+  fc.record({ method: fc.constant("GET"), path: fc.constant("/api/v1/deployments/current"), body: fc.constant(""), headers: headerSpec }),
+  fc.record({
+    method: fc.constant("POST"),
+    path: fc.tuple(runIdSegment, fc.constantFrom("/api/v2/runs/:id/cancel", "/api/v1/runs/:id/reschedule", "/api/v1/runs/:id/replay", "/api/v1/runs/:id/tags")).map(([id, p]) => p.replace(":id", id)),
+    body: runsBody,
+    headers: headerSpec,
+  }),
+  fc.record({ method: fc.constant("PUT"), path: runIdSegment.map((id) => `/api/v1/runs/${id}/metadata`), body: runsBody, headers: headerSpec }),
+  fc.record({ method: fc.constant("POST"), path: pathSegment(["fuzz-1", "fuzz-2", "k"]).map((key) => `/api/v1/idempotencyKeys/${key}/reset`), body: runsBody, headers: headerSpec }),
+);
 
 /* ─────────────────────────────── oracle ─────────────────────────────── */
 
@@ -412,6 +500,7 @@ function problemWith(route: string, outcome: Outcome): string | null {
   if (route === "trigger" && !(typeof record.id === "string" && /^run_[0-9a-z]{24}$/.test(record.id) && typeof record.isCached === "boolean")) {
     return "trigger 200 without {id, isCached}";
   }
+  if (route === "runs") return null; // their shapes are the SDK's, checked by sdk.contract.test.ts
   if (route !== "trigger" && !(typeof record.workerId === "string" && typeof record.version === "string")) return `${route} 200 without workerId/version`;
   return null;
 }
@@ -434,10 +523,12 @@ async function inProcess(c: FuzzCase): Promise<Outcome> {
   const raw = Buffer.from(c.body);
   const headers = new Map(Object.entries(headersOf(c.headers, c.body, c.method, c.path)).map(([k, v]) => [k.toLowerCase(), v]));
   headers.set("content-length", String(raw.length));
+  const url = new URL(c.path, "http://localhost");
   const request: ApiRequest = {
     method: c.method,
-    path: new URL(c.path, "http://localhost").pathname,
+    path: url.pathname,
     target: c.path,
+    query: () => url.searchParams,
     header: (name) => headers.get(name),
     body: async (limitBytes) => {
       checkDeclaredLength(headers.get("content-length"), limitBytes);
@@ -451,11 +542,16 @@ async function inProcess(c: FuzzCase): Promise<Outcome> {
 }
 
 async function overHttp(c: FuzzCase): Promise<Outcome> {
-  const response = await fetch(new URL(c.path, server.url), { method: c.method, headers: headersOf(c.headers, c.body, c.method, c.path), body: c.body });
+  const hasBody = c.method !== "GET" && c.method !== "HEAD";
+  const response = await fetch(new URL(c.path, server.url), {
+    method: c.method,
+    headers: headersOf(c.headers, c.body, c.method, c.path),
+    body: hasBody ? c.body : undefined,
+  });
   return { status: response.status, contentType: response.headers.get("content-type") ?? undefined, text: await response.text() };
 }
 
-const ROUTES = { trigger: triggerCase, deploy: deployCase, promote: promoteCase } as const;
+const ROUTES = { trigger: triggerCase, deploy: deployCase, promote: promoteCase, runs: runsCase } as const;
 const CONCURRENCY = 8;
 const BATCH = 250;
 

@@ -257,6 +257,23 @@ const CASES: Case[] = [
     call: () => ({ path: "/api/v1/deployments/v1/promote", headers: bearer(project.prod.apiKey), body: "[" }),
   },
 
+  // The runs API the SDK calls (issue 13)
+  { name: "runs v3: 200 for a run of the key's environment", status: 200, call: () => ({ path: `/api/v3/runs/${prodRunId}`, headers: bearer(project.prod.apiKey) }) },
+  { name: "runs v3: 404 for another environment's run", status: 404, call: () => ({ path: `/api/v3/runs/${devRunId}`, headers: bearer(project.prod.apiKey) }) },
+  { name: "runs v3: 401 without credentials", status: 401, call: () => ({ path: `/api/v3/runs/${prodRunId}` }) },
+  { name: "runs v3: 405 for PUT", status: 405, call: () => ({ method: "PUT", path: `/api/v3/runs/${prodRunId}`, headers: bearer(project.prod.apiKey), body: {} }) },
+  { name: "runs list: 200 filtered by tag", status: 200, call: () => ({ path: "/api/v1/runs?filter[tag]=welcome&page[size]=5", headers: bearer(project.prod.apiKey) }) },
+  { name: "runs list: 400 for a page size of 0", status: 400, call: () => ({ path: "/api/v1/runs?page[size]=0", headers: bearer(project.prod.apiKey) }) },
+  { name: "cancel: 404 for another environment's run", status: 404, call: () => ({ path: `/api/v2/runs/${devRunId}/cancel`, headers: bearer(project.prod.apiKey), body: {} }) },
+  { name: "reschedule: 400 for a run that is not DELAYED", status: 400, call: () => ({ path: `/api/v1/runs/${prodRunId}/reschedule`, headers: bearer(project.prod.apiKey), body: { delay: "1h" } }) },
+  { name: "replay: 200 with a new run", status: 200, call: () => ({ path: `/api/v1/runs/${prodRunId}/replay`, headers: bearer(project.prod.apiKey), body: {} }) },
+  { name: "tags: 400 for a tag over 128 characters", status: 400, call: () => ({ path: `/api/v1/runs/${prodRunId}/tags`, headers: bearer(project.prod.apiKey), body: { tags: ["x".repeat(129)] } }) },
+  { name: "metadata: 200 replacing the metadata", status: 200, call: () => ({ method: "PUT", path: `/api/v1/runs/${prodRunId}/metadata`, headers: bearer(project.prod.apiKey), body: { metadata: { step: 1 } } }) },
+  { name: "idempotency reset: 404 for a key no run has", status: 404, call: () => ({ path: "/api/v1/idempotencyKeys/none/reset", headers: bearer(project.prod.apiKey), body: { taskIdentifier: "email" } }) },
+  { name: "deployments list: 200", status: 200, call: () => ({ path: "/api/v1/deployments?page[size]=5", headers: bearer(project.prod.apiKey) }) },
+  { name: "deployments current: 200", status: 200, call: () => ({ path: "/api/v1/deployments/current", headers: bearer(project.prod.apiKey) }) },
+  { name: "deployments current: 404 in DEVELOPMENT", status: 404, call: () => ({ path: "/api/v1/deployments/current", headers: bearer(project.dev.apiKey) }) },
+
   // Unknown /api/* paths
   { name: "unknown: 404 JSON under /api/v1", status: 404, call: () => ({ path: "/api/v1/nothing-here" }) },
   { name: "unknown: 404 JSON under /api", status: 404, call: () => ({ method: "POST", path: "/api/whatever/else", body: {} }) },

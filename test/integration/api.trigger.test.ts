@@ -98,7 +98,7 @@ describe("the run a trigger creates", () => {
     expect(run).toMatchObject({
       id,
       taskIdentifier: "report",
-      status: "PENDING",
+      status: "QUEUED",
       queue: "reports",
       ttl: "1h",
       taskKind: "SCHEDULED",
@@ -126,15 +126,15 @@ describe("the run a trigger creates", () => {
     expect(asObject.queue).toBe("other");
   });
 
-  it("a task absent from the current worker gets a run WAITING_FOR_DEPLOY on task/<slug>", async () => {
+  it("a task absent from the current worker gets a run PENDING_VERSION on task/<slug>", async () => {
     const run = await getRun((await triggerOk("not-deployed")).id);
-    expect(run).toMatchObject({ status: "WAITING_FOR_DEPLOY", queue: "task/not-deployed", taskKind: "STANDARD", ttl: null });
+    expect(run).toMatchObject({ status: "PENDING_VERSION", queue: "task/not-deployed", taskKind: "STANDARD", ttl: null });
   });
 
-  it("in DEVELOPMENT without any worker: WAITING_FOR_DEPLOY with the 10-minute default ttl", async () => {
+  it("in DEVELOPMENT without any worker: PENDING_VERSION with the 10-minute default ttl", async () => {
     const { id } = await triggerOk("email", {}, {}, project.dev.apiKey);
     const run = await getRun(id, project.dev.apiKey);
-    expect(run).toMatchObject({ status: "WAITING_FOR_DEPLOY", ttl: "10m" });
+    expect(run).toMatchObject({ status: "PENDING_VERSION", ttl: "10m" });
   });
 
   it("a delay as a duration makes it DELAYED until then; the ttl counts from that time", async () => {
@@ -151,14 +151,14 @@ describe("the run a trigger creates", () => {
     const at = new Date(Date.now() + 3_600_000).toISOString();
     expect(await getRun((await triggerOk("email", { options: { delay: at } })).id)).toMatchObject({ status: "DELAYED", delayUntil: at });
     const past = await getRun((await triggerOk("email", { options: { delay: "2020-01-01T00:00:00Z" } })).id);
-    expect(past).toMatchObject({ status: "PENDING", delayUntil: null });
+    expect(past).toMatchObject({ status: "QUEUED", delayUntil: null });
   });
 
   it("a locked trigger records lockedToVersion (the version string) and the locked queue", async () => {
     await registerAndPromote({ environmentId: project.prod.id, version: "v2", tasks: [{ slug: "email", queue: { name: "emails-v2" } }] });
     const { id } = await triggerOk("email", { options: { lockToVersion: "v1" } });
     const run = await getRun(id);
-    expect(run).toMatchObject({ lockedToVersion: "v1", queue: "emails", ttl: "5m", status: "PENDING" });
+    expect(run).toMatchObject({ lockedToVersion: "v1", queue: "emails", ttl: "5m", status: "QUEUED" });
     const row = await prisma().taskRun.findUniqueOrThrow({
       where: { friendlyId: id },
       select: { lockedQueueId: true, lockedToVersion: { select: { version: true } } },

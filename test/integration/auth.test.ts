@@ -133,8 +133,8 @@ describe("login", () => {
   });
 
   it("redirects to a same-site redirectTo after login", async () => {
-    const response = await login(ADMIN.email, ADMIN.password, { redirectTo: "/admin/runs?status=PENDING" });
-    expect(response.headers.get("location")).toBe("/admin/runs?status=PENDING");
+    const response = await login(ADMIN.email, ADMIN.password, { redirectTo: "/admin/runs?status=QUEUED" });
+    expect(response.headers.get("location")).toBe("/admin/runs?status=QUEUED");
   });
 
   it.each(["https://evil.example", "//evil.example/admin", "/\\evil.example", "javascript:alert(1)"])(

@@ -118,6 +118,8 @@ describe("Postgres stops and comes back under a running server", () => {
     expect(fresh, "this file's own Prisma client does not go through the proxy").not.toBeNull();
     const cold = await overHttp(server.url, { path: "/api/v1/tasks/email/trigger", headers: bearer(fresh!.prod.apiKey), body: {} });
     expect(cold).toMatchObject({ status: 503, body: { error: DATABASE_UNAVAILABLE } });
+    // The SDK backs off and retries instead of failing its caller.
+    expect(cold.headers).toMatchObject({ "retry-after": "1", "x-should-retry": "true" });
     expect(await runCount()).toBe(PHASE_TOTAL);
   }, 60_000);
 

@@ -62,10 +62,12 @@ export async function throughRemix(call: ApiCall): Promise<ApiResult> {
 export async function inProcess(call: ApiCall): Promise<ApiResult> {
   const body = encode(call.body) ?? Buffer.alloc(0);
   const headers = new Map(Object.entries({ "content-type": "application/json", ...call.headers }).map(([k, v]) => [k.toLowerCase(), v]));
+  const url = new URL(call.path, "http://localhost");
   const request: ApiRequest = {
     method: call.method ?? (call.body === undefined ? "GET" : "POST"),
-    path: new URL(call.path, "http://localhost").pathname,
+    path: url.pathname,
     target: call.path,
+    query: () => url.searchParams,
     header: (name) => headers.get(name),
     body: async (limitBytes) => {
       checkDeclaredLength(String(body.length), limitBytes);

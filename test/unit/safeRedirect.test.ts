@@ -4,7 +4,7 @@ import { safeRedirect } from "~/domain/safeRedirect";
 describe("safeRedirect: only paths on this site", () => {
   it.each([
     ["/admin/runs", "/admin/runs"],
-    ["/admin/runs?env=prod&status=PENDING", "/admin/runs?env=prod&status=PENDING"],
+    ["/admin/runs?env=prod&status=QUEUED", "/admin/runs?env=prod&status=QUEUED"],
     ["/admin#top", "/admin#top"],
     ["/admin/../login", "/login"],
   ])("keeps the local path %s", (target, expected) => {

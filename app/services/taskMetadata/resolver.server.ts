@@ -42,7 +42,7 @@ export interface ResolvedTask {
   ttl: string | null;
   ttlSeconds: number | null;
   taskKind: TaskKind;
-  /** False when the task is absent from the worker used (the API then creates a WAITING_FOR_DEPLOY run). */
+  /** False when the task is absent from the worker used (the API then creates a PENDING_VERSION run). */
   taskFound: boolean;
   /** "database" when any lookup of this resolve missed the cache. */
   source: "cache" | "database";

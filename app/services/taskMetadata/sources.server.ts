@@ -209,7 +209,7 @@ export function singleFlightSource(source: TaskMetadataSource, flights = new Sin
  * A replica lags its primary. An answer that shows a row is at worst as stale as the cache itself
  * may be (an older current worker for a moment after a promotion). An answer that says "not
  * found" would be worse: a worker registered a moment ago is a 422 for a locked trigger, and a
- * task of a freshly promoted worker would start a run WAITING_FOR_DEPLOY. So every "not found"
+ * task of a freshly promoted worker would start a run PENDING_VERSION. So every "not found"
  * is asked again on the primary, whose answer is returned. Those are the rare paths; a warm
  * miss path sends nothing to the primary.
  *
