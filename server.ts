@@ -1,9 +1,10 @@
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer } from "node:http";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { createRequestHandler } from "@remix-run/express";
 import type { ServerBuild } from "@remix-run/node";
 import express from "express";
+import type * as AppEntry from "./app/entry.server";
 
 /**
  * The production server (`npm start`, `npm run quickstart`): Remix through express for pages and
@@ -12,6 +13,17 @@ import express from "express";
  */
 const root = path.dirname(fileURLToPath(import.meta.url));
 const build = (await import(pathToFileURL(path.join(root, "build/index.js")).href)) as ServerBuild;
+
+/** The exports of app/entry.server.tsx this file uses, typed from the module itself. */
+type ServerEntry = Pick<typeof AppEntry, "handleApiRequest" | "start" | "shutdown">;
+
+function isServerEntry(module: ServerBuild["entry"]["module"]): module is ServerBuild["entry"]["module"] & ServerEntry {
+  return ["handleApiRequest", "start", "shutdown"].every((name) => typeof Reflect.get(module, name) === "function");
+}
+if (!isServerEntry(build.entry.module)) {
+  throw new Error("build/index.js does not export handleApiRequest, start and shutdown from app/entry.server.tsx; run `npx remix build`");
+}
+const { handleApiRequest, start, shutdown } = build.entry.module;
 
 const app = express();
 app.disable("x-powered-by");
@@ -49,35 +61,18 @@ function refuseCrossOriginForms(req: express.Request, res: express.Response, nex
   res.status(403).type("text/plain").send(`Cross-origin form submission refused: ${origin} is not this site.`);
 }
 
+// Parse the whole configuration before serving (a bad variable stops the process here, naming
+// it); the hot path's Redis connection is open before the first trigger (or given up on after 2 s:
+// the cache then fails open to Postgres until Redis answers); the current-hash sweep starts.
+const { port, trustProxyHops } = await start();
+app.set("trust proxy", trustProxyHops);
+
 /**
  * The lean lane (SPEC §5 "Serving the API"; docs/decisions/0017-two-lanes-for-the-api.md): /api/* goes from
  * Node's request straight to the framework-free handlers; it returns false for everything else,
  * which goes to express and Remix. Taken from the build's entry so both lanes share one instance
  * of the app's modules (pools, caches, counters).
  */
-const { handleApiRequest, connectTaskMetadataCache, startCacheReconciler, stopCacheReconciler, stopMetrics, getEnv } = build.entry
-  .module as unknown as {
-  handleApiRequest?: (req: IncomingMessage, res: ServerResponse) => boolean;
-  connectTaskMetadataCache: (timeoutMs?: number) => Promise<boolean>;
-  startCacheReconciler: () => void;
-  stopCacheReconciler: () => void;
-  // This instance's last metrics reach Redis before it exits, so a restart loses no counts.
-  stopMetrics?: () => Promise<void>;
-  getEnv: () => { PORT: number; TRUST_PROXY_HOPS: number };
-};
-if (typeof handleApiRequest !== "function") {
-  throw new Error("build/index.js does not export handleApiRequest from app/entry.server.tsx; run `npx remix build`");
-}
-
-// Parse the whole configuration before serving: a bad variable stops the process here, naming it.
-const { PORT: port, TRUST_PROXY_HOPS: trustedProxies } = getEnv();
-app.set("trust proxy", trustedProxies);
-// The hot path's Redis connection is open before the first trigger (or given up on after 2 s:
-// the cache then fails open to Postgres until Redis answers).
-await connectTaskMetadataCache(2_000);
-// Off the hot path: repairs current hashes a crashed process left stale (docs/decisions/0024-current-hash-sweep.md).
-startCacheReconciler();
-
 const server = createServer((req, res) => {
   if (!handleApiRequest(req, res)) app(req, res);
 });
@@ -85,10 +80,17 @@ server.listen(port, () => {
   console.log(`Hotpath listening on http://localhost:${port}`);
 });
 
+/**
+ * Stops as docs/operations.md ("Stop an instance") describes: shutdown() closes everything the process opened, after
+ * which nothing keeps Node's event loop alive and the process exits with 0 by itself. If something
+ * still does after 10 s (a request that never ends, a leak), it exits with 1 and names what is open.
+ */
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
-    stopCacheReconciler();
-    server.close(() => void (stopMetrics?.() ?? Promise.resolve()).finally(() => process.exit(0)));
-    setTimeout(() => process.exit(0), 5_000).unref();
+    setTimeout(() => {
+      console.error(`Shutdown incomplete after 10 s; still open: ${process.getActiveResourcesInfo().join(", ")}`);
+      process.exit(1);
+    }, 10_000).unref();
+    void shutdown({ server });
   });
 }

@@ -10,16 +10,14 @@ import { setCacheEventSink } from "~/services/taskMetadataCacheInstance.server";
 
 // This process's cache events feed GET /metrics and the overview's per-minute Redis buckets.
 setCacheEventSink(processMetricsSink);
-/** server.ts flushes the last metrics on shutdown through the build's entry (the same module instance). */
-export { stopMetrics } from "~/services/metrics.server";
 
-/** The lean /api lane, reached by server.ts as `build.entry.module.handleApiRequest` (one module instance for both lanes). */
+/**
+ * What server.ts takes from the build (one module instance for both lanes: pools, caches,
+ * counters): the lean /api lane, reached as `build.entry.module.handleApiRequest`, and the
+ * process lifecycle (app/lifecycle.server.ts).
+ */
 export { handleApiRequest } from "~/api/node";
-/** Start-up pieces server.ts takes from the build: configuration, and the hot-path connection opened before serving. */
-export { getEnv } from "~/env.server";
-export { connectTaskMetadataCache } from "~/services/taskMetadataCacheInstance.server";
-/** The background sweep that rebuilds current hashes written for another worker than Postgres' current. */
-export { startCacheReconciler, stopCacheReconciler } from "~/services/cacheReconciler.server";
+export { start, shutdown } from "~/lifecycle.server";
 
 const RENDER_TIMEOUT_MS = 5_000;
 

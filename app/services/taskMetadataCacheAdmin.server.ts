@@ -4,7 +4,7 @@ import { environmentKeys, NO_CURRENT_WORKER, parseTaskMetaKey, type EnvironmentK
 import { NotFoundError } from "~/domain/errors";
 import { containsPattern } from "~/domain/redisGlob";
 import { getEnv } from "~/env.server";
-import { createRedisClient, type RedisClient } from "~/redis.server";
+import { closeClient, createRedisClient, redisProfiles, type RedisClient } from "~/redis.server";
 import { recordAudit } from "~/services/audit.server";
 import { logger } from "~/services/logger.server";
 import { publishCurrentHashChange } from "~/services/taskMetadataCacheInstance.server";
@@ -186,20 +186,7 @@ let admin: TaskMetadataCacheAdmin | undefined;
 export function taskMetadataCacheAdmin(): TaskMetadataCacheAdmin {
   if (!admin) {
     const env = getEnv();
-    const client = createRedisClient(
-      env.taskMetaCacheRedis,
-      // Fail within about a second when Redis is down so the page can say so instead of hanging:
-      // a queued command fails after one more reconnect attempt, and attempts stay 500 ms apart
-      // (ioredis' default back-off grows to 2 s, which a page load would wait through twice).
-      {
-        lazyConnect: true,
-        commandTimeout: 3_000,
-        connectTimeout: 2_000,
-        maxRetriesPerRequest: 1,
-        retryStrategy: (attempt) => Math.min(attempt * 100, 500),
-      },
-      "task-meta-cache-admin",
-    );
+    const client = createRedisClient(env.taskMetaCacheRedis, redisProfiles.admin(), "task-meta-cache-admin");
     admin = new TaskMetadataCacheAdmin({ client, prefix: env.REDIS_KEY_PREFIX });
   }
   return admin;
@@ -208,7 +195,7 @@ export function taskMetadataCacheAdmin(): TaskMetadataCacheAdmin {
 export async function disconnectTaskMetadataCacheAdmin(): Promise<void> {
   const current = admin;
   admin = undefined;
-  if (current) await current.client.quit().catch(() => current.client.disconnect());
+  if (current) await closeClient(current.client);
 }
 
 // ---- repairs (ADMIN actions; each audited) ---------------------------------------------------
