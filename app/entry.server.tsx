@@ -19,7 +19,11 @@ setCacheEventSink(processMetricsSink);
 export { handleApiRequest } from "~/api/node";
 export { start, shutdown } from "~/lifecycle.server";
 
-const RENDER_TIMEOUT_MS = 5_000;
+/**
+ * How long a streamed page waits for its deferred data (single fetch reads it from here, it
+ * replaces RemixServer's abortDelay); the render itself is aborted a second later.
+ */
+export const streamTimeout = 5_000;
 
 export default function handleRequest(
   request: Request,
@@ -32,7 +36,7 @@ export default function handleRequest(
   return new Promise<Response>((resolve, reject) => {
     let shellRendered = false;
     const { pipe, abort } = renderToPipeableStream(
-      <RemixServer context={remixContext} url={request.url} abortDelay={RENDER_TIMEOUT_MS} />,
+      <RemixServer context={remixContext} url={request.url} />,
       {
         [waitForAll ? "onAllReady" : "onShellReady"]() {
           shellRendered = true;
@@ -56,6 +60,6 @@ export default function handleRequest(
         },
       },
     );
-    setTimeout(abort, RENDER_TIMEOUT_MS + 1_000).unref();
+    setTimeout(abort, streamTimeout + 1_000).unref();
   });
 }

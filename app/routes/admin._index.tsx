@@ -1,4 +1,4 @@
-import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Link, useLoaderData, useNavigation, useRevalidator } from "@remix-run/react";
 import { type ReactNode, useEffect, useState } from "react";
 import { CacheOverviewCharts } from "~/components/CacheOverviewCharts";
@@ -17,7 +17,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
   await requireUser(request);
   const window = parseWindow(new URL(request.url).searchParams.get("window"));
   const overview = await loadPageData("cache overview", () => getCacheOverview(window));
-  return json(overview, { headers: { "Cache-Control": "no-store" } });
+  return data(overview, { headers: { "Cache-Control": "no-store" } });
 }
 
 // The overview only reads. Its action is guarded like every admin action, so a forged POST without

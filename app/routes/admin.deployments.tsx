@@ -1,4 +1,4 @@
-import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Link, useLoaderData } from "@remix-run/react";
 import { z } from "zod";
 import { Badge, StatusBadge } from "~/components/Badge";
@@ -57,7 +57,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
       }
     }
   }
-  return json({ page, isAdmin, confirmation, flash }, { headers });
+  return data({ page, isAdmin, confirmation, flash }, { headers });
 }
 
 const PromoteForm = z.object({

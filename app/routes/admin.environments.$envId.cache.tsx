@@ -1,4 +1,4 @@
-import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Link, useLoaderData } from "@remix-run/react";
 import { z } from "zod";
 import { Badge } from "~/components/Badge";
@@ -63,7 +63,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   const { flash, headers } = await readFlash(request);
   const isAdmin = user.role === "ADMIN";
   const confirm = isAdmin && query.confirm && (query.confirm !== "delete-field" || query.field) ? { intent: query.confirm, field: query.field ?? null } : null;
-  return json({ page, isAdmin, confirm, filter: query.q, flash }, { headers });
+  return data({ page, isAdmin, confirm, filter: query.q, flash }, { headers });
 }
 
 const ActionSchema = z.discriminatedUnion("intent", [

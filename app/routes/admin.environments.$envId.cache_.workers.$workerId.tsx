@@ -1,4 +1,4 @@
-import { json, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Link, useLoaderData } from "@remix-run/react";
 import { z } from "zod";
 import { Badge } from "~/components/Badge";
@@ -40,7 +40,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   }
   const page = await loadPageData("worker hash", () => workerHashPage(envId, workerId, { cursor: parsed.data.cursor, filter: parsed.data.q }));
   if (!page) throw new Response(`No environment with id '${envId}'.`, { status: 404, statusText: "Not Found" });
-  return json({ page, filter: parsed.data.q });
+  return { page, filter: parsed.data.q };
 }
 
 export const ErrorBoundary = RouteErrorPanel;

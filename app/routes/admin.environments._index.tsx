@@ -1,4 +1,4 @@
-import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Link, useLoaderData } from "@remix-run/react";
 import { Badge } from "~/components/Badge";
 import { EmptyState } from "~/components/EmptyState";
@@ -14,7 +14,7 @@ export const meta: MetaFunction = () => [{ title: "Environments · Hotpath" }];
 
 export async function loader({ request }: LoaderFunctionArgs) {
   await requireUser(request);
-  return json(await loadPageData("environments", () => environmentsPage()));
+  return await loadPageData("environments", () => environmentsPage());
 }
 
 // The list only reads; its action is guarded like every admin action so a forged POST is refused.

@@ -1,4 +1,4 @@
-import { json, redirect, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { redirect, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Form, Link, useLoaderData, useSubmit } from "@remix-run/react";
 import { KindBadge, StatusBadge } from "~/components/Badge";
 import { EmptyState } from "~/components/EmptyState";
@@ -24,13 +24,13 @@ export async function loader({ request }: LoaderFunctionArgs) {
     // The list is per environment (that is what the index serves); put the chosen one in the URL
     // so that what is on screen is what a copied link shows.
     const environmentId = await loadPageData("runs", defaultRunsEnvironment);
-    if (!environmentId) return json({ page: null });
+    if (!environmentId) return { page: null };
     url.searchParams.set("env", environmentId);
     throw redirect(`${url.pathname}?${url.searchParams}`);
   }
   const page = await loadPageData("runs", () => runsPage(filters.env!, filters));
   if (!page) throw new Response(`No environment with id '${filters.env}'.`, { status: 404, statusText: "Not Found" });
-  return json({ page, filters: { task: filters.task ?? "", status: filters.status ?? "", source: filters.source ?? "" } });
+  return { page, filters: { task: filters.task ?? "", status: filters.status ?? "", source: filters.source ?? "" } };
 }
 
 export const ErrorBoundary = RouteErrorPanel;
