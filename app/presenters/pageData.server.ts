@@ -1,5 +1,6 @@
 import { isDatabaseUnavailable } from "~/domain/databaseOutage";
 import { logger } from "~/services/logger.server";
+import { httpError } from "~/httpError.server";
 
 /**
  * Loads an admin page's read model and turns a Postgres outage into a 503 the page's error boundary
@@ -13,10 +14,7 @@ export async function loadPageData<T>(page: string, load: () => Promise<T>): Pro
     if (error instanceof Response) throw error;
     if (isDatabaseUnavailable(error)) {
       logger.error("admin page unavailable: postgres unreachable", { page, error });
-      throw new Response(
-        "Postgres is unreachable, so this page cannot be shown. Check the database (GET /healthz says which dependency is down) and reload.",
-        { status: 503, statusText: "Database unavailable" },
-      );
+      throw httpError(503, "Postgres is unreachable, so this page cannot be shown. Check the database (GET /healthz says which dependency is down) and reload.");
     }
     throw error;
   }

@@ -10,6 +10,7 @@ import { formatBytes } from "~/domain/redisInfo";
 import { getCacheOverview } from "~/presenters/cacheOverview.server";
 import { loadPageData } from "~/presenters/pageData.server";
 import { requireAdminAction, requireUser } from "~/services/session.server";
+import { httpError } from "~/httpError.server";
 
 export const meta: MetaFunction = () => [{ title: "Cache overview · Hotpath" }];
 
@@ -24,7 +25,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
 // a session or from a VIEWER is refused before being told there is nothing to do here.
 export async function action({ request }: ActionFunctionArgs) {
   await requireAdminAction(request);
-  throw new Response("The cache overview has no actions.", { status: 405, statusText: "Method Not Allowed" });
+  throw httpError(405, "The cache overview has no actions.");
 }
 
 export const ErrorBoundary = RouteErrorPanel;

@@ -17,6 +17,7 @@ import { runAdminAction } from "~/services/adminAction.server";
 import { promoteFromAdmin } from "~/services/deploymentsAdmin.server";
 import { readFlash } from "~/services/flash.server";
 import { requireAdminAction, requireUser } from "~/services/session.server";
+import { httpError } from "~/httpError.server";
 
 export const meta: MetaFunction = () => [{ title: "Deployments · Hotpath" }];
 
@@ -32,11 +33,11 @@ export async function loader({ request }: LoaderFunctionArgs) {
   const parsed = QuerySchema.safeParse(Object.fromEntries(new URL(request.url).searchParams));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new Response(`Query parameter '${String(issue.path[0])}' ${issue.message}.`, { status: 400, statusText: "Bad Request" });
+    throw httpError(400, `Query parameter '${String(issue.path[0])}' ${issue.message}.`);
   }
   const { env, confirm } = parsed.data;
   const page = await loadPageData("deployments", () => deploymentsPage({ environmentId: env }));
-  if (env && page.environments.length === 0) throw new Response(`No environment with id '${env}'.`, { status: 404, statusText: "Not Found" });
+  if (env && page.environments.length === 0) throw httpError(404, `No environment with id '${env}'.`);
   const { flash, headers } = await readFlash(request);
   const isAdmin = user.role === "ADMIN";
 
@@ -70,13 +71,10 @@ const PromoteForm = z.object({
 export async function action({ request }: ActionFunctionArgs) {
   const user = await requireAdminAction(request);
   const parsed = PromoteForm.safeParse(Object.fromEntries(await request.formData()));
-  if (!parsed.success) throw new Response("Unknown or incomplete deployment action.", { status: 400, statusText: "Bad Request" });
+  if (!parsed.success) throw httpError(400, "Unknown or incomplete deployment action.");
   const { environmentId, version, confirmTarget } = parsed.data;
   if (confirmTarget !== version) {
-    throw new Response(`This confirmation named version '${confirmTarget}', but the form promotes '${version}'. Reload and confirm again.`, {
-      status: 409,
-      statusText: "Conflict",
-    });
+    throw httpError(409, `This confirmation named version '${confirmTarget}', but the form promotes '${version}'. Reload and confirm again.`);
   }
   const back = new URL(request.url).searchParams.get("env") ? `/admin/deployments?env=${environmentId}` : "/admin/deployments";
   return runAdminAction("Promotion", back, async () => {

@@ -25,6 +25,7 @@ import {
   rebuildCurrentHash,
   taskMetadataCacheAdmin,
 } from "~/services/taskMetadataCacheAdmin.server";
+import { httpError } from "~/httpError.server";
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: `${data?.page ? `${data.page.environment.projectSlug} / ${data.page.environment.slug}` : "Environment"} cache · Hotpath` },
@@ -43,7 +44,7 @@ const QuerySchema = z.object({
 });
 
 function environmentIdParam(value: string | undefined): string {
-  if (!value || !ID.test(value)) throw new Response(`No environment with id '${value ?? ""}'.`, { status: 404, statusText: "Not Found" });
+  if (!value || !ID.test(value)) throw httpError(404, `No environment with id '${value ?? ""}'.`);
   return value;
 }
 
@@ -53,13 +54,13 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   const parsed = QuerySchema.safeParse(Object.fromEntries(new URL(request.url).searchParams));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new Response(`Query parameter '${String(issue.path[0])}': ${issue.message}`, { status: 400, statusText: "Bad Request" });
+    throw httpError(400, `Query parameter '${String(issue.path[0])}': ${issue.message}`);
   }
   const query = parsed.data;
   const page = await loadPageData("environment cache", () =>
     environmentCachePage(environmentId, { cursor: query.cursor, filter: query.q, workersCursor: query.wcursor }),
   );
-  if (!page) throw new Response(`No environment with id '${environmentId}'.`, { status: 404, statusText: "Not Found" });
+  if (!page) throw httpError(404, `No environment with id '${environmentId}'.`);
   const { flash, headers } = await readFlash(request);
   const isAdmin = user.role === "ADMIN";
   const confirm = isAdmin && query.confirm && (query.confirm !== "delete-field" || query.field) ? { intent: query.confirm, field: query.field ?? null } : null;
@@ -76,14 +77,11 @@ export async function action({ request, params }: ActionFunctionArgs) {
   const user = await requireAdminAction(request);
   const environmentId = environmentIdParam(params.envId);
   const parsed = ActionSchema.safeParse(Object.fromEntries(await request.formData()));
-  if (!parsed.success) throw new Response("Unknown or incomplete cache action.", { status: 400, statusText: "Bad Request" });
+  if (!parsed.success) throw httpError(400, "Unknown or incomplete cache action.");
   const form = parsed.data;
   const key = taskMetadataCacheAdmin().keys(environmentId).current;
   if (form.confirmTarget !== key) {
-    throw new Response(`This confirmation named '${form.confirmTarget}', but the action would change '${key}'. Reload the page and confirm again.`, {
-      status: 409,
-      statusText: "Conflict",
-    });
+    throw httpError(409, `This confirmation named '${form.confirmTarget}', but the action would change '${key}'. Reload the page and confirm again.`);
   }
   const back = `/admin/environments/${environmentId}/cache`;
   const context = { environmentId, userId: user.id };

@@ -15,6 +15,7 @@ import { useSearchHref } from "~/components/useSearchHref";
 import { workerHashPage } from "~/presenters/environmentCache.server";
 import { loadPageData } from "~/presenters/pageData.server";
 import { requireUser } from "~/services/session.server";
+import { httpError } from "~/httpError.server";
 
 export const meta: MetaFunction = () => [{ title: "Worker hash · Hotpath" }];
 
@@ -31,15 +32,15 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   await requireUser(request);
   const { envId, workerId } = params;
   if (!envId || !ID.test(envId) || !workerId || !ID.test(workerId)) {
-    throw new Response("No such environment or worker.", { status: 404, statusText: "Not Found" });
+    throw httpError(404, "No such environment or worker.");
   }
   const parsed = QuerySchema.safeParse(Object.fromEntries(new URL(request.url).searchParams));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new Response(`Query parameter '${String(issue.path[0])}': ${issue.message}`, { status: 400, statusText: "Bad Request" });
+    throw httpError(400, `Query parameter '${String(issue.path[0])}': ${issue.message}`);
   }
   const page = await loadPageData("worker hash", () => workerHashPage(envId, workerId, { cursor: parsed.data.cursor, filter: parsed.data.q }));
-  if (!page) throw new Response(`No environment with id '${envId}'.`, { status: 404, statusText: "Not Found" });
+  if (!page) throw httpError(404, `No environment with id '${envId}'.`);
   return { page, filter: parsed.data.q };
 }
 

@@ -9,6 +9,7 @@ import { RouteErrorPanel } from "~/components/RouteErrorPanel";
 import { environmentsPage } from "~/presenters/environments.server";
 import { loadPageData } from "~/presenters/pageData.server";
 import { requireAdminAction, requireUser } from "~/services/session.server";
+import { httpError } from "~/httpError.server";
 
 export const meta: MetaFunction = () => [{ title: "Environments · Hotpath" }];
 
@@ -20,10 +21,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
 // The list only reads; its action is guarded like every admin action so a forged POST is refused.
 export async function action({ request }: ActionFunctionArgs) {
   await requireAdminAction(request);
-  throw new Response("The environments list has no actions; the repairs are on each environment's cache page.", {
-    status: 405,
-    statusText: "Method Not Allowed",
-  });
+  throw httpError(405, "The environments list has no actions; the repairs are on each environment's cache page.");
 }
 
 export const ErrorBoundary = RouteErrorPanel;

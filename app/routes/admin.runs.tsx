@@ -10,6 +10,7 @@ import { TaskRunStatus, TaskTriggerSource } from "~/generated/prisma/enums.ts";
 import { loadPageData } from "~/presenters/pageData.server";
 import { defaultRunsEnvironment, parseRunFilters, runsPage } from "~/presenters/runs.server";
 import { requireUser } from "~/services/session.server";
+import { httpError } from "~/httpError.server";
 
 export const meta: MetaFunction = () => [{ title: "Runs · Hotpath" }];
 
@@ -17,7 +18,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
   await requireUser(request);
   const url = new URL(request.url);
   const parsed = parseRunFilters(url.searchParams);
-  if (!parsed.ok) throw new Response(parsed.error, { status: 400, statusText: "Bad Request" });
+  if (!parsed.ok) throw httpError(400, parsed.error);
   const { filters } = parsed;
 
   if (!filters.env) {
@@ -29,7 +30,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
     throw redirect(`${url.pathname}?${url.searchParams}`);
   }
   const page = await loadPageData("runs", () => runsPage(filters.env!, filters));
-  if (!page) throw new Response(`No environment with id '${filters.env}'.`, { status: 404, statusText: "Not Found" });
+  if (!page) throw httpError(404, `No environment with id '${filters.env}'.`);
   return { page, filters: { task: filters.task ?? "", status: filters.status ?? "", source: filters.source ?? "" } };
 }
 

@@ -3,6 +3,7 @@ import { isDatabaseUnavailable } from "~/domain/databaseOutage";
 import { getEnv } from "~/env.server";
 import { getSessionUserById, type SessionUser } from "~/models/user.server";
 import { logger } from "~/services/logger.server";
+import { httpError } from "~/httpError.server";
 
 /**
  * The admin webapp's login session and the guards every admin route calls. The session is a signed
@@ -71,10 +72,7 @@ export async function getUser(request: Request): Promise<SessionUser | null> {
   } catch (error) {
     if (!isDatabaseUnavailable(error)) throw error;
     logger.error("session check failed: postgres unreachable", { error });
-    throw new Response(
-      "Postgres is unreachable, so your session cannot be checked and this page cannot be shown. GET /healthz says which dependency is down; reload once it is back.",
-      { status: 503, statusText: "Database unavailable" },
-    );
+    throw httpError(503, "Postgres is unreachable, so your session cannot be checked and this page cannot be shown. GET /healthz says which dependency is down; reload once it is back.");
   }
 }
 
@@ -94,10 +92,7 @@ export async function requireUser(request: Request): Promise<SessionUser> {
 /** The user if they have the ADMIN role; a VIEWER gets a 403 that says why. */
 function assertAdmin(user: SessionUser): SessionUser {
   if (user.role !== "ADMIN") {
-    throw new Response(`This action needs the ADMIN role; ${user.email} is signed in as ${user.role}.`, {
-      status: 403,
-      statusText: "Forbidden",
-    });
+    throw httpError(403, `This action needs the ADMIN role; ${user.email} is signed in as ${user.role}.`);
   }
   return user;
 }
@@ -129,10 +124,7 @@ export function assertSameOrigin(request: Request): void {
   const origin = request.headers.get("origin");
   if (origin === null) return;
   if (originHost(origin) !== requestHost(request)) {
-    throw new Response(`Cross-origin form submission refused: ${origin} is not this site.`, {
-      status: 403,
-      statusText: "Forbidden",
-    });
+    throw httpError(403, `Cross-origin form submission refused: ${origin} is not this site.`);
   }
 }
 
