@@ -9,8 +9,8 @@ import { TaskMetadataCacheAdmin } from "~/services/taskMetadataCacheAdmin.server
 import { disconnectTaskMetadataCache, taskMetadataInvalidationSubscriber } from "~/services/taskMetadataCacheInstance.server";
 import { registerWorker, promoteVersion } from "~/services/workers.server";
 import { clusterBackend, scanAllMasters, type CacheTestBackend } from "../support/cacheBackends";
-import { queueResolverSuite } from "../support/cacheSuites/queueResolver";
-import { snapshot, taskMetadataCacheStoreSuite } from "../support/cacheSuites/taskMetadataCacheStore";
+import { queueResolverSuite } from "../support/cacheSuites/queueResolver.suite";
+import { snapshot, taskMetadataCacheStoreSuite } from "../support/cacheSuites/taskMetadataCacheStore.suite";
 import { eventually, testRedis } from "../support/cacheTesting";
 import { createTestProject } from "../support/fixtures";
 import { startRedisCluster, type RedisClusterHarness } from "../support/redisCluster";

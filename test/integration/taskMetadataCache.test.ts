@@ -4,7 +4,7 @@ import { CircuitBreaker } from "~/domain/circuitBreaker";
 import { keyPrefix } from "~/redis.server";
 import { TaskMetadataCache, TaskMetadataCacheError } from "~/services/taskMetadataCache.server";
 import { singleRedisBackend, type CacheTestBackend } from "../support/cacheBackends";
-import { DAY, entry, snapshot, taskMetadataCacheStoreSuite } from "../support/cacheSuites/taskMetadataCacheStore";
+import { DAY, entry, snapshot, taskMetadataCacheStoreSuite } from "../support/cacheSuites/taskMetadataCacheStore.suite";
 import { closedPort, RecordingSink, silentServer } from "../support/cacheTesting";
 
 // Replaces, back-fills and reads: the body shared with the Redis Cluster run (test/integration/redisCluster.test.ts).

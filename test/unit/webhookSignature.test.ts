@@ -1,50 +1,8 @@
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { BodyCollector, checkDeclaredLength } from "~/api/http";
-import { parseDelay } from "~/api/trigger";
-import { PayloadTooLargeError } from "~/domain/errors";
 import { assertFresh, computeSignature, matchSecret, parseSignatureHeader, signatureHeader } from "~/services/webhookSignature.server";
 
-/** The API's pure pieces: delay parsing, the body-size guard and the webhook signature maths. */
-
-describe("options.delay", () => {
-  const now = new Date("2026-11-27T12:00:00.000Z");
-
-  it("a duration or whole seconds counts from now; zero is no delay", () => {
-    expect(parseDelay("30s", now)?.toISOString()).toBe("2026-11-27T12:00:30.000Z");
-    expect(parseDelay("1h30m", now)?.toISOString()).toBe("2026-11-27T13:30:00.000Z");
-    expect(parseDelay(90, now)?.toISOString()).toBe("2026-11-27T12:01:30.000Z");
-    expect(parseDelay("0", now)).toBeNull();
-    expect(parseDelay(undefined, now)).toBeNull();
-  });
-
-  it("an ISO date is that time; a past date is no delay", () => {
-    expect(parseDelay("2026-11-28T00:00:00Z", now)?.toISOString()).toBe("2026-11-28T00:00:00.000Z");
-    expect(parseDelay("2026-11-27", now)).toBeNull();
-  });
-
-  it("anything else is a 400 naming options.delay", () => {
-    for (const bad of ["soon", "2026-13-45T99:00:00Z", -5, 1.5]) {
-      expect(() => parseDelay(bad, now)).toThrow(expect.objectContaining({ status: 400, message: expect.stringContaining("options.delay") }));
-    }
-  });
-});
-
-describe("the body-size guard", () => {
-  it("refuses a declared Content-Length over the limit before reading", () => {
-    expect(() => checkDeclaredLength("11", 10)).toThrow(PayloadTooLargeError);
-    expect(() => checkDeclaredLength("10", 10)).not.toThrow();
-    expect(() => checkDeclaredLength(undefined, 10)).not.toThrow();
-  });
-
-  it("stops collecting as soon as the streamed total passes the limit", () => {
-    const collector = new BodyCollector(10);
-    collector.add(Buffer.from("12345"));
-    collector.add(new Uint8Array([54, 55, 56, 57, 48]));
-    expect(collector.result().toString()).toBe("1234567890");
-    expect(() => collector.add(Buffer.from("!"))).toThrow(PayloadTooLargeError);
-  });
-});
+/** app/services/webhookSignature.server.ts: the deploy webhook's signature maths and freshness window. */
 
 describe("webhook signatures", () => {
   const secret = "whsec_test";
