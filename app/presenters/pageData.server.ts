@@ -1,6 +1,6 @@
 import { isDatabaseUnavailable } from "~/domain/databaseOutage";
-import { logger } from "~/services/logger.server";
 import { httpError } from "~/httpError.server";
+import { logger } from "~/services/logger.server";
 
 /**
  * Loads an admin page's read model and turns a Postgres outage into a 503 the page's error boundary

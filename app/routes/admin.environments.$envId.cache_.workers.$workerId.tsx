@@ -12,10 +12,10 @@ import { RouteErrorPanel } from "~/components/RouteErrorPanel";
 import { ScanPager } from "~/components/ScanPager";
 import { useLoadMore } from "~/components/useLoadMore";
 import { useSearchHref } from "~/components/useSearchHref";
+import { httpError } from "~/httpError.server";
 import { workerHashPage } from "~/presenters/environmentCache.server";
 import { loadPageData } from "~/presenters/pageData.server";
 import { requireUser } from "~/services/session.server";
-import { httpError } from "~/httpError.server";
 
 export const meta: MetaFunction = () => [{ title: "Worker hash · Hotpath" }];
 

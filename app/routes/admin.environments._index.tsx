@@ -6,10 +6,10 @@ import { KeyTtl } from "~/components/KeyTtl";
 import { Notice } from "~/components/Notice";
 import { PageHeader } from "~/components/PageHeader";
 import { RouteErrorPanel } from "~/components/RouteErrorPanel";
+import { httpError } from "~/httpError.server";
 import { environmentsPage } from "~/presenters/environments.server";
 import { loadPageData } from "~/presenters/pageData.server";
 import { requireAdminAction, requireUser } from "~/services/session.server";
-import { httpError } from "~/httpError.server";
 
 export const meta: MetaFunction = () => [{ title: "Environments · Hotpath" }];
 

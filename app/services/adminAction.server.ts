@@ -1,8 +1,8 @@
 import { isDatabaseUnavailable } from "~/domain/databaseOutage";
 import { HotpathError } from "~/domain/errors";
+import { httpError } from "~/httpError.server";
 import { redirectWithFlash } from "~/services/flash.server";
 import { logger } from "~/services/logger.server";
-import { httpError } from "~/httpError.server";
 
 /**
  * Runs one admin action and answers the way every admin form expects: a redirect back to the page

@@ -1,9 +1,9 @@
 import { createCookieSessionStorage, redirect, type SessionStorage } from "@remix-run/node";
 import { isDatabaseUnavailable } from "~/domain/databaseOutage";
 import { getEnv } from "~/env.server";
+import { httpError } from "~/httpError.server";
 import { getSessionUserById, type SessionUser } from "~/models/user.server";
 import { logger } from "~/services/logger.server";
-import { httpError } from "~/httpError.server";
 
 /**
  * The admin webapp's login session and the guards every admin route calls. The session is a signed
