@@ -3,6 +3,7 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { createRequestHandler, type ServerBuild, writeReadableStreamToWritable } from "@remix-run/node";
 import express from "express";
+import type * as AppEntry from "./app/entry.server";
 
 /**
  * The production server (`npm start`, `npm run quickstart`): Remix through express for pages and
@@ -11,6 +12,27 @@ import express from "express";
  */
 const root = path.dirname(fileURLToPath(import.meta.url));
 const build = (await import(pathToFileURL(path.join(root, "build/index.js")).href)) as ServerBuild;
+
+/** The exports of app/entry.server.tsx this file uses, typed from the module itself. */
+const ENTRY_EXPORTS = [
+  "handleApiRequest",
+  "start",
+  "shutdown",
+  "limitPageBodies",
+  "bufferedPageBody",
+  "refuseUnstorablePageInput",
+  "requestLineProblem",
+] as const;
+type ServerEntry = Pick<typeof AppEntry, (typeof ENTRY_EXPORTS)[number] | "logger">;
+
+function isServerEntry(module: ServerBuild["entry"]["module"]): module is ServerBuild["entry"]["module"] & ServerEntry {
+  return ENTRY_EXPORTS.every((name) => typeof Reflect.get(module, name) === "function") && typeof Reflect.get(module, "logger") === "object";
+}
+if (!isServerEntry(build.entry.module)) {
+  throw new Error(`build/index.js does not export ${ENTRY_EXPORTS.join(", ")} and logger from app/entry.server.tsx; run \`npx remix build\``);
+}
+const { handleApiRequest, start, shutdown, limitPageBodies, bufferedPageBody, refuseUnstorablePageInput, requestLineProblem, logger } =
+  build.entry.module;
 
 const app = express();
 app.disable("x-powered-by");
@@ -86,51 +108,19 @@ function refuseCrossOriginForms(req: express.Request, res: express.Response, nex
 }
 
 /**
- * The lean lane (SPEC §5 "Serving the API"; docs/decisions/0017-two-lanes-for-the-api.md): /api/* goes from
+ * The lean lane (docs/architecture.md; docs/decisions/0017-two-lanes-for-the-api.md): /api/* goes from
  * Node's request straight to the framework-free handlers; it returns false for everything else,
  * which goes to express and Remix. Taken from the build's entry so both lanes share one instance
  * of the app's modules (pools, caches, counters).
  */
-const {
-  handleApiRequest,
-  limitPageBodies,
-  bufferedPageBody,
-  refuseUnstorablePageInput,
-  requestLineProblem,
-  logger,
-  connectTaskMetadataCache,
-  startCacheReconciler,
-  stopCacheReconciler,
-  startRunLifecycle,
-  stopRunLifecycle,
-  stopMetrics,
-  getEnv,
-} = build.entry.module as unknown as {
-  handleApiRequest?: (req: IncomingMessage, res: ServerResponse) => boolean;
-  limitPageBodies: (limitBytes: number) => express.RequestHandler;
-  bufferedPageBody: (req: IncomingMessage) => Buffer | undefined;
-  refuseUnstorablePageInput: express.RequestHandler;
-  requestLineProblem: (target: string | undefined, host: string | undefined, forwardedHost?: string) => string | null;
-  logger: { error: (message: string, context?: Record<string, unknown>) => void; info: (message: string, context?: Record<string, unknown>) => void };
-  connectTaskMetadataCache: (timeoutMs?: number) => Promise<boolean>;
-  startCacheReconciler: () => void;
-  stopCacheReconciler: () => void;
-  startRunLifecycle: () => void;
-  stopRunLifecycle: () => void;
-  // This instance's last metrics reach Redis before it exits, so a restart loses no counts.
-  stopMetrics?: () => Promise<void>;
-  getEnv: () => { PORT: number; TRUST_PROXY_HOPS: number; PAGE_BODY_LIMIT_BYTES: number };
-};
-if (typeof handleApiRequest !== "function") {
-  throw new Error("build/index.js does not export handleApiRequest from app/entry.server.tsx; run `npx remix build`");
-}
-
-// Parse the whole configuration before serving: a bad variable stops the process here, naming it.
-const { PORT: port, TRUST_PROXY_HOPS: trustedProxies, PAGE_BODY_LIMIT_BYTES: pageBodyLimit } = getEnv();
-app.set("trust proxy", trustedProxies);
+// Parse the whole configuration before serving (a bad variable stops the process here, naming
+// it); the hot path's Redis connection is open before the first trigger (or given up on after 2 s:
+// the cache then fails open to Postgres until Redis answers); the background work starts.
+const { port, trustProxyHops, pageBodyLimitBytes } = await start();
+app.set("trust proxy", trustProxyHops);
 // Pages (login, logout, admin actions): a body over the limit is a 413 before Remix, any route
 // code, the login throttle or auth (app/services/pageBody.server.ts).
-app.use(limitPageBodies(pageBodyLimit));
+app.use(limitPageBodies(pageBodyLimitBytes));
 app.use(refuseUnstorablePageInput);
 app.use(refuseCrossOriginForms);
 app.all("*", remixHandler());
@@ -140,13 +130,6 @@ app.use((error: unknown, req: express.Request, res: express.Response, _next: exp
   if (res.headersSent) return void res.destroy();
   res.status(500).type("text/plain").send("Internal server error");
 });
-// The hot path's Redis connection is open before the first trigger (or given up on after 2 s:
-// the cache then fails open to Postgres until Redis answers).
-await connectTaskMetadataCache(2_000);
-// Off the hot path: repairs current hashes a crashed process left stale (docs/decisions/0024-current-hash-sweep.md).
-startCacheReconciler();
-// Off the hot path: moves due runs (docs/api.md "Run statuses"; docs/decisions/0035-run-lifecycle-scheduler.md).
-startRunLifecycle();
 
 const server = createServer((req, res) => {
   if (refuseOddRequestLine(req, res)) return;
@@ -168,11 +151,17 @@ server.listen(port, () => {
   console.log(`Hotpath listening on http://localhost:${port}`);
 });
 
+/**
+ * Stops as docs/operations.md ("Stop an instance") describes: shutdown() closes everything the process opened, after
+ * which nothing keeps Node's event loop alive and the process exits with 0 by itself. If something
+ * still does after 10 s (a request that never ends, a leak), it exits with 1 and names what is open.
+ */
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
-    stopCacheReconciler();
-    stopRunLifecycle();
-    server.close(() => void (stopMetrics?.() ?? Promise.resolve()).finally(() => process.exit(0)));
-    setTimeout(() => process.exit(0), 5_000).unref();
+    setTimeout(() => {
+      console.error(`Shutdown incomplete after 10 s; still open: ${process.getActiveResourcesInfo().join(", ")}`);
+      process.exit(1);
+    }, 10_000).unref();
+    void shutdown({ server });
   });
 }

@@ -10,25 +10,25 @@ import { setCacheEventSink } from "~/services/taskMetadata/index.server";
 
 // This process's cache events feed GET /metrics and the overview's per-minute Redis buckets.
 setCacheEventSink(processMetricsSink);
-/** server.ts flushes the last metrics on shutdown through the build's entry (the same module instance). */
-export { stopMetrics } from "~/services/metrics.server";
 
-/** The lean /api lane, reached by server.ts as `build.entry.module.handleApiRequest` (one module instance for both lanes). */
+/**
+ * What server.ts takes from the build (one module instance for both lanes: pools, caches,
+ * counters): the lean /api lane, reached as `build.entry.module.handleApiRequest`, and the
+ * process lifecycle (app/lifecycle.server.ts).
+ */
 export { handleApiRequest } from "~/api/node";
 /** The page routes' body limit, run by server.ts before Remix. */
 export { bufferedPageBody, limitPageBodies, refuseUnstorablePageInput } from "~/services/pageBody.server";
 /** The production server's guard against request lines no route can serve, and its logger. */
 export { requestLineProblem } from "~/domain/requestLine";
 export { logger } from "~/services/logger.server";
-/** Start-up pieces server.ts takes from the build: configuration, and the hot-path connection opened before serving. */
-export { getEnv } from "~/env.server";
-export { connectTaskMetadataCache } from "~/services/taskMetadata/index.server";
-/** The background sweep that rebuilds current hashes written for another worker than Postgres' current. */
-export { startCacheReconciler, stopCacheReconciler } from "~/services/taskMetadata/index.server";
-/** The run lifecycle: due delays, expiries and deploys move runs, one instance at a time. */
-export { startRunLifecycle, stopRunLifecycle } from "~/services/runLifecycle.server";
+export { start, shutdown } from "~/lifecycle.server";
 
-const RENDER_TIMEOUT_MS = 5_000;
+/**
+ * How long a streamed page waits for its deferred data (single fetch reads it from here, it
+ * replaces RemixServer's abortDelay); the render itself is aborted a second later.
+ */
+export const streamTimeout = 5_000;
 
 export default function handleRequest(
   request: Request,
@@ -41,7 +41,7 @@ export default function handleRequest(
   return new Promise<Response>((resolve, reject) => {
     let shellRendered = false;
     const { pipe, abort } = renderToPipeableStream(
-      <RemixServer context={remixContext} url={request.url} abortDelay={RENDER_TIMEOUT_MS} />,
+      <RemixServer context={remixContext} url={request.url} />,
       {
         [waitForAll ? "onAllReady" : "onShellReady"]() {
           shellRendered = true;
@@ -65,6 +65,6 @@ export default function handleRequest(
         },
       },
     );
-    setTimeout(abort, RENDER_TIMEOUT_MS + 1_000).unref();
+    setTimeout(abort, streamTimeout + 1_000).unref();
   });
 }

@@ -9,9 +9,8 @@
  * Reads .env like the quickstart does (variables already set win).
  */
 import "dotenv/config";
-import { prisma, disconnectDb } from "~/db.server";
-import { disconnectRedis } from "~/redis.server";
-import { disconnectApiRedis } from "~/services/apiRedis.server";
+import { prisma } from "~/db.server";
+import { shutdown } from "~/lifecycle.server";
 import { rotateApiKey } from "~/services/credentials.server";
 
 function usage(message: string): never {
@@ -52,7 +51,5 @@ try {
   );
   console.log(rotated.apiKey);
 } finally {
-  await disconnectApiRedis();
-  await disconnectRedis();
-  await disconnectDb();
+  await shutdown();
 }

@@ -1,4 +1,5 @@
 import { isDatabaseUnavailable } from "~/domain/databaseOutage";
+import { httpError } from "~/httpError.server";
 import { logger } from "~/services/logger.server";
 
 /**
@@ -13,10 +14,7 @@ export async function loadPageData<T>(page: string, load: () => Promise<T>): Pro
     if (error instanceof Response) throw error;
     if (isDatabaseUnavailable(error)) {
       logger.error("admin page unavailable: postgres unreachable", { page, error });
-      throw new Response(
-        "Postgres is unreachable, so this page cannot be shown. Check the database (GET /healthz says which dependency is down) and reload.",
-        { status: 503, statusText: "Database unavailable" },
-      );
+      throw httpError(503, "Postgres is unreachable, so this page cannot be shown. Check the database (GET /healthz says which dependency is down) and reload.");
     }
     throw error;
   }

@@ -1,15 +1,16 @@
-import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Link, useLoaderData } from "@remix-run/react";
 import { z } from "zod";
-import { Badge, StatusBadge } from "~/components/Badge";
+import { Badge } from "~/components/Badge";
 import { ConfirmAction } from "~/components/ConfirmAction";
+import { EnvironmentVersions } from "~/components/deployments/EnvironmentVersions";
 import { EmptyState } from "~/components/EmptyState";
 import { FlashMessage } from "~/components/FlashMessage";
 import { PageHeader } from "~/components/PageHeader";
 import { RouteErrorPanel } from "~/components/RouteErrorPanel";
-import { Timestamp } from "~/components/Timestamp";
 import { useSearchHref } from "~/components/useSearchHref";
 import { environmentKeys } from "~/domain/cacheKeys";
+import { httpError } from "~/httpError.server";
 import { keyPrefix } from "~/redis.server";
 import { deploymentsPage } from "~/presenters/deployments.server";
 import { loadPageData } from "~/presenters/pageData.server";
@@ -33,11 +34,11 @@ export async function loader({ request }: LoaderFunctionArgs) {
   const parsed = QuerySchema.safeParse(Object.fromEntries(new URL(request.url).searchParams));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new Response(`Query parameter '${String(issue.path[0])}' ${issue.message}.`, { status: 400, statusText: "Bad Request" });
+    throw httpError(400, `Query parameter '${String(issue.path[0])}' ${issue.message}.`);
   }
   const { env, confirm } = parsed.data;
   const page = await loadPageData("deployments", () => deploymentsPage({ environmentId: env }));
-  if (env && page.environments.length === 0) throw new Response(`No environment with id '${env}'.`, { status: 404, statusText: "Not Found" });
+  if (env && page.environments.length === 0) throw httpError(404, `No environment with id '${env}'.`);
   const { flash, headers } = await readFlash(request);
   const isAdmin = user.role === "ADMIN";
 
@@ -58,7 +59,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
       }
     }
   }
-  return json({ page, isAdmin, confirmation, flash }, { headers });
+  return data({ page, isAdmin, confirmation, flash }, { headers });
 }
 
 const PromoteForm = z.object({
@@ -71,13 +72,10 @@ const PromoteForm = z.object({
 export async function action({ request }: ActionFunctionArgs) {
   const user = await requireAdminAction(request);
   const parsed = PromoteForm.safeParse(await readForm(request));
-  if (!parsed.success) throw new Response("Unknown or incomplete deployment action.", { status: 400, statusText: "Bad Request" });
+  if (!parsed.success) throw httpError(400, "Unknown or incomplete deployment action.");
   const { environmentId, version, confirmTarget } = parsed.data;
   if (confirmTarget !== version) {
-    throw new Response(`This confirmation named version '${confirmTarget}', but the form promotes '${version}'. Reload and confirm again.`, {
-      status: 409,
-      statusText: "Conflict",
-    });
+    throw httpError(409, `This confirmation named version '${confirmTarget}', but the form promotes '${version}'. Reload and confirm again.`);
   }
   const back = new URL(request.url).searchParams.get("env") ? `/admin/deployments?env=${environmentId}` : "/admin/deployments";
   return runAdminAction("Promotion", back, async () => {
@@ -135,76 +133,7 @@ export default function DeploymentsPage() {
         <EmptyState title="No environments yet">Run the seed (npm run db:seed) or create a project; its deployments appear here.</EmptyState>
       ) : (
         page.environments.map((env) => (
-          <section key={env.id} className="space-y-2" aria-label={`${env.projectSlug} / ${env.slug}`} data-environment={`${env.projectSlug}/${env.slug}`}>
-            <div className="flex flex-wrap items-baseline justify-between gap-2">
-              <h2 className="text-base font-semibold text-slate-900">
-                {env.projectSlug} / {env.slug} <span className="ml-1 text-xs font-medium text-slate-500">{env.type}</span>
-              </h2>
-              <p className="text-sm text-slate-500">
-                Current: <span className="font-mono text-slate-800" data-testid="current-version">{env.currentVersion ?? "none"}</span>
-                {env.promotedAt ? (
-                  <>
-                    {" "}
-                    since <Timestamp iso={env.promotedAt} />
-                  </>
-                ) : null}
-              </p>
-            </div>
-            {env.versions.length === 0 ? (
-              <EmptyState title="No versions registered">Deploy with POST /api/v1/deployments and the version appears here.</EmptyState>
-            ) : (
-              <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white">
-                <table className="min-w-full divide-y divide-slate-200 text-sm" aria-label={`Versions of ${env.projectSlug} / ${env.slug}`}>
-                  <thead className="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
-                    <tr>
-                      <th className="px-3 py-2">Version</th>
-                      <th className="px-3 py-2">Status</th>
-                      <th className="px-3 py-2 text-right">Tasks</th>
-                      <th className="px-3 py-2">Created (UTC)</th>
-                      <th className="px-3 py-2 text-right">{isAdmin ? "Action" : ""}</th>
-                    </tr>
-                  </thead>
-                  <tbody className="divide-y divide-slate-100">
-                    {env.versions.map((v) => (
-                      <tr key={v.workerId} data-version={v.version} className={v.current ? "bg-emerald-50/60" : ""}>
-                        <td className="px-3 py-2 font-mono text-xs">
-                          {v.version} {v.current ? <Badge tone="emerald">current</Badge> : null}
-                        </td>
-                        <td className="px-3 py-2">{v.status ? <StatusBadge status={v.status} /> : <Badge title="DEVELOPMENT workers are not deployed">registered</Badge>}</td>
-                        <td className="px-3 py-2 text-right tabular-nums">{v.taskCount}</td>
-                        <td className="px-3 py-2 text-xs text-slate-600">
-                          <Timestamp iso={v.createdAt} />
-                        </td>
-                        <td className="px-3 py-2 text-right">
-                          {isAdmin && v.promotable ? (
-                            <Link
-                              to={withConfirm(v.workerId)}
-                              preventScrollReset
-                              className={`rounded-md px-2.5 py-1 text-xs font-semibold ${
-                                v.promoteKind === "rollback"
-                                  ? "border border-amber-300 bg-white text-amber-800 hover:bg-amber-50"
-                                  : "bg-indigo-600 text-white hover:bg-indigo-500"
-                              }`}
-                            >
-                              {v.promoteKind === "rollback" ? "Roll back" : "Promote"}
-                            </Link>
-                          ) : null}
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-            )}
-            {env.type === "DEVELOPMENT" ? (
-              <p className="text-xs text-slate-500">In DEVELOPMENT the most recently registered worker is always current; there is nothing to promote.</p>
-            ) : null}
-            {!page.focusedEnvironmentId && env.versionCount > env.versions.length ? (
-              <Link to={`/admin/deployments?env=${env.id}`} className="text-sm text-indigo-600 hover:underline">
-                Show all {env.versionCount} versions
-              </Link>
-            ) : null}
-          </section>
+          <EnvironmentVersions key={env.id} environment={env} isAdmin={isAdmin} focused={Boolean(page.focusedEnvironmentId)} confirmHref={withConfirm} />
         ))
       )}
     </div>

@@ -1,4 +1,4 @@
-import { json, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Link, useLoaderData } from "@remix-run/react";
 import { z } from "zod";
 import { Badge } from "~/components/Badge";
@@ -13,6 +13,7 @@ import { ScanPager } from "~/components/ScanPager";
 import { useLoadMore } from "~/components/useLoadMore";
 import { useSearchHref } from "~/components/useSearchHref";
 import { isScanCursor, SCAN_CURSOR_MESSAGE } from "~/domain/scanCursor";
+import { httpError } from "~/httpError.server";
 import { workerHashPage } from "~/presenters/environmentCache.server";
 import { loadPageData } from "~/presenters/pageData.server";
 import { requireUser } from "~/services/session.server";
@@ -32,16 +33,16 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   await requireUser(request);
   const { envId, workerId } = params;
   if (!envId || !ID.test(envId) || !workerId || !ID.test(workerId)) {
-    throw new Response("No such environment or worker.", { status: 404, statusText: "Not Found" });
+    throw httpError(404, "No such environment or worker.");
   }
   const parsed = QuerySchema.safeParse(Object.fromEntries(new URL(request.url).searchParams));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new Response(`Query parameter '${String(issue.path[0])}': ${issue.message}`, { status: 400, statusText: "Bad Request" });
+    throw httpError(400, `Query parameter '${String(issue.path[0])}': ${issue.message}`);
   }
   const page = await loadPageData("worker hash", () => workerHashPage(envId, workerId, { cursor: parsed.data.cursor, filter: parsed.data.q }));
-  if (!page) throw new Response(`No environment with id '${envId}'.`, { status: 404, statusText: "Not Found" });
-  return json({ page, filter: parsed.data.q });
+  if (!page) throw httpError(404, `No environment with id '${envId}'.`);
+  return { page, filter: parsed.data.q };
 }
 
 export const ErrorBoundary = RouteErrorPanel;

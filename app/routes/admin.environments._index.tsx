@@ -1,4 +1,4 @@
-import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Link, useLoaderData } from "@remix-run/react";
 import { Badge } from "~/components/Badge";
 import { EmptyState } from "~/components/EmptyState";
@@ -6,6 +6,7 @@ import { KeyTtl } from "~/components/KeyTtl";
 import { Notice } from "~/components/Notice";
 import { PageHeader } from "~/components/PageHeader";
 import { RouteErrorPanel } from "~/components/RouteErrorPanel";
+import { httpError } from "~/httpError.server";
 import { environmentsPage } from "~/presenters/environments.server";
 import { loadPageData } from "~/presenters/pageData.server";
 import { requireAdminAction, requireUser } from "~/services/session.server";
@@ -14,16 +15,13 @@ export const meta: MetaFunction = () => [{ title: "Environments · Hotpath" }];
 
 export async function loader({ request }: LoaderFunctionArgs) {
   await requireUser(request);
-  return json(await loadPageData("environments", () => environmentsPage()));
+  return await loadPageData("environments", () => environmentsPage());
 }
 
 // The list only reads; its action is guarded like every admin action so a forged POST is refused.
 export async function action({ request }: ActionFunctionArgs) {
   await requireAdminAction(request);
-  throw new Response("The environments list has no actions; the repairs are on each environment's cache page.", {
-    status: 405,
-    statusText: "Method Not Allowed",
-  });
+  throw httpError(405, "The environments list has no actions; the repairs are on each environment's cache page.");
 }
 
 export const ErrorBoundary = RouteErrorPanel;

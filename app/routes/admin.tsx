@@ -1,4 +1,4 @@
-import { json, type LoaderFunctionArgs } from "@remix-run/node";
+import { type LoaderFunctionArgs } from "@remix-run/node";
 import { Form, NavLink, Outlet, useLoaderData } from "@remix-run/react";
 import { requireUser } from "~/services/session.server";
 
@@ -9,7 +9,7 @@ import { requireUser } from "~/services/session.server";
  */
 export async function loader({ request }: LoaderFunctionArgs) {
   const user = await requireUser(request);
-  return json({ user: { email: user.email, role: user.role } });
+  return { user: { email: user.email, role: user.role } };
 }
 
 const NAV = [

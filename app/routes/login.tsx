@@ -1,5 +1,5 @@
 import {
-  json,
+  data,
   redirect,
   type ActionFunctionArgs,
   type HeadersFunction,
@@ -52,13 +52,13 @@ export async function action({ request, context }: ActionFunctionArgs) {
   assertSameOrigin(request);
   const parsed = LoginForm.safeParse(await readForm(request));
   if (!parsed.success) {
-    return json({ error: parsed.error.issues[0].message }, { status: 422 });
+    return data({ error: parsed.error.issues[0].message }, { status: 422 });
   }
   const { email, password, redirectTo } = parsed.data;
   const result = await attemptLogin(email, password, clientAddressOf(context));
   if (!result.ok) {
     const headers = result.status === 429 ? { "Retry-After": String(result.retryAfterSeconds) } : undefined;
-    return json({ error: result.error }, { status: result.status, headers });
+    return data({ error: result.error }, { status: result.status, headers });
   }
   return createUserSession(request, result.user.id, safeRedirect(redirectTo));
 }

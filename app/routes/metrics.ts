@@ -1,4 +1,4 @@
-import { json, type LoaderFunctionArgs } from "@remix-run/node";
+import type { LoaderFunctionArgs } from "@remix-run/node";
 import { getEnv } from "~/env.server";
 import { metricsAccess, metricsRecorder } from "~/services/metrics.server";
 
@@ -7,12 +7,12 @@ export async function loader({ request }: LoaderFunctionArgs) {
   const noStore = { "Cache-Control": "no-store" };
   switch (metricsAccess(request.headers.get("authorization"), getEnv().METRICS_TOKEN)) {
     case "disabled":
-      return json(
+      return Response.json(
         { error: "Metrics are disabled on this server: set METRICS_TOKEN to enable GET /metrics." },
         { status: 404, headers: noStore },
       );
     case "unauthorized":
-      return json(
+      return Response.json(
         { error: "GET /metrics needs the header 'Authorization: Bearer <METRICS_TOKEN>'; the token was missing or wrong." },
         { status: 401, headers: { ...noStore, "WWW-Authenticate": 'Bearer realm="metrics"' } },
       );

@@ -1,5 +1,6 @@
 import { isDatabaseUnavailable } from "~/domain/databaseOutage";
 import { HotpathError } from "~/domain/errors";
+import { httpError } from "~/httpError.server";
 import { redirectWithFlash } from "~/services/flash.server";
 import { logger } from "~/services/logger.server";
 
@@ -19,14 +20,11 @@ export async function runAdminAction(
   } catch (error) {
     if (error instanceof Response) throw error;
     if (error instanceof HotpathError && error.status === 404) {
-      throw new Response(error.message, { status: 404, statusText: "Not Found" });
+      throw httpError(404, error.message);
     }
     if (isDatabaseUnavailable(error)) {
       logger.error("admin action failed: postgres unreachable", { action: what, error });
-      throw new Response(`${what} failed: Postgres is unreachable. Nothing was changed in Postgres; try again once it is back.`, {
-        status: 503,
-        statusText: "Database unavailable",
-      });
+      throw httpError(503, `${what} failed: Postgres is unreachable. Nothing was changed in Postgres; try again once it is back.`);
     }
     if (!(error instanceof HotpathError)) logger.error("admin action failed", { action: what, error });
     return redirectWithFlash(redirectTo, { kind: "error", message: `${what} failed: ${reason(error)}` });

@@ -1,6 +1,5 @@
 import { getEnv } from "~/env.server";
-import { createRedisClient, type RedisClient } from "~/redis.server";
-import { logger } from "~/services/logger.server";
+import { closeClient, createRedisClient, redisProfiles, whenReady, type RedisClient } from "~/redis.server";
 
 /**
  * The API's own Redis connection, for the API-key cache and the webhook replay check. Commands are
@@ -13,43 +12,29 @@ import { logger } from "~/services/logger.server";
 const CONNECT_WAIT_MS = 1_000;
 
 let client: RedisClient | undefined;
-let connecting: Promise<void> | undefined;
-
-function isReady(c: RedisClient): boolean {
-  return c.status === "ready";
-}
+let firstConnect: Promise<boolean> | undefined;
 
 /** The connected client, or undefined while Redis is unreachable. Never throws. */
 export async function apiRedis(): Promise<RedisClient | undefined> {
   if (!client) {
     const env = getEnv();
-    client = createRedisClient(
-      env.redis,
-      {
-        lazyConnect: true,
-        enableOfflineQueue: false,
-        commandTimeout: env.TASK_META_CACHE_COMMAND_TIMEOUT_MS,
-        maxRetriesPerRequest: 1,
-      },
-      "api",
-    );
-    connecting = client
-      .connect()
-      .catch((error: unknown) => logger.warn("api redis: first connect failed", { error }))
-      .finally(() => (connecting = undefined));
+    client = createRedisClient(env.redis, redisProfiles.apiKeys(env.TASK_META_CACHE_COMMAND_TIMEOUT_MS), "api");
+    const opening = whenReady(client, CONNECT_WAIT_MS);
+    firstConnect = opening;
+    void opening.finally(() => {
+      if (firstConnect === opening) firstConnect = undefined;
+    });
   }
-  if (isReady(client)) return client;
-  if (connecting) {
-    await Promise.race([connecting, new Promise((r) => setTimeout(r, CONNECT_WAIT_MS).unref())]);
-    if (client && isReady(client)) return client;
-  }
-  return undefined;
+  if (client.status === "ready") return client;
+  // Only the first connection is waited for: while Redis is down, a request gets "unavailable" at once.
+  const connected = firstConnect ? await firstConnect : false;
+  return connected ? client : undefined;
 }
 
 /** Closes the connection (tests, scripts, shutdown); the next use opens a new one. */
 export async function disconnectApiRedis(): Promise<void> {
   const current = client;
   client = undefined;
-  connecting = undefined;
-  if (current) await current.quit().catch(() => current.disconnect());
+  firstConnect = undefined;
+  if (current) await closeClient(current);
 }

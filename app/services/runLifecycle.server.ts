@@ -168,6 +168,8 @@ async function acquireLock(): Promise<(() => Promise<void>) | null> {
 
 let timer: NodeJS.Timeout | undefined;
 let stopped = true;
+/** The tick in progress, which a shutdown waits for before the pools it uses close. */
+let running: Promise<void> | undefined;
 
 /** Ticks every RUN_LIFECYCLE_INTERVAL_MS (0: never), the next one after the previous ends; a failed tick is logged and the next runs as planned. */
 export function startRunLifecycle(): void {
@@ -177,6 +179,15 @@ export function startRunLifecycle(): void {
   // An outage fails every tick: log the first failure and the recovery, not one line per interval.
   let failedTicks = 0;
   const tick = async () => {
+    running = runOnce();
+    await running;
+    running = undefined;
+    if (!stopped) {
+      timer = setTimeout(() => void tick(), intervalMs);
+      timer.unref();
+    }
+  };
+  const runOnce = async () => {
     try {
       const report = await runLifecycleTick({ lock: true });
       if (failedTicks > 0) logger.info("run lifecycle recovered", { failedTicks });
@@ -185,17 +196,15 @@ export function startRunLifecycle(): void {
     } catch (error) {
       if (failedTicks++ === 0) logger.warn("run lifecycle tick failed; retrying every interval (logged again on recovery)", { intervalMs, error });
     }
-    if (!stopped) {
-      timer = setTimeout(() => void tick(), intervalMs);
-      timer.unref();
-    }
   };
   timer = setTimeout(() => void tick(), intervalMs);
   timer.unref();
 }
 
-export function stopRunLifecycle(): void {
+/** Stops ticking; resolves once a tick in progress has finished. */
+export async function stopRunLifecycle(): Promise<void> {
   stopped = true;
   if (timer) clearTimeout(timer);
   timer = undefined;
+  await running;
 }

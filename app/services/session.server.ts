@@ -1,6 +1,7 @@
 import { createCookieSessionStorage, redirect, type SessionStorage } from "@remix-run/node";
 import { isDatabaseUnavailable } from "~/domain/databaseOutage";
 import { getEnv } from "~/env.server";
+import { httpError } from "~/httpError.server";
 import type { SessionUser } from "~/models/user.server";
 import { endSession, openSession, SESSION_TTL_SECONDS, sessionUser } from "~/models/userSession.server";
 import { logger } from "~/services/logger.server";
@@ -79,9 +80,9 @@ async function withSessionStore<T>(verb: string, consequence: string, run: () =>
   } catch (error) {
     if (!isDatabaseUnavailable(error)) throw error;
     logger.error(`session could not be ${verb}: postgres unreachable`, { error });
-    throw new Response(
+    throw httpError(
+      503,
       `Postgres is unreachable, so your session cannot be ${verb} and ${consequence}. GET /healthz says which dependency is down; try again once it is back.`,
-      { status: 503, statusText: "Database unavailable" },
     );
   }
 }
@@ -102,10 +103,7 @@ export async function requireUser(request: Request): Promise<SessionUser> {
 /** The user if they have the ADMIN role; a VIEWER gets a 403 that says why. */
 function assertAdmin(user: SessionUser): SessionUser {
   if (user.role !== "ADMIN") {
-    throw new Response(`This action needs the ADMIN role; ${user.email} is signed in as ${user.role}.`, {
-      status: 403,
-      statusText: "Forbidden",
-    });
+    throw httpError(403, `This action needs the ADMIN role; ${user.email} is signed in as ${user.role}.`);
   }
   return user;
 }
@@ -137,10 +135,7 @@ export function assertSameOrigin(request: Request): void {
   const origin = request.headers.get("origin");
   if (origin === null) return;
   if (originHost(origin) !== requestHost(request)) {
-    throw new Response(`Cross-origin form submission refused: ${origin} is not this site.`, {
-      status: 403,
-      statusText: "Forbidden",
-    });
+    throw httpError(403, `Cross-origin form submission refused: ${origin} is not this site.`);
   }
 }
 

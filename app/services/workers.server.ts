@@ -1,11 +1,8 @@
-import { createHash } from "node:crypto";
 import { prisma } from "~/db.server";
-import { formatDuration, parseDuration } from "~/domain/durations";
-import { CURRENT_LABEL, type EnvironmentRef, type TaskKind } from "~/domain/environments";
-import { BadRequestError, ConflictError, NotFoundError, ValidationError } from "~/domain/errors";
-import { sanitizeQueueName } from "~/domain/queueNames";
-import { taskIdProblem } from "~/domain/triggerInput";
-import type { TaskMetadata, WorkerMetadataSnapshot } from "~/domain/taskMetadataEntry";
+import { CURRENT_LABEL, type EnvironmentRef } from "~/domain/environments";
+import { BadRequestError, NotFoundError, ValidationError } from "~/domain/errors";
+import type { WorkerMetadataSnapshot } from "~/domain/taskMetadataEntry";
+import { contentIdentity, normaliseTasks, type RegisterWorkerTask } from "~/domain/workerTasks";
 import type { PrismaClient } from "~/generated/prisma/client.ts";
 import { logger } from "~/services/logger.server";
 import {
@@ -14,6 +11,9 @@ import {
   taskMetadataCache,
   type TaskMetadataStore,
 } from "~/services/taskMetadata/index.server";
+import { insertWorker, type RegisteredWorker } from "~/services/workerRegistration.server";
+
+export type { RegisterWorkerTask, RegisteredWorker };
 
 /**
  * The write points of task metadata: registering a worker and promoting a version. Postgres is
@@ -28,27 +28,11 @@ import {
  * nothing stale can exist under a new worker's id, and reads back-fill it from Postgres.
  */
 
-export interface RegisterWorkerTask {
-  slug: string;
-  queue?: { name: string; concurrencyLimit?: number | null } | null;
-  ttl?: string | number | null;
-  triggerSource?: TaskKind;
-}
-
 export interface RegisterWorkerInput {
   environmentId: string;
   version: string;
   contentHash?: string | null;
   tasks: RegisterWorkerTask[];
-}
-
-export interface RegisteredWorker {
-  workerId: string;
-  deploymentId: string | null;
-  version: string;
-  /** False when this version was already registered with the same content (idempotent re-send). */
-  created: boolean;
-  tasks: { id: string; slug: string; queueName: string | null }[];
 }
 
 export interface PromotedVersion {
@@ -58,80 +42,10 @@ export interface PromotedVersion {
   previousVersion: string | null;
 }
 
-interface NormalisedTask {
-  slug: string;
-  queueName: string | null;
-  concurrencyLimit: number | null | undefined;
-  ttl: string | null;
-  triggerSource: TaskKind;
-}
-
 const MAX_VERSION_LENGTH = 128;
-const INSERT_CHUNK = 1_000;
-
-/** Validates and normalises the task list (ttl spelled canonically, queue names sanitised). */
-export function normaliseTasks(tasks: RegisterWorkerTask[]): NormalisedTask[] {
-  const seen = new Set<string>();
-  return tasks.map((task, i) => {
-    if (typeof task.slug !== "string" || task.slug.trim() === "") {
-      throw new BadRequestError(`tasks[${i}].slug must be a non-empty string`, { field: `tasks[${i}].slug` });
-    }
-    const slugProblem = taskIdProblem(task.slug);
-    if (slugProblem) {
-      throw new BadRequestError(`tasks[${i}].slug ${slugProblem}`, { field: `tasks[${i}].slug` });
-    }
-    if (seen.has(task.slug)) {
-      throw new BadRequestError(`tasks[${i}].slug '${task.slug}' appears more than once`, { field: `tasks[${i}].slug` });
-    }
-    seen.add(task.slug);
-    const limit = task.queue?.concurrencyLimit;
-    if (limit !== undefined && limit !== null && !(Number.isInteger(limit) && limit >= 0)) {
-      throw new BadRequestError(`tasks[${i}].queue.concurrencyLimit must be a whole number of at least 0`, {
-        field: `tasks[${i}].queue.concurrencyLimit`,
-      });
-    }
-    const seconds = task.ttl === undefined || task.ttl === null ? 0 : parseDuration(task.ttl, `tasks[${i}].ttl`);
-    return {
-      slug: task.slug,
-      queueName: task.queue ? sanitizeQueueName(task.queue.name, task.slug) : null,
-      concurrencyLimit: task.queue ? limit : undefined,
-      ttl: seconds === 0 ? null : formatDuration(seconds),
-      triggerSource: task.triggerSource ?? "STANDARD",
-    };
-  });
-}
-
-/**
- * What makes two registrations of one version "the same": the client's contentHash when given,
- * else a hash of the normalised task list (order-independent). Stored in `contentHash`.
- */
-export function contentIdentity(contentHash: string | null | undefined, tasks: NormalisedTask[]): string {
-  if (contentHash) return contentHash;
-  const canonical = [...tasks]
-    .sort((a, b) => (a.slug < b.slug ? -1 : a.slug > b.slug ? 1 : 0))
-    .map((t) => [t.slug, t.queueName, t.concurrencyLimit ?? null, t.ttl, t.triggerSource]);
-  return `tasks-sha256:${createHash("sha256").update(JSON.stringify(canonical)).digest("hex")}`;
-}
 
 function isUniqueViolation(error: unknown): boolean {
   return typeof error === "object" && error !== null && (error as { code?: unknown }).code === "P2002";
-}
-
-function snapshotOf(workerId: string, version: string, tasks: NormalisedTask[], queueIds: Map<string, string>): WorkerMetadataSnapshot {
-  const used = new Map<string, string>();
-  const entries = tasks.map((task) => {
-    const queueId = task.queueName ? queueIds.get(task.queueName) ?? null : null;
-    if (task.queueName && queueId) used.set(task.queueName, queueId);
-    const entry: TaskMetadata = {
-      found: true,
-      kind: task.triggerSource,
-      ttl: task.ttl,
-      queueId,
-      queueName: queueId ? task.queueName : null,
-    };
-    return { slug: task.slug, entry };
-  });
-  return { workerId, version, tasks: entries, queues: [...used].map(([name, id]) => ({ name, id })) };
 }
 
 export interface WorkerServiceDeps {
@@ -172,11 +86,11 @@ export class WorkerService {
 
     let result: { registered: RegisteredWorker; snapshot: WorkerMetadataSnapshot | null };
     try {
-      result = await this.insertWorker(environment, version, identity, tasks);
+      result = await insertWorker(this.db, environment, { version, identity, tasks });
     } catch (error) {
       // The same version registered concurrently: the loser compares content like a re-send.
       if (!isUniqueViolation(error)) throw error;
-      result = await this.insertWorker(environment, version, identity, tasks);
+      result = await insertWorker(this.db, environment, { version, identity, tasks });
     }
     const { registered, snapshot } = result;
 
@@ -196,115 +110,6 @@ export class WorkerService {
       }
     }
     return registered;
-  }
-
-  /** One transaction; returns the snapshot of what it created (null for an idempotent re-send). */
-  private async insertWorker(
-    environment: EnvironmentRef,
-    version: string,
-    identity: string,
-    tasks: NormalisedTask[],
-  ): Promise<{ registered: RegisteredWorker; snapshot: WorkerMetadataSnapshot | null }> {
-    return this.db.$transaction(
-      async (tx) => {
-        const existing = await tx.backgroundWorker.findUnique({
-          where: { environmentId_version: { environmentId: environment.id, version } },
-          select: {
-            id: true,
-            contentHash: true,
-            deployment: { select: { id: true } },
-            tasks: { select: { id: true, slug: true, queue: { select: { name: true } } } },
-          },
-        });
-        if (existing) {
-          if (existing.contentHash !== identity) {
-            throw new ConflictError(`Version '${version}' is already registered in this environment with different content.`, {
-              version,
-            });
-          }
-          // Same content, so the same slugs: answer in the order of this request, like the first time.
-          const bySlug = new Map(existing.tasks.map((t) => [t.slug, { id: t.id, slug: t.slug, queueName: t.queue?.name ?? null }]));
-          return {
-            registered: {
-              workerId: existing.id,
-              deploymentId: existing.deployment?.id ?? null,
-              version,
-              created: false,
-              tasks: tasks.flatMap((t) => bySlug.get(t.slug) ?? []),
-            },
-            snapshot: null,
-          };
-        }
-
-        const worker = await tx.backgroundWorker.create({
-          data: { environmentId: environment.id, version, contentHash: identity },
-          select: { id: true },
-        });
-
-        const declared = new Map<string, number | null | undefined>();
-        for (const task of tasks) {
-          if (task.queueName && (!declared.has(task.queueName) || declared.get(task.queueName) === undefined)) {
-            declared.set(task.queueName, task.concurrencyLimit);
-          }
-        }
-        const queueIds = new Map<string, string>();
-        const names = [...declared.keys()];
-        for (let i = 0; i < names.length; i += INSERT_CHUNK) {
-          const chunk = names.slice(i, i + INSERT_CHUNK);
-          await tx.taskQueue.createMany({
-            data: chunk.map((name) => ({ environmentId: environment.id, name, concurrencyLimit: declared.get(name) ?? null })),
-            skipDuplicates: true,
-          });
-          const rows = await tx.taskQueue.findMany({
-            where: { environmentId: environment.id, name: { in: chunk } },
-            select: { id: true, name: true, concurrencyLimit: true },
-          });
-          // Queues are shared by the environment's workers; the newest registration sets the limit.
-          const changed = new Map<number | null, string[]>();
-          for (const row of rows) {
-            queueIds.set(row.name, row.id);
-            const limit = declared.get(row.name);
-            if (limit !== undefined && limit !== row.concurrencyLimit) changed.set(limit, [...(changed.get(limit) ?? []), row.id]);
-          }
-          for (const [limit, ids] of changed) {
-            await tx.taskQueue.updateMany({ where: { id: { in: ids } }, data: { concurrencyLimit: limit } });
-          }
-        }
-
-        const created: RegisteredWorker["tasks"] = [];
-        for (let i = 0; i < tasks.length; i += INSERT_CHUNK) {
-          const rows = await tx.backgroundWorkerTask.createManyAndReturn({
-            data: tasks.slice(i, i + INSERT_CHUNK).map((task) => ({
-              workerId: worker.id,
-              environmentId: environment.id,
-              slug: task.slug,
-              ttl: task.ttl,
-              triggerSource: task.triggerSource,
-              queueId: task.queueName ? queueIds.get(task.queueName) ?? null : null,
-            })),
-            select: { id: true, slug: true },
-          });
-          const bySlug = new Map(rows.map((r) => [r.slug, r.id]));
-          for (const task of tasks.slice(i, i + INSERT_CHUNK)) {
-            created.push({ id: bySlug.get(task.slug)!, slug: task.slug, queueName: task.queueName });
-          }
-        }
-
-        let deploymentId: string | null = null;
-        if (environment.type !== "DEVELOPMENT") {
-          const deployment = await tx.workerDeployment.create({
-            data: { workerId: worker.id, environmentId: environment.id },
-            select: { id: true },
-          });
-          deploymentId = deployment.id;
-        }
-        return {
-          registered: { workerId: worker.id, deploymentId, version, created: true, tasks: created },
-          snapshot: snapshotOf(worker.id, version, tasks, queueIds),
-        };
-      },
-      { timeout: 120_000, maxWait: 10_000 },
-    );
   }
 
   async promoteVersion(input: { environmentId: string; version: string }): Promise<PromotedVersion> {

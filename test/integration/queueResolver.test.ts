@@ -1,6 +1,6 @@
 import { afterAll, beforeAll } from "vitest";
 import { singleRedisBackend, type CacheTestBackend } from "../support/cacheBackends";
-import { queueResolverSuite } from "../support/cacheSuites/queueResolver";
+import { queueResolverSuite } from "../support/cacheSuites/queueResolver.suite";
 
 // The body is shared with the Redis Cluster run (test/integration/redisCluster.test.ts).
 let backend: CacheTestBackend;

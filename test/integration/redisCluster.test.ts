@@ -8,8 +8,8 @@ import { taskMetadataInvalidationSubscriber } from "~/services/taskMetadata/inst
 import { RedisTaskMetadataStore } from "~/services/taskMetadata/redisStore.server";
 import { registerWorker, promoteVersion } from "~/services/workers.server";
 import { clusterBackend, scanAllMasters, type CacheTestBackend } from "../support/cacheBackends";
-import { queueResolverSuite } from "../support/cacheSuites/queueResolver";
-import { snapshot, taskMetadataCacheStoreSuite } from "../support/cacheSuites/taskMetadataCacheStore";
+import { queueResolverSuite } from "../support/cacheSuites/queueResolver.suite";
+import { snapshot, taskMetadataCacheStoreSuite } from "../support/cacheSuites/taskMetadataCacheStore.suite";
 import { eventually, testRedis } from "../support/cacheTesting";
 import { createTestProject } from "../support/fixtures";
 import { startRedisCluster, type RedisClusterHarness } from "../support/redisCluster";

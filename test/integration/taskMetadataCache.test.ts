@@ -5,7 +5,7 @@ import { keyPrefix } from "~/redis.server";
 import { RedisTaskMetadataStore } from "~/services/taskMetadata/redisStore.server";
 import { TaskMetadataCacheError } from "~/services/taskMetadata/store.server";
 import { singleRedisBackend, type CacheTestBackend } from "../support/cacheBackends";
-import { DAY, entry, snapshot, taskMetadataCacheStoreSuite } from "../support/cacheSuites/taskMetadataCacheStore";
+import { DAY, entry, snapshot, taskMetadataCacheStoreSuite } from "../support/cacheSuites/taskMetadataCacheStore.suite";
 import { closedPort, RecordingSink, silentServer } from "../support/cacheTesting";
 
 // Replaces, back-fills and reads: the body shared with the Redis Cluster run (test/integration/redisCluster.test.ts).

@@ -45,15 +45,10 @@ Object.assign(process.env, {
 });
 
 afterAll(async () => {
-  // Close whatever the file opened through the app's lazy singletons, then drop its data.
-  const { disconnectDb } = await import("~/db.server");
-  const { disconnectRedis } = await import("~/redis.server");
-  const { disconnectTaskMetadataCache } = await import("~/services/taskMetadata/index.server");
-  await disconnectDb();
-  await disconnectRedis();
-  await disconnectTaskMetadataCache();
-  const { disconnectApiKeyCache } = await import("~/services/apiKeyAuth.server");
-  await disconnectApiKeyCache();
+  // Close whatever the file opened through the app's lazy singletons, as the server does on
+  // SIGTERM, then drop its data.
+  const { shutdown } = await import("~/lifecycle.server");
+  await shutdown();
   await adminQuery(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
   const redis = new Redis(testRedisUrl(), { lazyConnect: true });
   let cursor = "0";

@@ -2,7 +2,7 @@ import { Cluster, type Redis } from "ioredis";
 import { environmentKeys, NO_CURRENT_WORKER, parseTaskMetaKey, reconcileLockKey, type EnvironmentKeys } from "~/domain/cacheKeys";
 import { containsPattern } from "~/domain/redisGlob";
 import { getEnv } from "~/env.server";
-import { createRedisClient, type RedisClient } from "~/redis.server";
+import { closeClient, createRedisClient, redisProfiles, type RedisClient } from "~/redis.server";
 
 /**
  * The admin's view of the task metadata cache: look inside it (cursor SCAN/HSCAN, never KEYS),
@@ -193,20 +193,7 @@ let admin: TaskMetadataCacheAdmin | undefined;
 export function taskMetadataCacheAdmin(): TaskMetadataCacheAdmin {
   if (!admin) {
     const env = getEnv();
-    const client = createRedisClient(
-      env.taskMetaCacheRedis,
-      // Fail within about a second when Redis is down so the page can say so instead of hanging:
-      // a queued command fails after one more reconnect attempt, and attempts stay 500 ms apart
-      // (ioredis' default back-off grows to 2 s, which a page load would wait through twice).
-      {
-        lazyConnect: true,
-        commandTimeout: 3_000,
-        connectTimeout: 2_000,
-        maxRetriesPerRequest: 1,
-        retryStrategy: (attempt) => Math.min(attempt * 100, 500),
-      },
-      "task-meta-cache-admin",
-    );
+    const client = createRedisClient(env.taskMetaCacheRedis, redisProfiles.admin(), "task-meta-cache-admin");
     admin = new TaskMetadataCacheAdmin({ client, prefix: env.REDIS_KEY_PREFIX });
   }
   return admin;
@@ -215,5 +202,5 @@ export function taskMetadataCacheAdmin(): TaskMetadataCacheAdmin {
 export async function disconnectTaskMetadataCacheAdmin(): Promise<void> {
   const current = admin;
   admin = undefined;
-  if (current) await current.client.quit().catch(() => current.client.disconnect());
+  if (current) await closeClient(current.client);
 }

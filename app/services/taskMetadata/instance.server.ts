@@ -3,7 +3,7 @@ import { prisma, readPrisma, type PrismaClient } from "~/db.server";
 import { getEnv } from "~/env.server";
 import { noopCacheEventSink, type CacheEventSink } from "~/domain/cacheEvents";
 import { CircuitBreaker } from "~/domain/circuitBreaker";
-import { createRedisClient, type RedisClient } from "~/redis.server";
+import { closeClient, createRedisClient, redisProfiles, whenReady, type RedisClient } from "~/redis.server";
 import { InProcessTaskMetadataStore } from "~/services/taskMetadata/inProcessStore.server";
 import {
   defaultInvalidationChannel,
@@ -85,17 +85,9 @@ function readsDisabled(store: TaskMetadataStore): TaskMetadataStore {
 
 let instance: Instance | undefined;
 
-/**
- * A cache connection as the hot path needs it: fails fast (no offline queue, no retries, the
- * given command timeout) so Redis trouble costs a trigger one short wait, never a queue.
- * Exported so the benchmark's clients pay exactly what production pays.
- */
+/** A cache connection with the hot-path profile; exported so the benchmark's clients pay exactly what production pays. */
 export function createCacheRedisClient(name: string, commandTimeoutMs = getEnv().TASK_META_CACHE_COMMAND_TIMEOUT_MS): RedisClient {
-  return createRedisClient(
-    getEnv().taskMetaCacheRedis,
-    { lazyConnect: true, enableOfflineQueue: false, commandTimeout: commandTimeoutMs, maxRetriesPerRequest: 0, connectTimeout: 2_000 },
-    name,
-  );
+  return createRedisClient(getEnv().taskMetaCacheRedis, redisProfiles.hotPath(commandTimeoutMs), name);
 }
 
 function build(): Instance {
@@ -137,24 +129,13 @@ function inProcessTier(env: ReturnType<typeof getEnv>, store: TaskMetadataStore,
     ttlMs: env.TASK_META_CACHE_L1_TTL_MS,
     events: cacheEvents,
   });
-  const rotating = Boolean(env.taskMetaCacheRedis.clusterNodes?.length);
   const subscriber = new InvalidationSubscriber({
     channel,
     target: l1,
     createClient: (attempt) =>
       createRedisClient(
         subscriberConnection(env.taskMetaCacheRedis, attempt),
-        {
-          lazyConnect: true,
-          autoResubscribe: false,
-          autoResendUnfulfilledCommands: false,
-          enableOfflineQueue: false,
-          connectTimeout: 2_000,
-          // Bounds the wait for SUBSCRIBE's confirmation; without it the tier stays off.
-          commandTimeout: 5_000,
-          // On a cluster, a seed node that stays unreachable is left for the next one.
-          retryStrategy: (times) => (rotating && times > 5 ? null : Math.min(times * 100, 1_000)),
-        },
+        redisProfiles.subscriber(Boolean(env.taskMetaCacheRedis.clusterNodes?.length)),
         "task-meta-invalidation",
       ) as Redis,
   });
@@ -177,19 +158,7 @@ export function taskMetadataCache(): TaskMetadataStore {
 export async function connectTaskMetadataCache(timeoutMs = 2_000): Promise<boolean> {
   instance ??= build();
   const [readClient] = instance.clients;
-  if (readClient.status === "ready") return true;
-  if (readClient.status === "wait") readClient.connect().catch(() => {}); // failures are logged by the client's error handler
-  return new Promise<boolean>((resolve) => {
-    const done = (ready: boolean) => {
-      clearTimeout(timer);
-      readClient.off("ready", onReady);
-      resolve(ready);
-    };
-    const onReady = () => done(true);
-    const timer = setTimeout(() => done(false), timeoutMs);
-    timer.unref();
-    readClient.once("ready", onReady);
-  });
+  return whenReady(readClient, timeoutMs);
 }
 
 /**
@@ -214,13 +183,7 @@ export async function disconnectTaskMetadataCache(): Promise<void> {
   instance = undefined;
   if (!current) return;
   await current.subscriber?.close();
-  await Promise.all(
-    current.clients.map((client) =>
-      client.status === "wait" || client.status === "end"
-        ? client.disconnect()
-        : client.quit().then(() => undefined, () => client.disconnect()),
-    ),
-  );
+  await Promise.all(current.clients.map(closeClient));
 }
 
 // ---- the miss-path source ---------------------------------------------------------------------

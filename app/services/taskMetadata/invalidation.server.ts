@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
 import { isEnvironmentId } from "~/domain/environments";
 import type { RedisConnectionConfig } from "~/env.server";
-import type { RedisClient } from "~/redis.server";
+import { closeClient, whenReady, type RedisClient } from "~/redis.server";
 import { logger } from "~/services/logger.server";
 
 /**
@@ -30,31 +30,6 @@ export interface InvalidationTarget {
 }
 
 /**
- * Waits until `client` can take a command: connects a lazy client, waits for one that is
- * (re)connecting. Commands on the cache's clients are never queued while disconnected.
- */
-async function whenReady(client: RedisClient, timeoutMs: number): Promise<void> {
-  if (client.status === "ready") return;
-  const waiting = new Promise<void>((resolve, reject) => {
-    const done = (error?: Error) => {
-      clearTimeout(timer);
-      client.off("ready", onReady);
-      client.off("end", onEnd);
-      if (error) reject(error);
-      else resolve();
-    };
-    const onReady = () => done();
-    const onEnd = () => done(new Error("connection ended"));
-    const timer = setTimeout(() => done(new Error(`not connected within ${timeoutMs} ms`)), timeoutMs);
-    client.once("ready", onReady);
-    client.once("end", onEnd);
-  });
-  // A failed first connect shows up as the timeout (the client keeps retrying) or as "end".
-  if (client.status === "wait") client.connect().catch(() => {});
-  await waiting;
-}
-
-/**
  * Tells every instance that `environmentId`'s current hash changed. Never throws: the change is
  * already committed, and an instance that misses the message serves the old entries for at most
  * its tier's TTL. Returns whether Redis accepted the message.
@@ -66,7 +41,7 @@ export async function publishInvalidation(
   timeoutMs = 2_000,
 ): Promise<boolean> {
   try {
-    await whenReady(client, timeoutMs);
+    if (!(await whenReady(client, timeoutMs))) throw new Error(`not connected within ${timeoutMs} ms`);
     await client.publish(channel, environmentId);
     return true;
   } catch (error) {
@@ -141,8 +116,7 @@ export class InvalidationSubscriber {
     this.client = undefined;
     this.lost("closed");
     if (!client) return;
-    if (client.status === "wait" || client.status === "end") client.disconnect();
-    else await client.quit().then(() => undefined, () => client.disconnect());
+    await closeClient(client);
   }
 
   private connect(): void {

@@ -86,6 +86,7 @@ export async function reconcileCurrentHashes(options: { lockMs?: number; admin?:
 }
 
 let timer: NodeJS.Timeout | undefined;
+let running: Promise<void> | undefined;
 
 /**
  * Sweeps at start and then every TASK_META_CACHE_RECONCILE_INTERVAL_MS (0: never), in the
@@ -102,12 +103,18 @@ export function startCacheReconciler(): void {
       logger.warn("current hash sweep failed; the next one runs in its interval", { intervalMs, error });
     }
   };
-  timer = setInterval(() => void sweep(), intervalMs);
+  const run = () => {
+    // A sweep slower than the interval is not started twice.
+    running ??= sweep().finally(() => (running = undefined));
+  };
+  timer = setInterval(run, intervalMs);
   timer.unref();
-  void sweep();
+  run();
 }
 
-export function stopCacheReconciler(): void {
+/** Stops the timer and waits for a sweep in progress, so that shutdown closes its connections after it. */
+export async function stopCacheReconciler(): Promise<void> {
   if (timer) clearInterval(timer);
   timer = undefined;
+  await running;
 }
