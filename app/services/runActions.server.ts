@@ -1,12 +1,11 @@
-import { prisma } from "~/db.server";
+import { pgPool, prisma } from "~/db.server";
 import { parseDuration } from "~/domain/durations";
-import { BadRequestError, NotFoundError } from "~/domain/errors";
+import { BadRequestError, ConflictError, NotFoundError } from "~/domain/errors";
 import { defaultQueueName } from "~/domain/queueNames";
 import { applyMetadataUpdate, type UpdateMetadataBody } from "~/domain/runMetadata";
 import { canReschedule, parseDelay, WAITING_STATUSES, type RunStatus } from "~/domain/runSchedule";
 import { retrieveRunView } from "~/domain/runView";
 import { MAX_TAGS, type TriggerBody, type TriggerOptions } from "~/domain/triggerOptions";
-import type { Prisma } from "~/generated/prisma/client";
 import type { EnvironmentType } from "~/generated/prisma/enums";
 import { findStoredRun } from "~/services/runQueries.server";
 import { triggerRun } from "~/services/triggerRun.server";
@@ -50,36 +49,47 @@ export async function rescheduleRun(environmentId: string, friendlyId: string, d
   return retrieveRunView((await findStoredRun(environmentId, friendlyId))!);
 }
 
-type LockedRun = { id: string; tags: string[]; metadata: unknown };
+/** Both fields as JSON text: parsed here, and sent back as the compare-and-set's expected value. */
+type RunState = { id: string; tags: string; metadata: string | null };
+
+const READ_STATE = `SELECT "id", COALESCE(to_jsonb("tags"), '[]')::text AS "tags", "metadata"::text AS "metadata" FROM "TaskRun" WHERE "environmentId" = $1 AND "friendlyId" = $2`;
+const MAX_ATTEMPTS = 20;
 
 /**
- * Runs `change` on the run's row locked (`FOR UPDATE`) inside a transaction, so that concurrent
- * read-modify-writes of one run (tags, metadata) are applied one after the other.
+ * A read-modify-write of one run's tags or metadata without holding a lock: read, compute, then
+ * write only if the field still holds what was read (compare-and-set), else read again. Concurrent
+ * updates of one run are therefore applied one after the other and none is lost.
  */
-async function withLockedRun<T>(environmentId: string, friendlyId: string, change: (run: LockedRun, tx: Prisma.TransactionClient) => Promise<T>): Promise<T> {
-  return prisma().$transaction(async (tx) => {
-    const [run] = await tx.$queryRaw<LockedRun[]>`
-      SELECT "id", "tags", "metadata" FROM "TaskRun" WHERE "environmentId" = ${environmentId} AND "friendlyId" = ${friendlyId} FOR UPDATE`;
-    if (!run) throw notFound(friendlyId);
-    return change(run, tx);
-  });
+async function compareAndSet<T>(environmentId: string, friendlyId: string, attempt: (run: RunState) => Promise<T | null>): Promise<T> {
+  for (let i = 0; i < MAX_ATTEMPTS; i++) {
+    const { rows } = await pgPool().query<RunState>({ name: "run-state", text: READ_STATE, values: [environmentId, friendlyId] });
+    if (!rows[0]) throw notFound(friendlyId);
+    const result = await attempt(rows[0]);
+    if (result !== null) return result;
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * (i + 1)));
+  }
+  throw new ConflictError(`Run '${friendlyId}' is being updated by many requests at once; try again`);
 }
+
+const WRITE_TAGS = `UPDATE "TaskRun" SET "tags" = $2::text[], "updatedAt" = $3::timestamp WHERE "id" = $1 AND COALESCE(to_jsonb("tags"), '[]') = $4::jsonb`;
+const WRITE_METADATA = `UPDATE "TaskRun" SET "metadata" = $2::jsonb, "updatedAt" = $3::timestamp WHERE "id" = $1 AND "metadata" IS NOT DISTINCT FROM $4::jsonb`;
 
 /** Adds tags (duplicates ignored); more than the per-run limit in total is a 400. */
 export async function addTags(environmentId: string, friendlyId: string, tags: string[]): Promise<{ message: string }> {
-  return withLockedRun(environmentId, friendlyId, async (run, tx) => {
-    const merged = [...new Set([...run.tags, ...tags])];
+  return compareAndSet(environmentId, friendlyId, async (run) => {
+    const merged = [...new Set([...(JSON.parse(run.tags) as string[]), ...tags])];
     if (merged.length > MAX_TAGS) throw new BadRequestError(`A run can have at most ${MAX_TAGS} tags; it would have ${merged.length}`, { field: "tags" });
-    await tx.taskRun.update({ where: { id: run.id }, data: { tags: merged, updatedAt: new Date() } });
-    return { message: `Successfully set ${tags.length} new tags.` };
+    const written = await pgPool().query({ name: "run-write-tags", text: WRITE_TAGS, values: [run.id, merged, new Date().toISOString(), run.tags] });
+    return written.rowCount === 1 ? { message: `Successfully set ${tags.length} new tags.` } : null;
   });
 }
 
 export async function updateMetadata(environmentId: string, friendlyId: string, body: UpdateMetadataBody) {
-  return withLockedRun(environmentId, friendlyId, async (run, tx) => {
-    const metadata = applyMetadataUpdate(run.metadata, body);
-    await tx.taskRun.update({ where: { id: run.id }, data: { metadata: metadata as object, updatedAt: new Date() } });
-    return { metadata };
+  return compareAndSet(environmentId, friendlyId, async (run) => {
+    const metadata = applyMetadataUpdate(run.metadata === null ? null : JSON.parse(run.metadata), body);
+    const values = [run.id, JSON.stringify(metadata), new Date().toISOString(), run.metadata];
+    const written = await pgPool().query({ name: "run-write-metadata", text: WRITE_METADATA, values });
+    return written.rowCount === 1 ? { metadata } : null;
   });
 }
 
