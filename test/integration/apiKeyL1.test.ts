@@ -2,9 +2,10 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dbQueryCount } from "~/db.server";
 import { hashApiKey } from "~/domain/apiKeys";
-import { authenticateApiKey, revokeCachedApiKeys } from "~/services/apiKeyAuth.server";
+import { disconnectRedis } from "~/redis.server";
+import { authenticateApiKey, disconnectApiKeyCache, revokeCachedApiKeys } from "~/services/apiKeyAuth.server";
 import { apiKeyRevocationSubscriber, apiKeyTier } from "~/services/apiKeyL1.server";
-import { taskMetadataInvalidationSubscriber } from "~/services/taskMetadata/instance.server";
+import { disconnectTaskMetadataCache, taskMetadataInvalidationSubscriber } from "~/services/taskMetadata/instance.server";
 import { bearer, inProcess } from "../support/apiClient";
 import { eventually } from "../support/cacheTesting";
 import { createTestProject, registerAndPromote, type TestProject } from "../support/fixtures";
@@ -20,6 +21,8 @@ import { RedisCommandCounter } from "../support/redisCommandCount";
  */
 
 const privateRedis = await startPrivateRedis();
+// perFile.ts cleans this file's keys on the shared Redis through REDIS_URL: restored in afterAll.
+const sharedRedisUrl = process.env.REDIS_URL;
 Object.assign(process.env, {
   REDIS_URL: privateRedis.url,
   TASK_META_CACHE_L1_TTL_MS: "600000",
@@ -43,8 +46,13 @@ beforeAll(async () => {
 afterAll(async () => {
   await counter?.close();
   await admin?.quit();
-  // perFile's afterAll closes the app's connections first; this server goes last.
-  setTimeout(() => void privateRedis.stop(), 2_000).unref();
+  // The app's connections to this server close before it stops (a client with an offline queue
+  // would otherwise wait forever for it to come back); perFile's own closing finds nothing left.
+  await disconnectApiKeyCache();
+  await disconnectTaskMetadataCache();
+  await disconnectRedis();
+  await privateRedis.stop();
+  process.env.REDIS_URL = sharedRedisUrl;
 });
 
 const trigger = (apiKey: string) => inProcess({ path: "/api/v1/tasks/job/trigger", headers: bearer(apiKey), body: {} });

@@ -17,7 +17,8 @@ import { startPrivateRedis, type PrivateRedis } from "../support/privateRedis";
  * busy 2-core machine adds by itself. Redis is
  * then restarted empty on the same port and the same server process serves cache hits again.
  *
- * The in-process tier (L1) is off so that every warm lookup really asks Redis.
+ * The in-process tiers (task metadata and API keys) are off so that every warm lookup really asks
+ * Redis.
  */
 
 const METRICS_TOKEN = "reliability-metrics-token";
@@ -39,6 +40,7 @@ beforeAll(async () => {
     REDIS_URL: redisServer.url,
     TASK_META_CACHE_REDIS_URL: redisServer.url,
     TASK_META_CACHE_L1_ENABLED: "false",
+    API_KEY_CACHE_L1_ENABLED: "false",
     TASK_META_CACHE_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS),
     METRICS_TOKEN,
   });

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { disconnectRedis } from "~/redis.server";
+import { disconnectApiKeyCache } from "~/services/apiKeyAuth.server";
 import { rotateApiKey } from "~/services/credentials.server";
 import { bearer, overHttp } from "../support/apiClient";
 import { startAppServer, type AppServer } from "../support/appServer";
@@ -16,6 +18,8 @@ import { RedisCommandCounter } from "../support/redisCommandCount";
  */
 
 const privateRedis = await startPrivateRedis();
+// perFile.ts cleans this file's keys on the shared Redis through REDIS_URL: restored in afterAll.
+const sharedRedisUrl = process.env.REDIS_URL;
 Object.assign(process.env, { REDIS_URL: privateRedis.url });
 
 const LONG_TTLS = { API_KEY_CACHE_L1_TTL_MS: "600000", TASK_META_CACHE_L1_TTL_MS: "600000", METRICS_FLUSH_INTERVAL_MS: "600000" };
@@ -35,7 +39,11 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([a?.stop(), b?.stop()]);
   await counter?.close();
-  setTimeout(() => void privateRedis.stop(), 2_000).unref();
+  // This process's connections to that server close before it stops (see apiKeyL1.test.ts).
+  await disconnectApiKeyCache();
+  await disconnectRedis();
+  await privateRedis.stop();
+  process.env.REDIS_URL = sharedRedisUrl;
 });
 
 const trigger = (server: AppServer, apiKey: string) =>
