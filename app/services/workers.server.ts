@@ -74,13 +74,8 @@ const INSERT_CHUNK = 1_000;
 export function normaliseTasks(tasks: RegisterWorkerTask[]): NormalisedTask[] {
   const seen = new Set<string>();
   return tasks.map((task, i) => {
-    if (typeof task.slug !== "string" || task.slug.trim() === "") {
-      throw new BadRequestError(`tasks[${i}].slug must be a non-empty string`, { field: `tasks[${i}].slug` });
-    }
-    const slugProblem = taskIdProblem(task.slug);
-    if (slugProblem) {
-      throw new BadRequestError(`tasks[${i}].slug ${slugProblem}`, { field: `tasks[${i}].slug` });
-    }
+    const slugProblem = typeof task.slug === "string" ? taskIdProblem(task.slug) : "must be a non-empty string";
+    if (slugProblem) throw new BadRequestError(`tasks[${i}].slug ${slugProblem}`, { field: `tasks[${i}].slug` });
     if (seen.has(task.slug)) {
       throw new BadRequestError(`tasks[${i}].slug '${task.slug}' appears more than once`, { field: `tasks[${i}].slug` });
     }
