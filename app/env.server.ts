@@ -107,7 +107,7 @@ const EnvSchema = z.object({
 
   TRIGGER_MAX_TTL_SECONDS: optional(positiveInt).transform((v) => v ?? 14 * 86_400),
   API_BODY_LIMIT_BYTES: optional(positiveInt).transform((v) => v ?? 1_048_576),
-  /** Per client address: API keys that may miss the key cache (and so reach Postgres) per window; then 429. */
+  /** Per client address: distinct API keys that may miss the key cache (and so reach Postgres) per window; then 429. */
   API_KEY_LOOKUP_BUDGET: optional(positiveInt).transform((v) => v ?? 60),
   API_KEY_LOOKUP_WINDOW_SECONDS: optional(positiveInt).transform((v) => v ?? 60),
   /** Every page route (login, logout, admin actions): a larger body is a 413 before Remix reads it. */

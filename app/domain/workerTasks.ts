@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { formatDuration, parseDuration } from "~/domain/durations";
 import { BadRequestError } from "~/domain/errors";
 import { sanitizeQueueName } from "~/domain/queueNames";
+import { taskIdProblem } from "~/domain/triggerInput";
 import type { TaskMetadata, WorkerMetadataSnapshot } from "~/domain/taskMetadataEntry";
 
 /**
@@ -29,9 +30,9 @@ export interface NormalisedTask {
 export function normaliseTasks(tasks: RegisterWorkerTask[]): NormalisedTask[] {
   const seen = new Set<string>();
   return tasks.map((task, i) => {
-    if (typeof task.slug !== "string" || task.slug.trim() === "") {
-      throw new BadRequestError(`tasks[${i}].slug must be a non-empty string`, { field: `tasks[${i}].slug` });
-    }
+    // The rule triggers apply to task ids: one rule for blank, control-character and over-long slugs.
+    const slugProblem = typeof task.slug === "string" ? taskIdProblem(task.slug) : "must be a non-empty string";
+    if (slugProblem) throw new BadRequestError(`tasks[${i}].slug ${slugProblem}`, { field: `tasks[${i}].slug` });
     if (seen.has(task.slug)) {
       throw new BadRequestError(`tasks[${i}].slug '${task.slug}' appears more than once`, { field: `tasks[${i}].slug` });
     }

@@ -58,6 +58,14 @@ const CachedEntry = z.union([
 
 type Lookup = AuthenticatedEnvironment | "revoked" | "miss";
 
+// KEYS[1]: the address's set of key hashes; ARGV: hash, budget, window seconds. 0 = allowed, else seconds to wait.
+const SPEND_LOOKUP_SCRIPT = `
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 0 end
+if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[2]) then return math.max(redis.call('TTL', KEYS[1]), 1) end
+redis.call('SADD', KEYS[1], ARGV[1])
+if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+return 0`;
+
 function cacheKey(hash: string) {
   return `${keyPrefix()}api-key:${hash}`;
 }
@@ -118,6 +126,28 @@ class ApiKeyCache {
     }
   }
 
+  /**
+   * Records that `clientAddress` sent a key the cache did not answer; returns the seconds left in
+   * its window when it has already sent API_KEY_LOOKUP_BUDGET other such keys, else 0. Distinct
+   * keys are counted (a set per address, one Lua call), so one cold key under concurrency counts
+   * once. Behind the breaker like reads: a failing Redis does not enforce the budget.
+   */
+  async spendLookup(clientAddress: string, hash: string): Promise<number> {
+    if (!this.breaker.tryAcquire()) return 0;
+    const client = await apiRedis();
+    if (!client) return 0;
+    const { API_KEY_LOOKUP_BUDGET: budget, API_KEY_LOOKUP_WINDOW_SECONDS: window } = getEnv();
+    const key = `${keyPrefix()}api-key-lookups:${createHash("sha256").update(clientAddress).digest("hex").slice(0, 32)}`;
+    try {
+      const retryAfter = Number(await client.eval(SPEND_LOOKUP_SCRIPT, 1, key, hash, budget, window));
+      this.breaker.recordSuccess();
+      return retryAfter;
+    } catch (error) {
+      this.failed("lookup budget", error);
+      return 0;
+    }
+  }
+
   /** Tombstones overwrite whatever is cached. Throws when Redis cannot confirm: the caller must not report success. */
   async revoke(hashes: string[]): Promise<void> {
     if (hashes.length === 0) return;
@@ -167,32 +197,16 @@ async function findEnvironmentByKeyHash(hash: string): Promise<AuthenticatedEnvi
 const INVALID_KEY = "Invalid API key";
 
 /**
- * Per client address, how many keys may go to Postgres (cache misses) per window: a flood of
- * distinct unknown keys from one client is refused (429) before Postgres instead of costing a
- * query each. A cold known key spends one unit once an hour. Counted in Redis (across instances);
- * without Redis the budget is not enforced (logged), as the unknown-key cache is not either.
+ * Per client address, how many distinct keys may miss the key cache (and so reach Postgres) per
+ * window: a flood of made-up keys from one client is refused (429) before Postgres instead of
+ * costing a query each. A cold known key counts once an hour. Counted in Redis, so across
+ * instances; not enforced while Redis is unavailable, like the unknown-key cache itself.
  */
-async function spendKeyLookupBudget(clientAddress: string): Promise<void> {
+async function refuseOverBudget(clientAddress: string, hash: string): Promise<void> {
+  const retryAfter = await cache.spendLookup(clientAddress, hash);
+  if (retryAfter <= 0) return;
   const { API_KEY_LOOKUP_BUDGET: budget, API_KEY_LOOKUP_WINDOW_SECONDS: window } = getEnv();
-  const client = await apiRedis();
-  if (!client) return;
-  const key = `${keyPrefix()}api-key-lookups:${createHash("sha256").update(clientAddress).digest("hex").slice(0, 32)}`;
-  let spent: number;
-  let ttl: number;
-  try {
-    const results = await client.multi().set(key, 0, "EX", window, "NX").incr(key).ttl(key).exec();
-    spent = Number(results?.[1]?.[1]);
-    ttl = Number(results?.[2]?.[1]);
-  } catch (error) {
-    logger.warn("api key lookup budget not checked: Redis unavailable", { error });
-    return;
-  }
-  if (spent > budget) {
-    throw new TooManyRequestsError(
-      `Too many lookups of unknown or uncached API keys from this address (${budget} per ${window} s); retry later`,
-      ttl > 0 ? ttl : window,
-    );
-  }
+  throw new TooManyRequestsError(`Too many distinct unknown or uncached API keys from this address (${budget} per ${window} s); retry later`, retryAfter);
 }
 
 /**
@@ -213,7 +227,7 @@ export async function authenticateApiKey(key: string, clientAddress?: string): P
     tier?.remember(generation, hash, cached);
     return cached;
   }
-  if (clientAddress !== undefined) await spendKeyLookupBudget(clientAddress);
+  if (clientAddress !== undefined) await refuseOverBudget(clientAddress, hash);
   const environment = await findEnvironmentByKeyHash(hash);
   await cache.fill(hash, environment);
   if (!environment) throw new UnauthorizedError(INVALID_KEY);

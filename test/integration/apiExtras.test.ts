@@ -45,7 +45,7 @@ describe("HEAD on the API", () => {
 
   it("HEAD of an unknown run is the GET's 404; HEAD on a POST-only route is a 405 naming POST", async () => {
     expect((await fetch(`${server.url}/api/v1/runs/run_nope`, { method: "HEAD", headers: bearer(project.prod.apiKey) })).status).toBe(404);
-    const refused = await fetch(`${server.url}/api/v1/deployments`, { method: "HEAD", headers: bearer(project.prod.apiKey) });
+    const refused = await fetch(`${server.url}/api/v1/tasks/email/trigger`, { method: "HEAD", headers: bearer(project.prod.apiKey) });
     expect(refused.status).toBe(405);
     expect(refused.headers.get("allow")).toBe("POST");
     const getOnly = await fetch(`${server.url}/api/v1/runs/${runId}`, { method: "POST", headers: bearer(project.prod.apiKey), body: "{}" });
@@ -77,11 +77,17 @@ describe("the per-address budget of unknown-key lookups", () => {
     for (let i = 0; i < BUDGET; i++) expect((await from("203.0.113.7", generateApiKey("PRODUCTION"))).status).toBe(401);
     const refused = await from("203.0.113.7", generateApiKey("PRODUCTION"));
     expect(refused.status).toBe(429);
-    expect(refused.body.error).toMatch(/Too many lookups of unknown or uncached API keys/);
+    expect(refused.body.error).toMatch(/Too many distinct unknown or uncached API keys/);
     expect(Number(refused.headers["retry-after"])).toBeGreaterThan(0);
     // A cached (known) key from the same address never spends the budget.
     expect((await from("203.0.113.7", project.prod.apiKey)).status).toBe(200);
     // Another address has its own budget.
     expect((await from("203.0.113.8", generateApiKey("PRODUCTION"))).status).toBe(401);
+  });
+
+  it("one key sent many times at once (a cold key under concurrency) counts once", async () => {
+    const key = generateApiKey("PRODUCTION");
+    const results = await Promise.all(Array.from({ length: 3 * BUDGET }, () => from("203.0.113.9", key)));
+    expect(results.map((r) => r.status)).toEqual(Array(3 * BUDGET).fill(401));
   });
 });
