@@ -125,6 +125,41 @@ function byLowestHitRate(a: { hitRate: number | null; label: string }, b: { hitR
   return a.label.localeCompare(b.label);
 }
 
+/** The environments with the lowest hit rate first (those without lookups last), at most a page of them. */
+function rankEnvironments<E extends { id: string; slug: string; project: { slug: string } }>(
+  environments: E[],
+  total: ReturnType<typeof sumCounts> | null,
+) {
+  return environments
+    .map((environment) => {
+      const lookups = total?.environments[environment.id] ?? { cache: 0, database: 0 };
+      return {
+        environment,
+        lookups: lookups.cache + lookups.database,
+        hitRate: hitRate(lookups.cache, lookups.database),
+        label: `${environment.project.slug}/${environment.slug}`,
+      };
+    })
+    .sort(byLowestHitRate)
+    .slice(0, ENVIRONMENT_ROWS_LIMIT);
+}
+
+/** Each ranked environment's current-hash status, or null (with a problem to show) when Redis does not answer in time. */
+function readCurrentStatuses(
+  admin: ReturnType<typeof taskMetadataCacheAdmin>,
+  ranked: { environment: { id: string } }[],
+  timeoutMs: number,
+  problems: OverviewProblem[],
+) {
+  return withTimeout(Promise.all(ranked.map(({ environment }) => admin.currentStatus(environment.id))), timeoutMs, "Redis (current hashes)").catch(
+    (error: unknown) => {
+      logger.error("cache overview: could not read the current hashes", { error });
+      problems.push({ part: "cache", message: `The current hashes could not be read: ${messageOf(error)}.` });
+      return null;
+    },
+  );
+}
+
 export async function getCacheOverview(window: MetricsWindow, deps: CacheOverviewDeps = {}): Promise<CacheOverview> {
   const now = deps.now ?? Date.now();
   const prefix = deps.prefix ?? keyPrefix();
@@ -154,32 +189,10 @@ export async function getCacheOverview(window: MetricsWindow, deps: CacheOvervie
   ]);
 
   const total = buckets ? sumCounts(buckets) : null;
-  const ranked = environments
-    .map((environment) => {
-      const lookups = total?.environments[environment.id] ?? { cache: 0, database: 0 };
-      return {
-        environment,
-        lookups: lookups.cache + lookups.database,
-        hitRate: hitRate(lookups.cache, lookups.database),
-        label: `${environment.project.slug}/${environment.slug}`,
-      };
-    })
-    .sort(byLowestHitRate)
-    .slice(0, ENVIRONMENT_ROWS_LIMIT);
-
+  const ranked = rankEnvironments(environments, total);
   // The per-environment key reads only when INFO answered: a Redis that is down would otherwise
   // cost one timeout per environment.
-  const statuses = redisServer
-    ? await withTimeout(
-        Promise.all(ranked.map(({ environment }) => admin.currentStatus(environment.id))),
-        timeoutMs,
-        "Redis (current hashes)",
-      ).catch((error: unknown) => {
-        logger.error("cache overview: could not read the current hashes", { error });
-        problems.push({ part: "cache", message: `The current hashes could not be read: ${messageOf(error)}.` });
-        return null;
-      })
-    : null;
+  const statuses = redisServer ? await readCurrentStatuses(admin, ranked, timeoutMs, problems) : null;
 
   const ownerIds = [...new Set((statuses ?? []).map((s) => s.ownerWorkerId).filter((id): id is string => id !== null))];
   const owners = ownerIds.length
