@@ -6,7 +6,7 @@ import { bearer, inProcess, type ApiResult } from "../support/apiClient";
 import { createTestProject, type TestProject } from "../support/fixtures";
 
 /**
- * The deploy webhook and the promote route (SPEC §5), in-process on the shared router with real
+ * The deploy webhook and the promote route (docs/api.md), in-process on the shared router with real
  * Postgres and Redis: key and signature auth, idempotency and conflicts, and the flow
  * deploy → promote → trigger → GET run, including a roll-back.
  */

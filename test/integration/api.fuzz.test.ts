@@ -18,7 +18,7 @@ import { createTestProject, registerAndPromote, type TestProject } from "../supp
 import { remixRequest } from "../support/remixApp";
 
 /**
- * Property-based fuzzing of the trigger, deploy and promote routes and the runs API (SPEC §5: "Never a 500 for
+ * Property-based fuzzing of the trigger, deploy and promote routes and the runs API (docs/api.md: "Never a 500 for
  * anything a client sent"). Bodies are built as JSON *text*, so they can carry what JSON.stringify
  * never writes: `__proto__` keys, duplicate keys, NUL and lone-surrogate escapes, numbers that
  * overflow, nesting hundreds of thousands deep; next to them sit valid-looking bodies with one

@@ -8,7 +8,7 @@ import { startAppServer, type AppServer } from "../support/appServer";
 import { createTestProject, type TestProject } from "../support/fixtures";
 
 /**
- * SPEC §5 "Serving the API": the lean lane (server.ts → app/api/node.ts, over real HTTP) and the
+ * docs/decisions/0017-two-lanes-for-the-api.md: the lean lane (server.ts → app/api/node.ts, over real HTTP) and the
  * Remix resource routes (app/routes/api.*) run the same table of cases and must answer with the
  * same status, content type and body (generated run ids aside). The table covers every status
  * code of every route.

@@ -15,7 +15,7 @@ import { createTestProject } from "../support/fixtures";
 import { startRedisCluster, type RedisClusterHarness } from "../support/redisCluster";
 
 /**
- * SPEC §4 on a real 3-master Redis Cluster (issue 7): the store's and the resolver's Redis-dependent
+ * The task metadata cache (docs/architecture.md) on a real 3-master Redis Cluster (issue 7): the store's and the resolver's Redis-dependent
  * tests, run on the cluster through the app's own client factory; then what only a cluster can
  * show — every key of an environment in one slot, and the admin's SCAN finding everything.
  */

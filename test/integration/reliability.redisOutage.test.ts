@@ -9,7 +9,7 @@ import { describeLatencies, latencyPercentile, runLoad, type CallRecord } from "
 import { startPrivateRedis, type PrivateRedis } from "../support/privateRedis";
 
 /**
- * SPEC §4 "the cache fails open", under load: the production server runs against a Redis of this
+ * "The cache fails open" (docs/decisions/0013-task-metadata-cache-fails-open.md), under load: the production server runs against a Redis of this
  * file's own, which is SIGKILLed half-way through 2,000 triggers at concurrency 50. Every trigger
  * must still succeed (auth and the resolver fall back to Postgres), every success must be a run in
  * Postgres, and calls during the outage must not each pay a Redis timeout: the command timeout is

@@ -161,7 +161,7 @@ export function queueResolverSuite(backend: () => CacheTestBackend, { scope = "a
   });
 
   if (scope === "all") {
-    describe("locked (SPEC §3.1): every branch, cold and warm", () => {
+    describe("locked: every branch, cold and warm", () => {
       for (const temperature of ["cold", "warm"] as const) {
         describe(temperature, () => {
           async function setUp() {
@@ -268,7 +268,7 @@ export function queueResolverSuite(backend: () => CacheTestBackend, { scope = "a
       }
     });
 
-    describe("not locked (SPEC §3.2) never fails", () => {
+    describe("not locked never fails", () => {
       it("no current worker → task/<slug>", async () => {
         await register(project.prod.id, "1.0.0", TASKS, false);
         const resolved = await resolver.resolve({ environment: prodEnv(), taskSlug: "send-email" });
@@ -409,7 +409,7 @@ export function queueResolverSuite(backend: () => CacheTestBackend, { scope = "a
     });
   });
 
-  describe("Postgres queries per resolve (SPEC §3.5)", () => {
+  describe("Postgres queries per resolve", () => {
     it("warm: 0 in all eight configurations; cold counts recorded", async () => {
       const v1 = await register(project.prod.id, "1.0.0");
       expect(v1.workerId).toBeTruthy();
