@@ -130,26 +130,24 @@ export class RedisTaskMetadataStore implements TaskMetadataStore {
 
   async getLockedTask(environmentId: string, version: string, slug: string, queueName?: string): Promise<LockedTaskRead> {
     const key = this.keys(environmentId).locked(version);
-    const context = { environmentId, version, slug };
+    const context = { environmentId, version, slug, key };
     // One HMGET of one hash (0055): the worker, the task and the override's queue association.
-    const fields = queueName === undefined
-      ? [LOCKED_WORKER_FIELD, lockedTaskField(slug)]
-      : [LOCKED_WORKER_FIELD, lockedTaskField(slug), lockedQueueField(queueName)];
-    const raw = await this.redis.read("getLockedTask", "version", context, (client) => client.hmget(key, ...fields));
+    const raw = await this.redis.read("getLockedTask", "version", context, (client) =>
+      queueName === undefined
+        ? client.hmget(key, LOCKED_WORKER_FIELD, lockedTaskField(slug))
+        : client.hmget(key, LOCKED_WORKER_FIELD, lockedTaskField(slug), lockedQueueField(queueName)),
+    );
+    const asked = queueName === undefined ? undefined : null;
     if (!raw.ok) {
       this.events.record("miss", "version");
-      return { workerId: null, task: null, queueId: null };
+      return { workerId: null, task: null, queueId: asked };
     }
     const [rawWorker, rawTask, rawQueue] = raw.value;
-    const read = <T>(keyspace: Keyspace, value: string | null, decode: (raw: string) => Decoded<T>, isNegative?: (value: T) => boolean) =>
-      this.decodeRead(keyspace, { ok: true, value }, decode, { ...context, key }, isNegative);
-    const workerId = read("version", rawWorker, decodeWorkerId);
-    if (workerId === null) return { workerId: null, task: null, queueId: queueName === undefined ? undefined : null };
-    return {
-      workerId,
-      task: read("worker", rawTask, decodeTaskEntry, isAbsent),
-      queueId: queueName === undefined ? undefined : read("worker", rawQueue ?? null, decodeQueueRef),
-    };
+    const workerId = this.decodeRead("version", { ok: true, value: rawWorker }, decodeWorkerId, context);
+    if (workerId === null) return { workerId: null, task: null, queueId: asked };
+    const task = this.decodeRead("worker", { ok: true, value: rawTask }, decodeTaskEntry, context, isAbsent);
+    const queueId = asked === null ? this.decodeRead("worker", { ok: true, value: rawQueue ?? null }, decodeQueueRef, context) : undefined;
+    return { workerId, task, queueId };
   }
 
   // ---- replaces ----------------------------------------------------------------------------
