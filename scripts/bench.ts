@@ -418,7 +418,7 @@ async function run(serverUrl: string) {
     }
     if (perConfigRatios.length) {
       console.log(`\nbaseline / warm and warm / floor, other configurations`);
-      for (const r of perConfigRatios) console.log(formatRatioLine(r.name, ratioWidth, r.ratio));
+      for (const r of perConfigRatios) console.log(formatRatioLine(r.name, ratioWidth, r.ratio, r.target));
     }
     const warmScenarios = (["redis cache, warm", "l1 cache, warm"] as const).filter((name) => set.scenarios.some((s) => s.name === name));
     const warmQueries = warmScenarios.flatMap((name) => configs.map((c) => ({ name, config: c.id, max: aggregates[c.id][name].maxPgQueriesPerCall })));

@@ -123,7 +123,7 @@ describe("cluster specifics", () => {
     expect(touched.filter((t) => t.key.includes(`{${environmentId}}`)).length).toBe(ours.length);
   });
 
-  it("admin: each environment's SCAN finds all its worker hashes, wherever its master is, and nothing of others", async () => {
+  it("admin: each environment's SCAN finds all its locked hashes, wherever its master is, and nothing of others", async () => {
     const admin = new TaskMetadataCacheAdmin({ client: backend.admin, prefix });
     const cache = new RedisTaskMetadataStore({ client: backend.client, prefix, currentTtlSeconds: 60, workerTtlSeconds: 60, commandTimeoutMs: 2_000 });
     const environments = await environmentsOnEveryMaster("admin-scan");
@@ -149,7 +149,7 @@ describe("cluster specifics", () => {
       expect(found.sort()).toEqual(expected.sort());
       // The same walk over every master finds nothing more: the environment's master holds it all.
       const everywhere = await scanAllMasters(backend.admin, environmentKeys(prefix, environmentId).pattern);
-      expect(everywhere.filter((k) => k.includes(":worker:")).length).toBe(31);
+      expect(everywhere.filter((k) => k.includes(":locked:")).length).toBe(31);
 
       const status = await admin.currentStatus(environmentId);
       expect(status).toMatchObject({ exists: true, fieldCount: 25, ownerWorkerId: `${environmentId}-current` });
