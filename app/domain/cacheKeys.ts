@@ -6,21 +6,32 @@
  *
  * `${prefix}task-meta:{<envId>}:current`            slug → entry (current worker)
  * `${prefix}task-meta:{<envId>}:owner`              id of the worker the current hash belongs to
- * `${prefix}task-meta:{<envId>}:versions`           version → worker id
- * `${prefix}task-meta:{<envId>}:worker:<workerId>`  slug → entry (one worker)
- * `${prefix}task-meta:{<envId>}:queues:<workerId>`  queue name → queue ref (queues that worker's tasks use)
+ * `${prefix}task-meta:{<envId>}:locked:<version>`   one worker, addressed by its version: `w` → worker id,
+ *                                                   `t:<slug>` → entry, `q:<queue>` → queue ref
+ *                                                   (docs/decisions/0055-locked-hash-by-version.md)
  * `${prefix}task-meta:{<envId>}:staging:<token>`    a replace being assembled; renamed into place
+ *
+ * The layout before 0055, never written nor read any more (left to expire; admin pages still list
+ * and delete them): `versions` (version → worker id), `worker:<workerId>`, `queues:<workerId>`.
  */
 
 import { isEnvironmentId } from "~/domain/environments";
 
 export const NO_CURRENT_WORKER = "-";
 
-export type TaskMetaKeyKind = "current" | "owner" | "versions" | "worker" | "queues" | "staging";
+export type TaskMetaKeyKind = "current" | "owner" | "locked" | "versions" | "worker" | "queues" | "staging";
+
+/** Fields of a locked hash. The prefixes keep a slug and a queue name from ever colliding. */
+export const LOCKED_WORKER_FIELD = "w";
+export const lockedTaskField = (slug: string) => `t:${slug}`;
+export const lockedQueueField = (queueName: string) => `q:${queueName}`;
 
 export interface EnvironmentKeys {
   current: string;
   owner: string;
+  /** The hash of the worker registered as `version` (0055). */
+  locked(version: string): string;
+  /** Old layout (before 0055): no longer written or read. */
   versions: string;
   worker(workerId: string): string;
   queues(workerId: string): string;
@@ -52,6 +63,11 @@ export function environmentKeys(prefix: string, environmentId: string): Environm
   return {
     current: `${base}current`,
     owner: `${base}owner`,
+    locked: (version) => {
+      // Only the first {…} of a key is its hash tag, the environment's: a version may hold braces.
+      if (version === "") throw new Error("version must be non-empty");
+      return `${base}locked:${version}`;
+    },
     versions: `${base}versions`,
     worker: (workerId) => {
       assertTaggable("worker id", workerId);
@@ -75,7 +91,7 @@ export function reconcileLockKey(prefix: string): string {
 export interface ParsedTaskMetaKey {
   environmentId: string;
   kind: TaskMetaKeyKind;
-  /** Worker id for `worker`/`queues`, staging token for `staging`. */
+  /** Worker id for `worker`/`queues`, version for `locked`, staging token for `staging`. */
   id?: string;
 }
 
@@ -92,7 +108,7 @@ export function parseTaskMetaKey(prefix: string, key: string): ParsedTaskMetaKey
   if (colon < 0) return null;
   const kind = rest.slice(0, colon);
   const id = rest.slice(colon + 1);
-  if ((kind === "worker" || kind === "queues" || kind === "staging") && id !== "") return { environmentId, kind, id };
+  if ((kind === "locked" || kind === "worker" || kind === "queues" || kind === "staging") && id !== "") return { environmentId, kind, id };
   return null;
 }
 

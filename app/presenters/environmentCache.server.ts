@@ -1,4 +1,5 @@
 import { prisma, readOrPrimary, readPrisma } from "~/db.server";
+import { lockedTaskField } from "~/domain/cacheKeys";
 import { compareTaskField, type FieldState } from "~/domain/taskMetadataDrift";
 import type { TaskEntry, TaskMetadata } from "~/domain/taskMetadataEntry";
 import { environmentSummary, environmentSummarySelect, type EnvironmentSummary } from "~/presenters/environmentSummary.server";
@@ -114,10 +115,16 @@ async function expectedEntries(workerId: string | null): Promise<{ worker: Worke
   };
 }
 
-async function hashPage(admin: TaskMetadataCacheAdmin, key: string, expected: Map<string, TaskMetadata>, query: HashQuery): Promise<HashPage> {
+async function hashPage(
+  admin: TaskMetadataCacheAdmin,
+  key: string,
+  expected: Map<string, TaskMetadata>,
+  query: HashQuery,
+  fieldPrefix?: string,
+): Promise<HashPage> {
   const cursor = query.cursor ?? "0";
   const filter = query.filter ?? "";
-  const step = await admin.scanHash(key, { cursor, filter, count: query.count ?? DEFAULT_SCAN_COUNT });
+  const step = await admin.scanHash(key, { cursor, filter, count: query.count ?? DEFAULT_SCAN_COUNT, fieldPrefix });
   return {
     cursor,
     nextCursor: step.nextCursor,
@@ -225,13 +232,16 @@ export async function workerHashPage(
   const environment = await readEnvironmentSummary(environmentId);
   if (!environment) return null;
   const admin = deps.admin ?? taskMetadataCacheAdmin();
-  const key = admin.keys(environment.id).worker(workerId);
   const [inEnvironment, currentWorkerId] = await Promise.all([
     readOrPrimary((db) => db.backgroundWorker.findFirst({ where: { id: workerId, environmentId: environment.id }, select: { id: true } })),
     findCurrentWorkerId(prisma(), environment),
   ]);
   // Another environment's worker id in this URL: compare against nothing rather than its tasks.
   const { worker, entries } = await expectedEntries(inEnvironment ? workerId : null);
+  // The worker's locked hash, by its version (0055); without one, the key the layout before 0055 used.
+  const keys = admin.keys(environment.id);
+  const key = worker ? keys.locked(worker.version) : keys.worker(workerId);
+  const fieldPrefix = worker ? lockedTaskField("") : undefined;
   const base = {
     environment,
     workerId,
@@ -239,7 +249,7 @@ export async function workerHashPage(
     worker: worker && { ...worker, taskCount: entries.size, isCurrent: worker.id === currentWorkerId },
   };
   try {
-    const [status, page] = await Promise.all([admin.hashStatus(key), hashPage(admin, key, entries, query)]);
+    const [status, page] = await Promise.all([admin.hashStatus(key), hashPage(admin, key, entries, query, fieldPrefix)]);
     return { ...base, redis: { ok: true, ...status, page } };
   } catch (error) {
     return { ...base, redis: { ok: false, error: redisUnavailableNotice("worker hash", error) } };

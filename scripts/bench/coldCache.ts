@@ -29,21 +29,15 @@ export class ColdTaskMetadataCache implements TaskMetadataStore {
   getCurrentTask(environmentId: string, slug: string) {
     return this.redis.getCurrentTask(this.readEnvironment(environmentId), slug);
   }
-  getWorkerIdForVersion(environmentId: string, version: string) {
-    return this.redis.getWorkerIdForVersion(this.readEnvironment(environmentId), version);
-  }
-  getWorkerTask(environmentId: string, workerId: string, slug: string, queueName?: string) {
-    return this.redis.getWorkerTask(this.readEnvironment(environmentId), workerId, slug, queueName);
+  getLockedTask(environmentId: string, version: string, slug: string, queueName?: string) {
+    return this.redis.getLockedTask(this.readEnvironment(environmentId), version, slug, queueName);
   }
 
   backfillCurrentTask(...[environmentId, ...rest]: Parameters<TaskMetadataStore["backfillCurrentTask"]>) {
     return this.redis.backfillCurrentTask(this.sinkEnvironment(environmentId), ...rest);
   }
-  backfillWorker(...[environmentId, ...rest]: Parameters<TaskMetadataStore["backfillWorker"]>) {
-    return this.redis.backfillWorker(this.sinkEnvironment(environmentId), ...rest);
-  }
-  backfillVersion(...[environmentId, ...rest]: Parameters<TaskMetadataStore["backfillVersion"]>) {
-    return this.redis.backfillVersion(this.sinkEnvironment(environmentId), ...rest);
+  backfillLocked(...[environmentId, ...rest]: Parameters<TaskMetadataStore["backfillLocked"]>) {
+    return this.redis.backfillLocked(this.sinkEnvironment(environmentId), ...rest);
   }
 
   // Replaces are not part of any timed call; refuse them rather than write somewhere surprising.

@@ -39,8 +39,8 @@ class LoggingCache extends RedisTaskMetadataStore {
     log.push(entry ? "cache:hit" : "cache:miss");
     return entry;
   }
-  override async getWorkerTask(environmentId: string, worker: string, slug: string, queueName?: string) {
-    const found = await super.getWorkerTask(environmentId, worker, slug, queueName);
+  override async getLockedTask(environmentId: string, version: string, slug: string, queueName?: string) {
+    const found = await super.getLockedTask(environmentId, version, slug, queueName);
     log.push(found.task ? "cache:hit" : "cache:miss");
     return found;
   }
@@ -182,15 +182,15 @@ describe("a key that keeps missing", () => {
     expect(log).toEqual(["cache:hit", "cache:hit", "cache:hit"]);
   });
 
-  it("locked: a worker hash evicted after each back-fill turns it on; an unknown version's 422 is unchanged", async () => {
+  it("locked: a locked hash evicted after each back-fill turns it on; an unknown version's 422 is unchanged", async () => {
     const keys = environmentKeys(keyPrefix(), project.prod.id);
-    await backend.admin.del(keys.worker(workerId));
+    await backend.admin.del(keys.locked("1.0.0"));
     const r = resolver(NEVER);
     const call = () => r.resolve({ environment: prod(), taskSlug: "send-email", lockToVersion: "1.0.0" });
     expect(await call()).toMatchObject({ queueName: "emails", lockedWorkerId: workerId, source: "database" });
     await runBackfills();
-    expect(await backend.admin.hexists(keys.worker(workerId), "send-email")).toBe(1);
-    await backend.admin.del(keys.worker(workerId)); // evicted
+    expect(await backend.admin.hexists(keys.locked("1.0.0"), "t:send-email")).toBe(1);
+    await backend.admin.del(keys.locked("1.0.0")); // evicted
     for (let i = 0; i < 3; i++) {
       expect(await call()).toMatchObject({ queueName: "emails", lockedWorkerId: workerId, source: "database" });
     }

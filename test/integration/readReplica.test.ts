@@ -102,7 +102,7 @@ describe("with a streaming replica (pg_basebackup -R, a second server)", () => {
     // Through the production entry point: its cache emptied for this environment, its source wired from the env.
     const redis = testRedis();
     const keys = environmentKeys(keyPrefix(), project.prod.id);
-    await redis.del(keys.current, keys.owner, keys.versions, keys.worker(v1.workerId), keys.queues(v1.workerId));
+    await redis.del(keys.current, keys.owner, keys.locked("1.0.0"));
     await redis.quit();
     let before = counts();
     expect(await resolveTask({ environment: prod(), taskSlug: "send-email" })).toMatchObject({ queueName: "emails", ttl: "1h", source: "database" });

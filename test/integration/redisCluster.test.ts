@@ -94,8 +94,9 @@ describe("cluster specifics", () => {
       await cache.replaceCurrent(environmentId, snapshot("w1", "1", 120));
       await cache.replaceWorker(environmentId, snapshot("w2", "2", 30));
       expect(await cache.backfillCurrentTask(environmentId, "w1", "late", { found: false })).toBe(true);
-      expect(await cache.backfillWorker(environmentId, "w2", { task: { slug: "x", entry: { found: false } }, queue: { name: "q", id: "qid" } })).toBe(true);
-      expect(await cache.backfillVersion(environmentId, "0.9", "w0")).toBe(true);
+      expect(await cache.backfillLocked(environmentId, "2", "w2", { task: { slug: "x", entry: { found: false } }, queue: { name: "q", id: "qid" } })).toBe(true);
+      expect(await cache.backfillLocked(environmentId, "0.9", "w0", { task: { slug: "x", entry: { found: false } } })).toBe(true);
+      expect(await cache.getLockedTask(environmentId, "2", "x", "q")).toEqual({ workerId: "w2", task: { found: false }, queueId: "qid" });
       await cache.replaceCurrent(environmentId, snapshot("w3", "3", 0));
       await cache.clearCurrent(environmentId);
       const admin = new TaskMetadataCacheAdmin({ client: backend.admin, prefix });
@@ -112,7 +113,7 @@ describe("cluster specifics", () => {
     const ours = touched.filter((t) => t.key.startsWith(`${prefix}task-meta:{${environmentId}}:`));
     const distinct = [...new Set(ours.map((t) => t.key))];
     // Every kind of key was written, the replace's temporary staging keys too.
-    for (const kind of [keys.current, keys.owner, keys.versions, keys.worker("w1"), keys.queues("w1"), keys.worker("w2"), keys.staging("")]) {
+    for (const kind of [keys.current, keys.owner, keys.locked("1"), keys.locked("2"), keys.locked("0.9"), keys.staging("")]) {
       expect(distinct.some((k) => k.startsWith(kind)), kind).toBe(true);
     }
     const slots = new Set(await Promise.all(distinct.map(async (k) => Number(await backend.admin.cluster("KEYSLOT", k)))));
@@ -122,7 +123,7 @@ describe("cluster specifics", () => {
     expect(touched.filter((t) => t.key.includes(`{${environmentId}}`)).length).toBe(ours.length);
   });
 
-  it("admin: each environment's SCAN finds all its worker hashes, wherever its master is, and nothing of others", async () => {
+  it("admin: each environment's SCAN finds all its locked hashes, wherever its master is, and nothing of others", async () => {
     const admin = new TaskMetadataCacheAdmin({ client: backend.admin, prefix });
     const cache = new RedisTaskMetadataStore({ client: backend.client, prefix, currentTtlSeconds: 60, workerTtlSeconds: 60, commandTimeoutMs: 2_000 });
     const environments = await environmentsOnEveryMaster("admin-scan");
@@ -148,7 +149,7 @@ describe("cluster specifics", () => {
       expect(found.sort()).toEqual(expected.sort());
       // The same walk over every master finds nothing more: the environment's master holds it all.
       const everywhere = await scanAllMasters(backend.admin, environmentKeys(prefix, environmentId).pattern);
-      expect(everywhere.filter((k) => k.includes(":worker:")).length).toBe(31);
+      expect(everywhere.filter((k) => k.includes(":locked:")).length).toBe(31);
 
       const status = await admin.currentStatus(environmentId);
       expect(status).toMatchObject({ exists: true, fieldCount: 25, ownerWorkerId: `${environmentId}-current` });

@@ -72,7 +72,7 @@ describe("fail-open", () => {
     hung.on("error", () => {});
     const failing = makeCache({ client: hung, commandTimeoutMs: 150, breaker: new CircuitBreaker({ failureThreshold: 2, cooldownMs: 60_000 }) });
     const started = performance.now();
-    expect(await failing.getWorkerIdForVersion(env, "1")).toBeNull();
+    expect(await failing.getLockedTask(env, "1", "task-0")).toMatchObject({ workerId: null, task: null });
     expect(performance.now() - started).toBeLessThan(400);
     expect(events.count("redis_error", "version")).toBe(1);
     hung.disconnect();

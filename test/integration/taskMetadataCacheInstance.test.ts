@@ -26,7 +26,7 @@ describe("the env-wired cache singleton", () => {
     const keys = environmentKeys(keyPrefix(), project.prod.id);
     expect(await admin.ttl(keys.current)).toBe(-1);
     expect(await admin.ttl(keys.owner)).toBe(-1);
-    const workerTtl = await admin.ttl(keys.worker(worker.workerId));
+    const workerTtl = await admin.ttl(keys.locked(worker.version));
     expect(workerTtl).toBeGreaterThan(100);
     expect(workerTtl).toBeLessThanOrEqual(120);
 

@@ -64,7 +64,7 @@ afterAll(async () => {
 });
 
 describe("L1 hits", () => {
-  it("answer current entries, versions and worker entries from memory without touching the store", async () => {
+  it("answer current entries and locked answers from memory without touching the store", async () => {
     const store = counting(redisStore());
     const events = new RecordingSink();
     const l1 = tier({ store, events });
@@ -75,20 +75,16 @@ describe("L1 hits", () => {
     for (let i = 0; i < 10; i++) expect(await l1.getCurrentTask(env, "task-1")).toBe(first);
     expect(store.callsTo("getCurrentTask")).toBe(1);
 
-    expect(await l1.getWorkerIdForVersion(env, "2.0.0")).toBe(v2.workerId);
-    expect(await l1.getWorkerIdForVersion(env, "2.0.0")).toBe(v2.workerId);
-    expect(store.callsTo("getWorkerIdForVersion")).toBe(1);
-
-    const plain = await l1.getWorkerTask(env, v2.workerId, "task-2");
-    const withQueue = await l1.getWorkerTask(env, v2.workerId, "task-2", "queue-2");
-    expect(plain).toEqual({ task: expect.objectContaining({ found: true, queueName: "queue-2" }), queueId: undefined });
+    const plain = await l1.getLockedTask(env, "2.0.0", "task-2");
+    const withQueue = await l1.getLockedTask(env, "2.0.0", "task-2", "queue-2");
+    expect(plain).toEqual({ workerId: v2.workerId, task: expect.objectContaining({ found: true, queueName: "queue-2" }), queueId: undefined });
     expect(withQueue.queueId).toEqual(expect.any(String));
-    expect(await l1.getWorkerTask(env, v2.workerId, "task-2")).toBe(plain);
-    expect(await l1.getWorkerTask(env, v2.workerId, "task-2", "queue-2")).toBe(withQueue);
-    expect(store.callsTo("getWorkerTask")).toBe(2);
+    expect(await l1.getLockedTask(env, "2.0.0", "task-2")).toBe(plain);
+    expect(await l1.getLockedTask(env, "2.0.0", "task-2", "queue-2")).toBe(withQueue);
+    expect(store.callsTo("getLockedTask")).toBe(2);
 
-    expect(events.count("hit", "l1")).toBe(10 + 1 + 2);
-    expect(events.count("miss", "l1")).toBe(1 + 1 + 2);
+    expect(events.count("hit", "l1")).toBe(10 + 2);
+    expect(events.count("miss", "l1")).toBe(1 + 2);
   });
 
   it("are frozen objects, handed out as stored (no copy per hit)", async () => {
@@ -101,7 +97,7 @@ describe("L1 hits", () => {
     expect(await l1.getCurrentTask(project.prod.id, "task-0")).toBe(entry);
     expect(entry.queueName).toBe("queue-0");
 
-    const worker = await l1.getWorkerTask(project.prod.id, v1.workerId, "task-0", "queue-0");
+    const worker = await l1.getLockedTask(project.prod.id, "1.0.0", "task-0", "queue-0");
     expect(Object.isFrozen(worker)).toBe(true);
     expect(Object.isFrozen(worker.task)).toBe(true);
   });
@@ -124,9 +120,13 @@ describe("L1 hits", () => {
     expect(events.count("negative_hit", "l1")).toBe(1);
 
     // A worker entry without the queue association asked for is incomplete: not cached.
-    expect(await l1.getWorkerTask(env, v1.workerId, "task-0", "no-such-queue")).toMatchObject({ queueId: null });
-    await l1.getWorkerTask(env, v1.workerId, "task-0", "no-such-queue");
-    expect(store.callsTo("getWorkerTask")).toBe(2);
+    expect(await l1.getLockedTask(env, "1.0.0", "task-0", "no-such-queue")).toMatchObject({ queueId: null });
+    await l1.getLockedTask(env, "1.0.0", "task-0", "no-such-queue");
+    expect(store.callsTo("getLockedTask")).toBe(2);
+    // Nor an unknown version.
+    expect(await l1.getLockedTask(env, "9.9.9", "task-0")).toMatchObject({ workerId: null });
+    await l1.getLockedTask(env, "9.9.9", "task-0");
+    expect(store.callsTo("getLockedTask")).toBe(4);
 
     // Redis unreachable: every read fails open to null, and none of them is remembered.
     const dead = testRedisOn(await closedPort());
@@ -190,7 +190,7 @@ describe("L1 invalidation", () => {
     const store = counting(redisStore());
     const l1 = tier({ store });
     await l1.getCurrentTask(project.prod.id, "task-0");
-    await l1.getWorkerIdForVersion(project.prod.id, "1.0.0");
+    await l1.getLockedTask(project.prod.id, "1.0.0", "task-0");
     await l1.getCurrentTask(other.prod.id, "task-0");
     expect(l1.size).toBe(3);
 
@@ -199,9 +199,9 @@ describe("L1 invalidation", () => {
     await l1.getCurrentTask(other.prod.id, "task-0");
     expect(store.callsTo("getCurrentTask")).toBe(2);
     await l1.getCurrentTask(project.prod.id, "task-0");
-    await l1.getWorkerIdForVersion(project.prod.id, "1.0.0");
+    await l1.getLockedTask(project.prod.id, "1.0.0", "task-0");
     expect(store.callsTo("getCurrentTask")).toBe(3);
-    expect(store.callsTo("getWorkerIdForVersion")).toBe(2);
+    expect(store.callsTo("getLockedTask")).toBe(2);
   });
 
   it("a read in flight during an invalidation does not put back what it read before it", async () => {

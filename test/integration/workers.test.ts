@@ -158,11 +158,11 @@ describe("registerWorker", () => {
     );
   });
 
-  it("a non-dev registration writes that worker's hash and version only; a dev registration replaces current", async () => {
+  it("a non-dev registration writes that version's locked hash only; a dev registration replaces current", async () => {
     const prodKeys = environmentKeys(prefix, project.prod.id);
     const prod = await workers.registerWorker({ environmentId: project.prod.id, version: "1.0.0", tasks: TASKS });
-    expect(await admin.hlen(prodKeys.worker(prod.workerId))).toBe(3);
-    expect(await admin.hget(prodKeys.versions, "1.0.0")).toBe(prod.workerId);
+    expect(await admin.hget(prodKeys.locked("1.0.0"), "w")).toBe(prod.workerId);
+    expect((await admin.hkeys(prodKeys.locked("1.0.0"))).filter((f) => f.startsWith("t:"))).toHaveLength(3);
     expect(await admin.exists(prodKeys.current, prodKeys.owner)).toBe(0);
 
     const devKeys = environmentKeys(prefix, project.dev.id);
@@ -182,7 +182,7 @@ describe("registerWorker", () => {
     const registered = await offline.registerWorker({ environmentId: project.prod.id, version: "1.0.0", tasks: TASKS });
     dead.disconnect();
     const keys = environmentKeys(prefix, project.prod.id);
-    expect(await admin.exists(keys.worker(registered.workerId), keys.versions)).toBe(0);
+    expect(await admin.exists(keys.locked("1.0.0"))).toBe(0);
 
     const resolver = new QueueResolver({ cache, events });
     const environment = { id: project.prod.id, type: "PRODUCTION" as const };
@@ -190,8 +190,8 @@ describe("registerWorker", () => {
       queueName: "emails",
       source: "database",
     });
-    await eventually(() => admin.hexists(keys.worker(registered.workerId), "send-email"));
-    await eventually(() => admin.hexists(keys.versions, "1.0.0"));
+    await eventually(() => admin.hexists(keys.locked("1.0.0"), "t:send-email"));
+    expect(await admin.hget(keys.locked("1.0.0"), "w")).toBe(registered.workerId);
     expect(await resolver.resolve({ environment, taskSlug: "send-email", lockToVersion: "1.0.0" })).toMatchObject({
       queueName: "emails",
       lockedWorkerId: registered.workerId,
@@ -230,11 +230,11 @@ describe("promoteVersion", () => {
     const v1 = await workers.registerWorker({ environmentId: project.prod.id, version: "1.0.0", tasks: TASKS });
     await workers.promoteVersion({ environmentId: project.prod.id, version: "1.0.0" });
     const keys = environmentKeys(prefix, project.prod.id);
-    await admin.del(keys.current, keys.owner, keys.worker(v1.workerId));
+    await admin.del(keys.current, keys.owner, keys.locked("1.0.0"));
     expect(await workers.promoteVersion({ environmentId: project.prod.id, version: "1.0.0" })).toMatchObject({ previousVersion: "1.0.0" });
     expect(await admin.get(keys.owner)).toBe(v1.workerId);
     expect(await admin.hlen(keys.current)).toBe(3);
-    expect(await admin.hlen(keys.worker(v1.workerId))).toBe(3);
+    expect(await admin.hget(keys.locked("1.0.0"), "w")).toBe(v1.workerId);
   });
 
   it("an unknown version is a 404", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { environmentKeys, parseTaskMetaKey, reconcileLockKey } from "~/domain/cacheKeys";
+import { environmentKeys, LOCKED_WORKER_FIELD, lockedQueueField, lockedTaskField, parseTaskMetaKey, reconcileLockKey } from "~/domain/cacheKeys";
 
 /** Redis Cluster's key → slot: CRC16-XMODEM of the hash tag (or the whole key) mod 16384. */
 function keySlot(key: string): number {
@@ -30,6 +30,23 @@ describe("task metadata keys", () => {
     expect(keys.versions).toBe("tr:task-meta:{env_1}:versions");
     expect(keys.worker("w1")).toBe("tr:task-meta:{env_1}:worker:w1");
     expect(keys.queues("w1")).toBe("tr:task-meta:{env_1}:queues:w1");
+    expect(keys.locked("1.0.0")).toBe("tr:task-meta:{env_1}:locked:1.0.0");
+  });
+
+  it("a locked hash is addressed by version, in the environment's slot whatever the version holds", () => {
+    const keys = environmentKeys("tr:", "env_1");
+    for (const version of ["1.0.0", "v{2}", "a}b", "with space"]) {
+      expect(keySlot(keys.locked(version))).toBe(keySlot(keys.current));
+      expect(parseTaskMetaKey("tr:", keys.locked(version))).toEqual({ environmentId: "env_1", kind: "locked", id: version });
+    }
+    expect(() => keys.locked("")).toThrow(/non-empty/);
+  });
+
+  it("a locked hash's fields never collide: the worker, prefixed slugs and prefixed queue names", () => {
+    expect(LOCKED_WORKER_FIELD).toBe("w");
+    expect(lockedTaskField("w")).toBe("t:w");
+    expect(lockedQueueField("w")).toBe("q:w");
+    expect(lockedTaskField("q:x")).not.toBe(lockedQueueField("x"));
   });
 
   it("every key of one environment maps to one Cluster slot", () => {

@@ -1,6 +1,13 @@
 import { Cluster, type Redis } from "ioredis";
-import { environmentKeys, NO_CURRENT_WORKER, parseTaskMetaKey, reconcileLockKey, type EnvironmentKeys } from "~/domain/cacheKeys";
-import { containsPattern } from "~/domain/redisGlob";
+import {
+  environmentKeys,
+  LOCKED_WORKER_FIELD,
+  NO_CURRENT_WORKER,
+  parseTaskMetaKey,
+  reconcileLockKey,
+  type EnvironmentKeys,
+} from "~/domain/cacheKeys";
+import { containsPattern, escapeGlob } from "~/domain/redisGlob";
 import { getEnv } from "~/env.server";
 import { closeClient, createRedisClient, redisProfiles, type RedisClient } from "~/redis.server";
 
@@ -24,9 +31,13 @@ export interface CurrentHashStatus {
   ownerWorkerId: string | null;
 }
 
+/** A worker's locked hash (0055): found by its version, naming its worker in the `w` field. */
 export interface WorkerHashSummary {
+  /** Empty when the hash names no worker. */
   workerId: string;
+  version: string;
   key: string;
+  /** Every field: the worker, its tasks and its queue associations. */
   fieldCount: number;
   ttlSeconds: number;
 }
@@ -103,19 +114,24 @@ export class TaskMetadataCacheAdmin {
       const [next, found] = await node.scan(at, "MATCH", keys.pattern, "COUNT", count);
       const workers = found
         .map((key) => ({ key, parsed: parseTaskMetaKey(this.options.prefix, key) }))
-        .filter((k) => k.parsed?.kind === "worker" && k.parsed.environmentId === environmentId)
-        .map((k) => ({ key: k.key, workerId: k.parsed!.id! }));
+        .filter((k) => k.parsed?.kind === "locked" && k.parsed.environmentId === environmentId)
+        .map((k) => ({ key: k.key, version: k.parsed!.id! }));
       return [next, workers];
     });
     // A SCAN may return a key twice (the table was rehashed between steps): list it once.
     const workers = [...new Map(page.items.map((w) => [w.key, w])).values()].sort((a, b) => a.key.localeCompare(b.key));
     if (workers.length === 0) return { items: [], nextCursor: page.nextCursor };
     const pipeline = this.client.pipeline();
-    for (const w of workers) pipeline.hlen(w.key).ttl(w.key);
-    const replies = results<number>(await pipeline.exec());
+    for (const w of workers) pipeline.hlen(w.key).ttl(w.key).hget(w.key, LOCKED_WORKER_FIELD);
+    const replies = results<number | string | null>(await pipeline.exec());
     return {
       nextCursor: page.nextCursor,
-      items: workers.map((w, i) => ({ ...w, fieldCount: Number(replies[2 * i]), ttlSeconds: Number(replies[2 * i + 1]) })),
+      items: workers.map((w, i) => ({
+        ...w,
+        workerId: String(replies[3 * i + 2] ?? ""),
+        fieldCount: Number(replies[3 * i]),
+        ttlSeconds: Number(replies[3 * i + 1]),
+      })),
     };
   }
 
@@ -124,13 +140,18 @@ export class TaskMetadataCacheAdmin {
    * walked until the page holds `count` fields or the iteration ends, as for the worker hashes
    * (a filter that matches few fields would otherwise show empty pages).
    */
-  async scanHash(key: string, options: { cursor?: string; filter?: string; count?: number } = {}): Promise<ScanPage<{ field: string; value: string }>> {
+  async scanHash(
+    key: string,
+    options: { cursor?: string; filter?: string; count?: number; fieldPrefix?: string } = {},
+  ): Promise<ScanPage<{ field: string; value: string }>> {
     const count = options.count ?? DEFAULT_SCAN_COUNT;
-    const pattern = containsPattern(options.filter ?? "");
+    // With a prefix (a locked hash's `t:`), only those fields, listed without it.
+    const fieldPrefix = options.fieldPrefix ?? "";
+    const pattern = `${escapeGlob(fieldPrefix)}${containsPattern(options.filter ?? "")}`;
     const page = await walkScan(options.cursor ?? "0", count, async (at) => {
       const [next, flat] = await this.client.hscan(key, at, "MATCH", pattern, "COUNT", count);
       const items: { field: string; value: string }[] = [];
-      for (let i = 0; i < flat.length; i += 2) items.push({ field: flat[i], value: flat[i + 1] });
+      for (let i = 0; i < flat.length; i += 2) items.push({ field: flat[i].slice(fieldPrefix.length), value: flat[i + 1] });
       return [next, items];
     });
     const items = [...new Map(page.items.map((item) => [item.field, item])).values()];

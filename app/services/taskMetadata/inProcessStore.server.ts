@@ -1,15 +1,15 @@
 import { LRUCache } from "lru-cache";
 import { noopCacheEventSink, type CacheEventSink } from "~/domain/cacheEvents";
 import type { TaskEntry, WorkerMetadataSnapshot } from "~/domain/taskMetadataEntry";
-import type { TaskMetadataStore } from "~/services/taskMetadata/store.server";
+import type { LockedFill, LockedTaskRead, TaskMetadataStore } from "~/services/taskMetadata/store.server";
 
 /**
  * The in-process tier of the task metadata cache (docs/operations.md, "In-process tier and staleness bound";
  * docs/decisions/0020-in-process-tier-and-pub-sub-invalidation.md): a bounded LRU in front of the
  * Redis store, so a warm trigger costs a Map lookup instead of a round trip.
  *
- * What it holds: answers the store *found* — current-hash entries (a cached "task absent" too),
- * version → worker ids, worker entries. A store miss is never remembered: the Redis store answers
+ * What it holds: answers the store *found* — current-hash entries (a cached "task absent" too) and
+ * locked answers (worker, entry and queue of one version). A store miss is never remembered: the Redis store answers
  * null for a missing field and for a failed or timed-out read alike, and neither may turn into a
  * "not found" served from memory. Values are frozen once when stored and handed out as they are
  * (no clone per hit).
@@ -35,21 +35,18 @@ export interface InProcessStoreOptions {
   live?: boolean;
 }
 
-type WorkerTaskResult = { task: TaskEntry | null; queueId: string | null | undefined };
-
 interface Stored {
   environmentId: string;
-  value: TaskEntry | string | WorkerTaskResult;
+  value: TaskEntry | LockedTaskRead;
 }
 
 // Keys: environment id first (ours, never contains NUL), then a kind letter. A slug is caller input,
 // so where another caller-chosen part follows it, its length is spelled out to keep keys unambiguous.
 const currentKey = (environmentId: string, slug: string) => `${environmentId}\u0000c\u0000${slug}`;
-const versionKey = (environmentId: string, version: string) => `${environmentId}\u0000v\u0000${version}`;
-const workerKey = (environmentId: string, workerId: string, slug: string, queueName: string | undefined) =>
+const lockedKey = (environmentId: string, version: string, slug: string, queueName: string | undefined) =>
   queueName === undefined
-    ? `${environmentId}\u0000w\u0000${workerId}\u0000${slug}`
-    : `${environmentId}\u0000q\u0000${workerId}\u0000${slug.length}\u0000${slug}\u0000${queueName}`;
+    ? `${environmentId}\u0000l\u0000${version.length}\u0000${version}\u0000${slug}`
+    : `${environmentId}\u0000q\u0000${version.length}\u0000${version}\u0000${slug.length}\u0000${slug}\u0000${queueName}`;
 
 export class InProcessTaskMetadataStore implements TaskMetadataStore {
   private readonly store: TaskMetadataStore;
@@ -132,37 +129,21 @@ export class InProcessTaskMetadataStore implements TaskMetadataStore {
     return entry;
   }
 
-  async getWorkerIdForVersion(environmentId: string, version: string): Promise<string | null> {
-    const key = versionKey(environmentId, version);
+  async getLockedTask(environmentId: string, version: string, slug: string, queueName?: string): Promise<LockedTaskRead> {
+    const key = lockedKey(environmentId, version, slug, queueName);
     if (this.isLive) {
       const hit = this.entries.get(key);
       if (hit !== undefined) {
-        this.events.record("hit", "l1");
-        return hit.value as string;
-      }
-    }
-    this.events.record("miss", "l1");
-    const generation = this.generation;
-    const workerId = await this.store.getWorkerIdForVersion(environmentId, version);
-    if (workerId) this.remember(generation, environmentId, key, workerId);
-    return workerId;
-  }
-
-  async getWorkerTask(environmentId: string, workerId: string, slug: string, queueName?: string): Promise<WorkerTaskResult> {
-    const key = workerKey(environmentId, workerId, slug, queueName);
-    if (this.isLive) {
-      const hit = this.entries.get(key);
-      if (hit !== undefined) {
-        const result = hit.value as WorkerTaskResult;
+        const result = hit.value as LockedTaskRead;
         this.events.record(result.task!.found ? "hit" : "negative_hit", "l1");
         return result;
       }
     }
     this.events.record("miss", "l1");
     const generation = this.generation;
-    const result = await this.store.getWorkerTask(environmentId, workerId, slug, queueName);
-    // Only a complete answer: a null task or an unanswered queue lookup is a miss (or a failure).
-    if (result.task && (queueName === undefined || result.queueId)) {
+    const result = await this.store.getLockedTask(environmentId, version, slug, queueName);
+    // Only a complete answer: an unknown version, a null task or an unanswered queue lookup is a miss (or a failure).
+    if (result.workerId && result.task && (queueName === undefined || result.queueId)) {
       Object.freeze(result.task);
       this.remember(generation, environmentId, key, Object.freeze(result));
     }
@@ -206,21 +187,10 @@ export class InProcessTaskMetadataStore implements TaskMetadataStore {
     return written;
   }
 
-  backfillWorker(
-    environmentId: string,
-    workerId: string,
-    fill: { task?: { slug: string; entry: TaskEntry }; queue?: { name: string; id: string } },
-  ): Promise<boolean> {
-    // Nothing to drop (the read that missed here is why this fill happens) and worker entries are
-    // cached per (slug, queue) pair, which a fill of either half alone cannot build.
-    return this.store.backfillWorker(environmentId, workerId, fill);
-  }
-
-  async backfillVersion(environmentId: string, version: string, workerId: string): Promise<boolean> {
-    const generation = this.generation;
-    const written = await this.store.backfillVersion(environmentId, version, workerId);
-    if (written) this.remember(generation, environmentId, versionKey(environmentId, version), workerId);
-    return written;
+  backfillLocked(environmentId: string, version: string, workerId: string, fill: LockedFill): Promise<boolean> {
+    // Nothing to drop (the read that missed here is why this fill happens) and locked answers are
+    // cached per (version, slug, queue), which a fill of one half alone cannot build.
+    return this.store.backfillLocked(environmentId, version, workerId, fill);
   }
 
   // ---- bookkeeping -------------------------------------------------------------------------

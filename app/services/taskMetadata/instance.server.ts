@@ -72,11 +72,9 @@ function readsDisabled(store: TaskMetadataStore): TaskMetadataStore {
   const noop = new NoopTaskMetadataStore();
   return {
     getCurrentTask: () => noop.getCurrentTask(),
-    getWorkerIdForVersion: () => noop.getWorkerIdForVersion(),
-    getWorkerTask: () => noop.getWorkerTask(),
+    getLockedTask: () => noop.getLockedTask(),
     backfillCurrentTask: () => noop.backfillCurrentTask(),
-    backfillWorker: () => noop.backfillWorker(),
-    backfillVersion: () => noop.backfillVersion(),
+    backfillLocked: () => noop.backfillLocked(),
     replaceCurrent: (environmentId, snapshot) => store.replaceCurrent(environmentId, snapshot),
     clearCurrent: (environmentId) => store.clearCurrent(environmentId),
     replaceWorker: (environmentId, snapshot) => store.replaceWorker(environmentId, snapshot),

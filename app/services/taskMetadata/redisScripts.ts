@@ -12,55 +12,38 @@ import type { Cluster, Redis, Result } from "ioredis";
  */
 
 /**
- * KEYS: stagedTasks, stagedQueues, worker, queues, versions, current, owner
- * ARGV: expectedTasks, expectedQueues, workerId, version, workerTtlSeconds, withCurrent ("1"/"0"), currentTtlMs
- * Returns the number of task fields now in place. Fails with STAGING_INCOMPLETE (changing nothing
- * but dropping the staged keys) when the staged hashes do not hold the expected number of fields
- * (a staging write failed, or the staged keys expired).
+ * KEYS: stagedCurrent, stagedLocked, locked, current, owner
+ * ARGV: expectedCurrent, expectedLocked, workerId, workerTtlSeconds, withCurrent ("1"/"0"), currentTtlMs
+ * The staged locked hash holds the worker id, its tasks and its queue associations (cacheKeys.ts);
+ * the staged current hash (promotions only) the same tasks under their bare slugs. Returns the
+ * number of current-hash fields now in place. Fails with STAGING_INCOMPLETE (changing nothing but
+ * dropping the staged keys) when a staged hash does not hold the expected number of fields (a
+ * staging write failed, or the staged keys expired).
  */
 const COMMIT_REPLACE = `
-local expectedTasks = tonumber(ARGV[1])
-local expectedQueues = tonumber(ARGV[2])
-if redis.call('HLEN', KEYS[1]) ~= expectedTasks or redis.call('HLEN', KEYS[2]) ~= expectedQueues then
+local expectedCurrent = tonumber(ARGV[1])
+local withCurrent = ARGV[5] == '1'
+if redis.call('HLEN', KEYS[2]) ~= tonumber(ARGV[2]) or (withCurrent and redis.call('HLEN', KEYS[1]) ~= expectedCurrent) then
   redis.call('DEL', KEYS[1], KEYS[2])
   return redis.error_reply('STAGING_INCOMPLETE staged hashes do not hold the expected fields')
 end
 local workerId = ARGV[3]
-local version = ARGV[4]
-local workerTtl = tonumber(ARGV[5])
-local withCurrent = ARGV[6] == '1'
-local currentTtl = tonumber(ARGV[7])
-
-local function expireSeconds(key, ttl)
-  if ttl > 0 then redis.call('EXPIRE', key, ttl) else redis.call('PERSIST', key) end
-end
-
-if expectedTasks > 0 then
-  if withCurrent then
-    redis.call('COPY', KEYS[1], KEYS[6], 'REPLACE')
-    if currentTtl > 0 then redis.call('PEXPIRE', KEYS[6], currentTtl) else redis.call('PERSIST', KEYS[6]) end
-  end
-  redis.call('RENAME', KEYS[1], KEYS[3])
-  expireSeconds(KEYS[3], workerTtl)
-else
-  redis.call('DEL', KEYS[3])
-  if withCurrent then redis.call('DEL', KEYS[6]) end
-end
-
-if expectedQueues > 0 then
-  redis.call('RENAME', KEYS[2], KEYS[4])
-  expireSeconds(KEYS[4], workerTtl)
-else
-  redis.call('DEL', KEYS[4])
-end
-
-redis.call('HSET', KEYS[5], version, workerId)
-expireSeconds(KEYS[5], workerTtl)
+local workerTtl = tonumber(ARGV[4])
+local currentTtl = tonumber(ARGV[6])
 
 if withCurrent then
-  if currentTtl > 0 then redis.call('SET', KEYS[7], workerId, 'PX', currentTtl) else redis.call('SET', KEYS[7], workerId) end
+  if expectedCurrent > 0 then
+    redis.call('RENAME', KEYS[1], KEYS[4])
+    if currentTtl > 0 then redis.call('PEXPIRE', KEYS[4], currentTtl) else redis.call('PERSIST', KEYS[4]) end
+  else
+    redis.call('DEL', KEYS[4])
+  end
+  if currentTtl > 0 then redis.call('SET', KEYS[5], workerId, 'PX', currentTtl) else redis.call('SET', KEYS[5], workerId) end
 end
-return expectedTasks
+
+redis.call('RENAME', KEYS[2], KEYS[3])
+if workerTtl > 0 then redis.call('EXPIRE', KEYS[3], workerTtl) else redis.call('PERSIST', KEYS[3]) end
+return expectedCurrent
 `;
 
 /**
@@ -104,14 +87,20 @@ return 1
 `;
 
 /**
- * Upserts into a per-worker hash (worker, queues or versions) and slides its TTL.
- * KEYS: hash   ARGV: ttlSeconds, field1, value1, ...
+ * Upserts into a locked hash, guarded by its worker: written only when the hash belongs to the
+ * worker the back-filler read from Postgres, or holds no worker yet (then it becomes that worker's).
+ * Slides the hash's TTL.
+ * KEYS: locked   ARGV: workerId, ttlSeconds, field1, value1, ...
+ * Returns 1 when written, 0 when the hash belongs to another worker.
  */
-const BACKFILL_SLIDING = `
-for i = 2, #ARGV, 2 do
+const BACKFILL_LOCKED = `
+local owner = redis.call('HGET', KEYS[1], 'w')
+if owner and owner ~= ARGV[1] then return 0 end
+if not owner then redis.call('HSET', KEYS[1], 'w', ARGV[1]) end
+for i = 3, #ARGV, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
 end
-local ttl = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[2])
 if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
 return 1
 `;
@@ -119,17 +108,14 @@ return 1
 declare module "ioredis" {
   interface RedisCommander<Context> {
     tmCommitReplace(
-      stagedTasks: string,
-      stagedQueues: string,
-      worker: string,
-      queues: string,
-      versions: string,
+      stagedCurrent: string,
+      stagedLocked: string,
+      locked: string,
       current: string,
       owner: string,
-      expectedTasks: number,
-      expectedQueues: number,
+      expectedCurrent: number,
+      expectedLocked: number,
       workerId: string,
-      version: string,
       workerTtlSeconds: number,
       withCurrent: "1" | "0",
       currentTtlMs: number,
@@ -142,7 +128,7 @@ declare module "ioredis" {
       currentTtlMs: number,
       ...fieldsAndValues: string[]
     ): Result<number, Context>;
-    tmBackfillSliding(hash: string, ttlSeconds: number, ...fieldsAndValues: string[]): Result<number, Context>;
+    tmBackfillLocked(locked: string, workerId: string, ttlSeconds: number, ...fieldsAndValues: string[]): Result<number, Context>;
   }
 }
 
@@ -151,9 +137,9 @@ const registered = new WeakSet<object>();
 /** Defines the scripts on `client` once (idempotent per client). */
 export function defineTaskMetadataScripts(client: Redis | Cluster): void {
   if (registered.has(client)) return;
-  client.defineCommand("tmCommitReplace", { numberOfKeys: 7, lua: COMMIT_REPLACE });
+  client.defineCommand("tmCommitReplace", { numberOfKeys: 5, lua: COMMIT_REPLACE });
   client.defineCommand("tmClearCurrent", { numberOfKeys: 2, lua: CLEAR_CURRENT });
   client.defineCommand("tmBackfillCurrent", { numberOfKeys: 2, lua: BACKFILL_CURRENT });
-  client.defineCommand("tmBackfillSliding", { numberOfKeys: 1, lua: BACKFILL_SLIDING });
+  client.defineCommand("tmBackfillLocked", { numberOfKeys: 1, lua: BACKFILL_LOCKED });
   registered.add(client);
 }

@@ -1,6 +1,13 @@
 import { randomBytes } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
-import { environmentKeys, NO_CURRENT_WORKER, type EnvironmentKeys } from "~/domain/cacheKeys";
+import {
+  environmentKeys,
+  LOCKED_WORKER_FIELD,
+  lockedQueueField,
+  lockedTaskField,
+  NO_CURRENT_WORKER,
+  type EnvironmentKeys,
+} from "~/domain/cacheKeys";
 import { noopCacheEventSink, type CacheEventSink, type Keyspace } from "~/domain/cacheEvents";
 import { CircuitBreaker } from "~/domain/circuitBreaker";
 import {
@@ -15,7 +22,12 @@ import {
 } from "~/domain/taskMetadataEntry";
 import { FailOpen, RepeatedErrorLog, type Outcome } from "~/services/taskMetadata/failOpen.server";
 import { defineTaskMetadataScripts } from "~/services/taskMetadata/redisScripts";
-import { TaskMetadataCacheError, type TaskMetadataStore } from "~/services/taskMetadata/store.server";
+import {
+  TaskMetadataCacheError,
+  type LockedFill,
+  type LockedTaskRead,
+  type TaskMetadataStore,
+} from "~/services/taskMetadata/store.server";
 
 /**
  * The Redis tier of the trigger hot path (docs/architecture.md).
@@ -37,7 +49,7 @@ export interface RedisStoreOptions {
   prefix: string;
   /** TTL of the current hash and owner after each replace; 0 = no expiry. */
   currentTtlSeconds: number;
-  /** TTL of worker, queue and version hashes, sliding on each write; 0 = no expiry. */
+  /** TTL of the locked hashes (one per worker), sliding on each write; 0 = no expiry. */
   workerTtlSeconds: number;
   /** Upper bound of one read or back-fill; the caller then asks Postgres. */
   commandTimeoutMs: number;
@@ -116,48 +128,26 @@ export class RedisTaskMetadataStore implements TaskMetadataStore {
     return this.decodeRead("current", raw, decodeTaskEntry, { environmentId, slug, key: keys.current }, isAbsent);
   }
 
-  async getWorkerIdForVersion(environmentId: string, version: string): Promise<string | null> {
-    const keys = this.keys(environmentId);
-    const raw = await this.redis.read("getWorkerIdForVersion", "version", { environmentId, version }, (client) =>
-      client.hget(keys.versions, version),
+  async getLockedTask(environmentId: string, version: string, slug: string, queueName?: string): Promise<LockedTaskRead> {
+    const key = this.keys(environmentId).locked(version);
+    const context = { environmentId, version, slug, key };
+    // One HMGET of one hash (0055): the worker, the task and the override's queue association.
+    const raw = await this.redis.read("getLockedTask", "version", context, (client) =>
+      queueName === undefined
+        ? client.hmget(key, LOCKED_WORKER_FIELD, lockedTaskField(slug))
+        : client.hmget(key, LOCKED_WORKER_FIELD, lockedTaskField(slug), lockedQueueField(queueName)),
     );
-    return this.decodeRead("version", raw, decodeWorkerId, { environmentId, version, key: keys.versions });
-  }
-
-  async getWorkerTask(
-    environmentId: string,
-    workerId: string,
-    slug: string,
-    queueName?: string,
-  ): Promise<{ task: TaskEntry | null; queueId: string | null | undefined }> {
-    const keys = this.keys(environmentId);
-    const workerKey = keys.worker(workerId);
-    const context = { environmentId, workerId, slug };
-    if (queueName === undefined) {
-      const raw = await this.redis.read("getWorkerTask", "worker", context, (client) =>
-        client.hget(workerKey, slug),
-      );
-      return { task: this.decodeRead("worker", raw, decodeTaskEntry, { ...context, key: workerKey }, isAbsent), queueId: undefined };
-    }
-    const queuesKey = keys.queues(workerId);
-    // One round trip for both fields; both keys share the environment's slot.
-    const raw = await this.redis.read("getWorkerTask", "worker", context, async (client) => {
-      const results = await client.pipeline().hget(workerKey, slug).hget(queuesKey, queueName).exec();
-      if (!results) throw new TaskMetadataCacheError("pipeline returned no results");
-      return results.map(([error, value]) => {
-        if (error) throw error;
-        return value as string | null;
-      });
-    });
+    const asked = queueName === undefined ? undefined : null;
     if (!raw.ok) {
-      this.events.record("miss", "worker", 2);
-      return { task: null, queueId: null };
+      this.events.record("miss", "version");
+      return { workerId: null, task: null, queueId: asked };
     }
-    const [rawTask, rawQueue] = raw.value;
-    return {
-      task: this.decodeRead("worker", { ok: true, value: rawTask }, decodeTaskEntry, { ...context, key: workerKey }, isAbsent),
-      queueId: this.decodeRead("worker", { ok: true, value: rawQueue }, decodeQueueRef, { ...context, queueName, key: queuesKey }),
-    };
+    const [rawWorker, rawTask, rawQueue] = raw.value;
+    const workerId = this.decodeRead("version", { ok: true, value: rawWorker }, decodeWorkerId, context);
+    if (workerId === null) return { workerId: null, task: null, queueId: asked };
+    const task = this.decodeRead("worker", { ok: true, value: rawTask }, decodeTaskEntry, context, isAbsent);
+    const queueId = asked === null ? this.decodeRead("worker", { ok: true, value: rawQueue ?? null }, decodeQueueRef, context) : undefined;
+    return { workerId, task, queueId };
   }
 
   // ---- replaces ----------------------------------------------------------------------------
@@ -187,16 +177,15 @@ export class RedisTaskMetadataStore implements TaskMetadataStore {
   ): Promise<void> {
     const keys = this.keys(environmentId);
     const token = randomBytes(8).toString("hex");
-    const stagedTasks = keys.staging(`${token}:tasks`);
-    const stagedQueues = keys.staging(`${token}:queues`);
-    const taskFields = snapshot.tasks.map(({ slug, entry }) => [slug, encodeTaskEntry(entry)] as const);
-    const queueFields = snapshot.queues.map(({ name, id }) => [name, encodeQueueRef(id)] as const);
-    const expectedTasks = new Set(taskFields.map(([slug]) => slug)).size;
-    const expectedQueues = new Set(queueFields.map(([name]) => name)).size;
+    const stagedCurrent = keys.staging(`${token}:current`);
+    const stagedLocked = keys.staging(`${token}:locked`);
+    const { currentFields, lockedFields } = stagedFields(snapshot);
+    const staging: [string, string[][]][] = [[stagedLocked, lockedFields]];
+    if (withCurrent) staging.push([stagedCurrent, currentFields]);
 
-    const outcome = await this.redis.write(operation, withCurrent ? "current" : "worker", { environmentId, workerId: snapshot.workerId, tasks: expectedTasks }, async (client) => {
+    const outcome = await this.redis.write(operation, withCurrent ? "current" : "worker", { environmentId, workerId: snapshot.workerId, tasks: currentFields.length }, async (client) => {
       const pipeline = client.pipeline();
-      for (const [key, fields] of [[stagedTasks, taskFields], [stagedQueues, queueFields]] as const) {
+      for (const [key, fields] of staging) {
         for (let i = 0; i < fields.length; i += this.stagingChunkSize) {
           pipeline.hset(key, ...fields.slice(i, i + this.stagingChunkSize).flat());
         }
@@ -204,17 +193,14 @@ export class RedisTaskMetadataStore implements TaskMetadataStore {
         pipeline.pexpire(key, Math.max(60_000, this.writeTimeoutMs * 2));
       }
       pipeline.tmCommitReplace(
-        stagedTasks,
-        stagedQueues,
-        keys.worker(snapshot.workerId),
-        keys.queues(snapshot.workerId),
-        keys.versions,
+        stagedCurrent,
+        stagedLocked,
+        keys.locked(snapshot.version),
         keys.current,
         keys.owner,
-        expectedTasks,
-        expectedQueues,
+        currentFields.length,
+        lockedFields.length,
         snapshot.workerId,
-        snapshot.version,
         this.workerTtlSeconds,
         withCurrent ? "1" : "0",
         this.currentTtlMs,
@@ -255,39 +241,17 @@ export class RedisTaskMetadataStore implements TaskMetadataStore {
     return written;
   }
 
-  async backfillWorker(
-    environmentId: string,
-    workerId: string,
-    fill: { task?: { slug: string; entry: TaskEntry }; queue?: { name: string; id: string } },
-  ): Promise<boolean> {
-    const keys = this.keys(environmentId);
-    const context = { environmentId, workerId };
-    const writes: Promise<Outcome<number>>[] = [];
-    if (fill.task) {
-      const { slug, entry } = fill.task;
-      writes.push(this.redis.read("backfillWorker", "worker", context, (client) =>
-        client.tmBackfillSliding(keys.worker(workerId), this.workerTtlSeconds, slug, encodeTaskEntry(entry)),
-      ));
-    }
-    if (fill.queue) {
-      const { name, id } = fill.queue;
-      writes.push(this.redis.read("backfillWorker", "worker", context, (client) =>
-        client.tmBackfillSliding(keys.queues(workerId), this.workerTtlSeconds, name, encodeQueueRef(id)),
-      ));
-    }
-    const outcomes = await Promise.all(writes);
-    const written = outcomes.filter((o) => o.ok).length;
-    if (written) this.events.record("backfill", "worker", written);
-    return written === outcomes.length;
-  }
-
-  async backfillVersion(environmentId: string, version: string, workerId: string): Promise<boolean> {
-    const keys = this.keys(environmentId);
-    const outcome = await this.redis.read("backfillVersion", "version", { environmentId, version }, (client) =>
-      client.tmBackfillSliding(keys.versions, this.workerTtlSeconds, version, workerId),
+  async backfillLocked(environmentId: string, version: string, workerId: string, fill: LockedFill): Promise<boolean> {
+    const key = this.keys(environmentId).locked(version);
+    const fields: string[] = [];
+    if (fill.task) fields.push(lockedTaskField(fill.task.slug), encodeTaskEntry(fill.task.entry));
+    if (fill.queue) fields.push(lockedQueueField(fill.queue.name), encodeQueueRef(fill.queue.id));
+    const outcome = await this.redis.read("backfillLocked", "worker", { environmentId, version, workerId }, (client) =>
+      client.tmBackfillLocked(key, workerId, this.workerTtlSeconds, ...fields),
     );
-    if (outcome.ok) this.events.record("backfill", "version");
-    return outcome.ok;
+    const written = outcome.ok && outcome.value === 1;
+    if (written) this.events.record("backfill", "worker");
+    return written;
   }
 
   private readonly decodedValues = new WeakMap<object, Map<string, unknown>>();
@@ -335,4 +299,20 @@ export class RedisTaskMetadataStore implements TaskMetadataStore {
     this.events.record(isNegative(decoded.value) ? "negative_hit" : "hit", keyspace);
     return decoded.value;
   }
+}
+
+/**
+ * The fields a replace stages, each set deduplicated (a later duplicate wins, as HSET would): the
+ * current hash's bare slugs, and the locked hash's worker id, prefixed slugs and queue names.
+ */
+function stagedFields(snapshot: WorkerMetadataSnapshot): { currentFields: string[][]; lockedFields: string[][] } {
+  const tasks = new Map(snapshot.tasks.map(({ slug, entry }) => [slug, encodeTaskEntry(entry)]));
+  const queues = new Map(snapshot.queues.map(({ name, id }) => [name, encodeQueueRef(id)]));
+  const currentFields = [...tasks].map(([slug, value]) => [slug, value]);
+  const lockedFields = [
+    [LOCKED_WORKER_FIELD, snapshot.workerId],
+    ...[...tasks].map(([slug, value]) => [lockedTaskField(slug), value]),
+    ...[...queues].map(([name, value]) => [lockedQueueField(name), value]),
+  ];
+  return { currentFields, lockedFields };
 }

@@ -239,35 +239,33 @@ interface LockedArgs {
 }
 
 /**
- * Locked: version → worker from the versions hash, then the task (and the override's queue
- * association) from that worker's hashes. Whatever missed is read from Postgres in one statement
- * (by the cached worker id, the hint, when the version was known) and back-filled; a worker's
- * tasks never change after registration, so "absent" is cached too. Only found versions are
- * cached: a version registered a moment later must not stay "unknown".
+ * Locked: the worker, the task and the override's queue association from the version's locked
+ * hash, in one read (docs/decisions/0055-locked-hash-by-version.md). Whatever missed is read from
+ * Postgres in one statement (by the cached worker id, the hint, when the version was known) and
+ * back-filled; a worker's tasks never change after registration, so "absent" is cached too. Only
+ * found versions are cached: a version registered a moment later must not stay "unknown".
  */
 function lockedTaskLookup(io: LookupIo): Lookup<LockedArgs, LockedAnswer, LockedLookup | null, string> {
   return {
     key: ({ environmentId, version, slug, queueName }) => `${environmentId}\0${version}\0${slug}\0${queueName ?? ""}`,
     context: ({ environmentId, version, slug }) => ({ environmentId, version, slug }),
     fromCache: async ({ environmentId, version, slug, queueName }) => {
-      const workerId = await io.cache.getWorkerIdForVersion(environmentId, version);
+      const cached = await io.cache.getLockedTask(environmentId, version, slug, queueName);
+      const { workerId, task } = cached;
       if (!workerId) return null;
-      const cached = await io.cache.getWorkerTask(environmentId, workerId, slug, queueName);
       const queueMissed = queueName !== undefined && !cached.queueId;
-      if (!cached.task || queueMissed) return new CacheMiss(workerId);
-      return { workerId, entry: cached.task, queueId: cached.queueId ?? null };
+      if (!task || queueMissed) return new CacheMiss(workerId);
+      return { workerId, entry: task, queueId: cached.queueId ?? null };
     },
     fromSource: ({ environmentId, version, slug, queueName }, cachedWorkerId) =>
       io.source.findLockedTask(environmentId, cachedWorkerId ? { id: cachedWorkerId } : { version }, slug, queueName),
-    backfill: ({ environmentId, version, slug, queueName }, found, cachedWorkerId) =>
+    backfill: ({ environmentId, version, slug, queueName }, found) =>
       found &&
-      (async () => {
-        if (!cachedWorkerId) await io.cache.backfillVersion(environmentId, version, found.workerId);
-        return io.cache.backfillWorker(environmentId, found.workerId, {
+      (() =>
+        io.cache.backfillLocked(environmentId, version, found.workerId, {
           task: { slug, entry: found.entry },
           queue: queueName !== undefined && found.overrideQueueId ? { name: queueName, id: found.overrideQueueId } : undefined,
-        });
-      }),
+        })),
   };
 }
 

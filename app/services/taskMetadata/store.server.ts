@@ -8,34 +8,36 @@ import type { TaskEntry, WorkerMetadataSnapshot } from "~/domain/taskMetadataEnt
 export interface TaskMetadataStore {
   /** The entry of `slug` for the environment's current worker; null on a miss. */
   getCurrentTask(environmentId: string, slug: string): Promise<TaskEntry | null>;
-  /** The worker id registered as `version`; null on a miss. */
-  getWorkerIdForVersion(environmentId: string, version: string): Promise<string | null>;
   /**
-   * The entry of `slug` on one worker and, when `queueName` is given, the id of that queue if the
-   * worker's tasks use it. `queueId` is null on a miss and undefined when not asked for.
+   * A locked caller's lookup, in one read: the worker registered as `version`, the entry of `slug`
+   * on it and, when `queueName` is given, the id of that queue if the worker's tasks use it.
    */
-  getWorkerTask(
-    environmentId: string,
-    workerId: string,
-    slug: string,
-    queueName?: string,
-  ): Promise<{ task: TaskEntry | null; queueId: string | null | undefined }>;
+  getLockedTask(environmentId: string, version: string, slug: string, queueName?: string): Promise<LockedTaskRead>;
 
   /** Promotion / dev registration: current hash, the worker's hashes, owner and version, atomically. Throws on failure. */
   replaceCurrent(environmentId: string, snapshot: WorkerMetadataSnapshot): Promise<void>;
   /** The environment has no current worker any more (or never had one). Throws on failure. */
   clearCurrent(environmentId: string): Promise<void>;
-  /** Non-dev registration: one worker's hashes and its version. Throws on failure. */
+  /** Non-dev registration: one worker's locked hash. Throws on failure. */
   replaceWorker(environmentId: string, snapshot: WorkerMetadataSnapshot): Promise<void>;
 
   /** Writes one current-hash field if the owner is still `ownerWorkerId` (null = no current worker). */
   backfillCurrentTask(environmentId: string, ownerWorkerId: string | null, slug: string, entry: TaskEntry): Promise<boolean>;
-  backfillWorker(
-    environmentId: string,
-    workerId: string,
-    fill: { task?: { slug: string; entry: TaskEntry }; queue?: { name: string; id: string } },
-  ): Promise<boolean>;
-  backfillVersion(environmentId: string, version: string, workerId: string): Promise<boolean>;
+  /** Writes into the locked hash of `version` if it belongs to `workerId` (or to no worker yet). */
+  backfillLocked(environmentId: string, version: string, workerId: string, fill: LockedFill): Promise<boolean>;
+}
+
+export interface LockedTaskRead {
+  /** Null on a miss of the version itself (then `task` is null too). */
+  workerId: string | null;
+  task: TaskEntry | null;
+  /** Null on a miss, undefined when no queue was asked for. */
+  queueId: string | null | undefined;
+}
+
+export interface LockedFill {
+  task?: { slug: string; entry: TaskEntry };
+  queue?: { name: string; id: string };
 }
 
 /** A replace or clear that did not reach the cache: its caller must repair the committed change. */
@@ -51,11 +53,8 @@ export class NoopTaskMetadataStore implements TaskMetadataStore {
   async getCurrentTask() {
     return null;
   }
-  async getWorkerIdForVersion() {
-    return null;
-  }
-  async getWorkerTask() {
-    return { task: null, queueId: null };
+  async getLockedTask(): Promise<LockedTaskRead> {
+    return { workerId: null, task: null, queueId: null };
   }
   async replaceCurrent() {}
   async clearCurrent() {}
@@ -63,10 +62,7 @@ export class NoopTaskMetadataStore implements TaskMetadataStore {
   async backfillCurrentTask() {
     return false;
   }
-  async backfillWorker() {
-    return false;
-  }
-  async backfillVersion() {
+  async backfillLocked() {
     return false;
   }
 }

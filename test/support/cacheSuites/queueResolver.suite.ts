@@ -132,11 +132,11 @@ export function queueResolverSuite(backend: () => CacheTestBackend, { scope = "a
       });
     });
 
-    it("locked triggers read the worker hash, unlocked triggers the current hash", async () => {
+    it("locked triggers read the version's locked hash, unlocked triggers the current hash", async () => {
       const v1 = await register(project.prod.id, "1.0.0");
       await register(project.prod.id, "2.0.0");
       const keys = environmentKeys(prefix, project.prod.id);
-      await admin.hset(keys.worker(v1.workerId), "send-email", JSON.stringify({ v: 1, k: "STANDARD", q: "qid-worker", n: "from-worker-hash" }));
+      await admin.hset(keys.locked("1.0.0"), "t:send-email", JSON.stringify({ v: 1, k: "STANDARD", q: "qid-worker", n: "from-worker-hash" }));
       await admin.hset(keys.current, "send-email", JSON.stringify({ v: 1, k: "STANDARD", q: "qid-current", n: "from-current-hash" }));
 
       const locked = await resolver.resolve({ environment: prodEnv(), taskSlug: "send-email", lockToVersion: "1.0.0" });
@@ -149,14 +149,15 @@ export function queueResolverSuite(backend: () => CacheTestBackend, { scope = "a
       const v1 = await register(project.prod.id, "1.0.0", TASKS, false);
       const keys = environmentKeys(prefix, project.prod.id);
       await clearEnvironmentKeys(project.prod.id);
-      expect(await admin.exists(keys.current, keys.worker(v1.workerId), keys.owner)).toBe(0);
+      expect(await admin.exists(keys.current, keys.locked("1.0.0"), keys.owner)).toBe(0);
 
       await workers.promoteVersion({ environmentId: project.prod.id, version: "1.0.0" });
       expect((await admin.hkeys(keys.current)).sort()).toEqual(TASKS.map((t) => t.slug).sort());
-      expect((await admin.hkeys(keys.worker(v1.workerId))).sort()).toEqual(TASKS.map((t) => t.slug).sort());
       expect(await admin.get(keys.owner)).toBe(v1.workerId);
-      expect(await admin.hget(keys.versions, "1.0.0")).toBe(v1.workerId);
-      expect((await admin.hkeys(keys.queues(v1.workerId))).sort()).toEqual(["agents", "cron", "emails"]);
+      const locked = await admin.hkeys(keys.locked("1.0.0"));
+      expect(locked.filter((f) => f.startsWith("t:")).sort()).toEqual(TASKS.map((t) => `t:${t.slug}`).sort());
+      expect(locked.filter((f) => f.startsWith("q:")).sort()).toEqual(["q:agents", "q:cron", "q:emails"]);
+      expect(await admin.hget(keys.locked("1.0.0"), "w")).toBe(v1.workerId);
     });
   });
 
@@ -387,7 +388,8 @@ export function queueResolverSuite(backend: () => CacheTestBackend, { scope = "a
       await register(project.prod.id, "1.0.0");
       const empty = await register(project.prod.id, "2.0.0", []);
       const keys = environmentKeys(prefix, project.prod.id);
-      expect(await admin.exists(keys.current, keys.worker(empty.workerId))).toBe(0);
+      expect(await admin.exists(keys.current)).toBe(0);
+      expect(await admin.hgetall(keys.locked("2.0.0"))).toEqual({ w: empty.workerId });
       expect(await admin.get(keys.owner)).toBe(empty.workerId);
       expect(await resolver.resolve({ environment: prodEnv(), taskSlug: "send-email" })).toMatchObject({ queueName: "task/send-email", taskFound: false, source: "database" });
       await runBackfills();

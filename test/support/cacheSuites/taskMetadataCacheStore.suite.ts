@@ -60,22 +60,25 @@ export function taskMetadataCacheStoreSuite(backend: () => CacheTestBackend, env
   });
 
   describe("replaces", () => {
-    it("replaceCurrent writes current, worker, queues, owner and version atomically with their TTLs", async () => {
+    it("replaceCurrent writes current, owner and the version's locked hash atomically with their TTLs", async () => {
       await cache.replaceCurrent(env, snapshot("w1", "1.0.0", 3));
       expect(await admin.hlen(keys.current)).toBe(3);
-      expect(await admin.hlen(keys.worker("w1"))).toBe(3);
-      expect(await admin.hgetall(keys.current)).toEqual(await admin.hgetall(keys.worker("w1")));
+      // The locked hash: the worker, its 3 tasks and its 3 queues.
+      expect(await admin.hlen(keys.locked("1.0.0"))).toBe(7);
+      expect(await admin.hget(keys.locked("1.0.0"), "w")).toBe("w1");
+      const current = await admin.hgetall(keys.current);
+      for (const [slug, value] of Object.entries(current)) expect(await admin.hget(keys.locked("1.0.0"), `t:${slug}`)).toBe(value);
       expect(await admin.get(keys.owner)).toBe("w1");
-      expect(await admin.hget(keys.versions, "1.0.0")).toBe("w1");
-      expect(await admin.hget(keys.queues("w1"), "w1-q1")).toBe('{"v":1,"q":"id-w1-q1"}');
+      expect(await admin.hget(keys.locked("1.0.0"), "q:w1-q1")).toBe('{"v":1,"q":"id-w1-q1"}');
+      // The layout before 0055 is not written any more.
+      expect(await admin.exists(keys.versions, keys.worker("w1"), keys.queues("w1"))).toBe(0);
       expect(decodeTaskEntry((await admin.hget(keys.current, "task-1"))!)).toEqual({ ok: true, value: entry("w1-q1") });
 
       const currentTtl = await admin.ttl(keys.current);
       expect(currentTtl).toBeGreaterThan(DAY - 10);
       expect(currentTtl).toBeLessThanOrEqual(DAY);
       expect(await admin.ttl(keys.owner)).toBeGreaterThan(DAY - 10);
-      expect(await admin.ttl(keys.worker("w1"))).toBeGreaterThan(30 * DAY - 10);
-      expect(await admin.ttl(keys.versions)).toBeGreaterThan(30 * DAY - 10);
+      expect(await admin.ttl(keys.locked("1.0.0"))).toBeGreaterThan(30 * DAY - 10);
       // No staging key is left behind.
       expect(await backend().scanKeys(`${keys.staging("")}*`)).toEqual([]);
     });
@@ -88,22 +91,24 @@ export function taskMetadataCacheStoreSuite(backend: () => CacheTestBackend, env
       expect((await admin.hkeys(keys.current)).sort()).toEqual(["task-0", "task-1"]);
       expect(await admin.get(keys.owner)).toBe("w2");
       // The old worker's own hash stays for version-locked triggers.
-      expect(await admin.hlen(keys.worker("w1"))).toBe(5);
+      expect(await admin.hget(keys.locked("1"), "w")).toBe("w1");
+      expect(await admin.hlen(keys.locked("1"))).toBe(1 + 5 + 5);
     });
 
-    it("replaceWorker writes only that worker's hashes and version, never current or owner", async () => {
+    it("replaceWorker writes only that version's locked hash, never current or owner", async () => {
       await cache.replaceCurrent(env, snapshot("w1", "1", 2));
       await cache.replaceWorker(env, snapshot("w2", "2", 4));
-      expect(await admin.hlen(keys.worker("w2"))).toBe(4);
-      expect(await admin.hget(keys.versions, "2")).toBe("w2");
+      expect(await admin.hlen(keys.locked("2"))).toBe(1 + 4 + 4);
+      expect(await admin.hget(keys.locked("2"), "w")).toBe("w2");
       expect(await admin.get(keys.owner)).toBe("w1");
       expect(await admin.hlen(keys.current)).toBe(2);
     });
 
-    it("zero tasks clears both the current and the worker hash, and the owner moves", async () => {
+    it("zero tasks clears the current hash and leaves the locked hash with the worker alone, and the owner moves", async () => {
       await cache.replaceCurrent(env, snapshot("w1", "1", 4));
       await cache.replaceCurrent(env, snapshot("w1", "1", 0));
-      expect(await admin.exists(keys.current, keys.worker("w1"), keys.queues("w1"))).toBe(0);
+      expect(await admin.exists(keys.current)).toBe(0);
+      expect(await admin.hgetall(keys.locked("1"))).toEqual({ w: "w1" });
       expect(await admin.get(keys.owner)).toBe("w1");
 
       await cache.replaceCurrent(env, snapshot("w2", "2", 3));
@@ -126,22 +131,22 @@ export function taskMetadataCacheStoreSuite(backend: () => CacheTestBackend, env
       await forever.replaceCurrent(env, snapshot("w1", "1", 2));
       expect(await admin.ttl(keys.current)).toBe(-1);
       expect(await admin.ttl(keys.owner)).toBe(-1);
-      expect(await admin.ttl(keys.worker("w1"))).toBe(-1);
-      expect(await admin.ttl(keys.versions)).toBe(-1);
+      expect(await admin.ttl(keys.locked("1"))).toBe(-1);
     });
 
     it("the commit refuses a staging that does not hold the expected fields, changing nothing", async () => {
       await cache.replaceCurrent(env, snapshot("w1", "1", 3));
       defineTaskMetadataScripts(admin);
-      const staged = keys.staging("manual:tasks");
-      const stagedQueues = keys.staging("manual:queues");
+      const staged = keys.staging("manual:current");
+      const stagedLocked = keys.staging("manual:locked");
       await admin.hset(staged, "task-0", encodeTaskEntry(entry("x")));
+      await admin.hset(stagedLocked, "w", "w2", "t:task-0", encodeTaskEntry(entry("x")));
       await expect(
-        admin.tmCommitReplace(staged, stagedQueues, keys.worker("w2"), keys.queues("w2"), keys.versions, keys.current, keys.owner, 2, 0, "w2", "2", 100, "1", 100_000),
+        admin.tmCommitReplace(staged, stagedLocked, keys.locked("2"), keys.current, keys.owner, 2, 3, "w2", 100, "1", 100_000),
       ).rejects.toThrow(/STAGING_INCOMPLETE/);
       expect(await admin.get(keys.owner)).toBe("w1");
       expect(await admin.hlen(keys.current)).toBe(3);
-      expect(await admin.exists(staged, keys.worker("w2"))).toBe(0);
+      expect(await admin.exists(staged, stagedLocked, keys.locked("2"))).toBe(0);
     });
 
     it("a 10,000-task worker replaces atomically: a concurrent reader never sees an empty or partial hash", async () => {
@@ -177,8 +182,8 @@ export function taskMetadataCacheStoreSuite(backend: () => CacheTestBackend, env
       expect(seen.get("big1")).toBeGreaterThan(0);
       expect(seen.get("big2")).toBeGreaterThan(0);
       expect(await admin.hlen(keys.current)).toBe(10_000);
-      expect(await admin.hlen(keys.worker("big1"))).toBe(10_000);
-      expect(await admin.hlen(keys.worker("big2"))).toBe(10_001);
+      expect(await admin.hlen(keys.locked("1"))).toBe(1 + 10_000 + 7);
+      expect(await admin.hlen(keys.locked("2"))).toBe(1 + 10_001 + 7);
     });
   });
 
@@ -216,18 +221,22 @@ export function taskMetadataCacheStoreSuite(backend: () => CacheTestBackend, env
       expect(await admin.ttl(keys.current)).toBeGreaterThan(DAY - 10);
     });
 
-    it("worker, queue and version back-fills slide their TTL", async () => {
+    it("locked back-fills slide the hash's TTL, and a version unknown to the cache starts a hash of its worker", async () => {
       await cache.replaceWorker(env, snapshot("w1", "1", 1));
-      await admin.expire(keys.worker("w1"), 100);
-      await admin.expire(keys.versions, 100);
-      await cache.backfillWorker(env, "w1", { task: { slug: "task-3", entry: { found: false } }, queue: { name: "extra", id: "qx" } });
-      await cache.backfillVersion(env, "0.9", "w0");
-      expect(await admin.ttl(keys.worker("w1"))).toBeGreaterThan(30 * DAY - 10);
-      expect(await admin.ttl(keys.queues("w1"))).toBeGreaterThan(30 * DAY - 10);
-      expect(await admin.ttl(keys.versions)).toBeGreaterThan(30 * DAY - 10);
-      const read = await cache.getWorkerTask(env, "w1", "task-3", "extra");
-      expect(read).toEqual({ task: { found: false }, queueId: "qx" });
-      expect(await cache.getWorkerIdForVersion(env, "0.9")).toBe("w0");
+      await admin.expire(keys.locked("1"), 100);
+      expect(await cache.backfillLocked(env, "1", "w1", { task: { slug: "task-3", entry: { found: false } }, queue: { name: "extra", id: "qx" } })).toBe(true);
+      expect(await cache.backfillLocked(env, "0.9", "w0", { task: { slug: "task-0", entry: entry("a") } })).toBe(true);
+      expect(await admin.ttl(keys.locked("1"))).toBeGreaterThan(30 * DAY - 10);
+      expect(await admin.ttl(keys.locked("0.9"))).toBeGreaterThan(30 * DAY - 10);
+      expect(await cache.getLockedTask(env, "1", "task-3", "extra")).toEqual({ workerId: "w1", task: { found: false }, queueId: "qx" });
+      expect(await cache.getLockedTask(env, "0.9", "task-0")).toEqual({ workerId: "w0", task: entry("a"), queueId: undefined });
+    });
+
+    it("a locked back-fill is refused when the version's hash belongs to another worker", async () => {
+      await cache.replaceWorker(env, snapshot("w1", "1", 1));
+      expect(await cache.backfillLocked(env, "1", "w-other", { task: { slug: "task-9", entry: entry("stale") } })).toBe(false);
+      expect(await admin.hexists(keys.locked("1"), "t:task-9")).toBe(0);
+      expect(await admin.hget(keys.locked("1"), "w")).toBe("w1");
     });
   });
 
@@ -246,19 +255,23 @@ export function taskMetadataCacheStoreSuite(backend: () => CacheTestBackend, env
     it("a corrupt entry is a miss, logged and counted as a decode error", async () => {
       await cache.replaceCurrent(env, snapshot("w1", "1", 1));
       await admin.hset(keys.current, "task-0", "{not json");
-      await admin.hset(keys.versions, "bad", "has space");
+      await admin.hset(keys.locked("bad"), "w", "has space", "t:task-0", encodeTaskEntry(entry("x")));
       expect(await cache.getCurrentTask(env, "task-0")).toBeNull();
-      expect(await cache.getWorkerIdForVersion(env, "bad")).toBeNull();
+      expect(await cache.getLockedTask(env, "bad", "task-0")).toEqual({ workerId: null, task: null, queueId: undefined });
       expect(events.count("decode_error", "current")).toBe(1);
       expect(events.count("decode_error", "version")).toBe(1);
       expect(events.count("miss")).toBe(2);
     });
 
-    it("a locked read gets the task and the queue association in one call", async () => {
+    it("a locked read gets the worker, the task and the queue association in one call", async () => {
       await cache.replaceWorker(env, snapshot("w1", "1", 3));
-      expect(await cache.getWorkerTask(env, "w1", "task-2", "w1-q2")).toEqual({ task: entry("w1-q2"), queueId: "id-w1-q2" });
-      expect(await cache.getWorkerTask(env, "w1", "task-2", "nope")).toEqual({ task: entry("w1-q2"), queueId: null });
-      expect(await cache.getWorkerTask(env, "w1", "task-2")).toEqual({ task: entry("w1-q2"), queueId: undefined });
+      expect(await cache.getLockedTask(env, "1", "task-2", "w1-q2")).toEqual({ workerId: "w1", task: entry("w1-q2"), queueId: "id-w1-q2" });
+      expect(await cache.getLockedTask(env, "1", "task-2", "nope")).toEqual({ workerId: "w1", task: entry("w1-q2"), queueId: null });
+      expect(await cache.getLockedTask(env, "1", "task-2")).toEqual({ workerId: "w1", task: entry("w1-q2"), queueId: undefined });
+      expect(await cache.getLockedTask(env, "1", "task-9")).toEqual({ workerId: "w1", task: null, queueId: undefined });
+      expect(await cache.getLockedTask(env, "2", "task-2", "w1-q2")).toEqual({ workerId: null, task: null, queueId: null });
+      // A slug or queue name that looks like another field is only ever read under its own prefix.
+      expect(await cache.getLockedTask(env, "1", "w")).toMatchObject({ workerId: "w1", task: null });
     });
   });
 }
