@@ -7,6 +7,7 @@ import {
   SpanStatusCode,
   trace,
   type Attributes,
+  type ProxyTracerProvider,
   type AttributeValue,
   type Span,
   type TextMapGetter,
@@ -82,7 +83,8 @@ function createSampler(classes: SamplerClasses, config: TracingConfig) {
 /** Exports what is buffered (tests). */
 export async function flushTracing(): Promise<void> {
   if (!sdk) return;
-  const provider = trace.getTracerProvider() as { forceFlush?: () => Promise<void> };
+  // The API hands out a proxy; the SDK's provider behind it has forceFlush.
+  const provider = (trace.getTracerProvider() as ProxyTracerProvider).getDelegate() as { forceFlush?: () => Promise<void> };
   await provider.forceFlush?.();
 }
 
