@@ -147,9 +147,12 @@ export interface SpanOptions<T> {
   onResult?: (span: Span, result: T) => void;
 }
 
-/** `work` inside a child span of the active one. */
+/**
+ * `work` inside a child span of the active one. Without a recording parent (outside a request, or
+ * in a request the sampler dropped) it is a direct call: an unsampled trigger pays for no children.
+ */
 export function inSpan<T>(name: string, options: SpanOptions<T>, work: () => Promise<T>): Promise<T> {
-  if (!enabled) return work();
+  if (!enabled || !trace.getActiveSpan()?.isRecording()) return work();
   return tracer().startActiveSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes }, (span) =>
     endWith(span, work(), options.onResult),
   );
@@ -189,7 +192,10 @@ export function inServerSpan<T extends { status: number }>(request: ServerReques
   if (!enabled) return work();
   const parent = propagation.extract(ROOT_CONTEXT, request, headerGetter);
   const attributes: Attributes = { "http.request.method": request.method, "url.path": request.path, [ATTR.lane]: lane };
-  return tracer().startActiveSpan(request.method, { kind: SpanKind.SERVER, attributes }, parent, (span) =>
+  const span = tracer().startSpan(request.method, { kind: SpanKind.SERVER, attributes }, parent);
+  // Not sampled: no active span, so nothing below records, links or sets attributes.
+  if (!span.isRecording()) return work();
+  return context.with(trace.setSpan(parent, span), () =>
     endWith(span, work(), (done, response) => {
       done.setAttribute("http.response.status_code", response.status);
       if (response.status >= 500) done.setStatus({ code: SpanStatusCode.ERROR });

@@ -11,11 +11,16 @@ import type { SpanOptions } from "~/services/tracing.server";
  * (`hotpath.cache.tier`, `hotpath.cache.negative`, `hotpath.cache.breaker`: docs/operations.md).
  */
 
+const resolveOptions = (locked: boolean): SpanOptions<ResolvedTask> => ({
+  attributes: { [ATTR.taskLocked]: locked, [ATTR.cacheBreaker]: "closed", [ATTR.cacheNegative]: false },
+  onResult: (span, resolved) => span.setAttribute(ATTR.cacheHit, resolved.source === "cache"),
+});
+const RESOLVE_UNLOCKED = resolveOptions(false);
+const RESOLVE_LOCKED = resolveOptions(true);
+
+/** Built once: a trigger with tracing off allocates nothing here. */
 export function resolveSpan(locked: boolean): SpanOptions<ResolvedTask> {
-  return {
-    attributes: { [ATTR.taskLocked]: locked, [ATTR.cacheBreaker]: "closed", [ATTR.cacheNegative]: false },
-    onResult: (span, resolved) => span.setAttribute(ATTR.cacheHit, resolved.source === "cache"),
-  };
+  return locked ? RESOLVE_LOCKED : RESOLVE_UNLOCKED;
 }
 
 let insertAttributes: Attributes | undefined;
