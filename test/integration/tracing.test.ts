@@ -142,6 +142,8 @@ describe("tracing a trigger", () => {
     const trace = await traceOf(tp.traceId, [SERVER, ...CHILDREN]);
     const resolve = trace["hotpath.resolve"];
     expect(resolve.attributes).toMatchObject({ "hotpath.cache.tier": "primary", "hotpath.cache.hit": false });
+    await sleep(100); // the back-fill runs after the answer
+    await tracing.flushTracing();
     const spans = await receiver.waitFor((all) => all.some((s) => s.name === "hotpath.cache.backfill" && s.links.some((l) => l.spanId === resolve.spanId)));
     const backfill = spans.find((s) => s.name === "hotpath.cache.backfill" && s.links.some((l) => l.spanId === resolve.spanId))!;
     expect(backfill.traceId).not.toBe(tp.traceId);
@@ -222,6 +224,27 @@ describe("tracing a trigger", () => {
     expect(logged[0]).toMatchObject({ level: "warn", trace_id: first.traceId });
     expect(logged[0].span_id).toMatch(/^[0-9a-f]{16}$/);
     await cacheRedis.restart();
+  });
+
+  it("exemplars: the resolve histogram carries the trace id of a sampled resolve in OpenMetrics only; labels unchanged", async () => {
+    const { MetricsRecorder } = await import("~/services/metrics.server");
+    const { Registry } = await import("prom-client");
+    const recorder = new MetricsRecorder({ registry: new Registry(), flushIntervalMs: 60_000 });
+    let traceId = "";
+    await tracing.inLinkedSpan("test", {}, async () => {
+      traceId = tracing.sampledTraceId()!;
+      recorder.observeResolve("cache", 0.3);
+    });
+    recorder.record("hit", "l1");
+    const open = await recorder.render(true);
+    expect(open.contentType).toContain("application/openmetrics-text");
+    expect(open.body).toMatch(new RegExp(`hotpath_resolve_duration_seconds_bucket\\{le="0\\.0005",source="cache"\\} 1 # \\{trace_id="${traceId}"\\} 0\\.0003 \\d+`));
+    expect(open.body.trimEnd().endsWith("# EOF")).toBe(true);
+    const plain = await recorder.render();
+    expect(plain.body).not.toContain("trace_id");
+    // Rendering OpenMetrics did not rename the registry's own counters.
+    expect(plain.body).toContain('hotpath_task_meta_cache_events_total{event="hit",keyspace="l1"} 1');
+    await recorder.stop();
   });
 
   it("exports JSON with OTEL_EXPORTER_OTLP_PROTOCOL=http/json", async () => {
