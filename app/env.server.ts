@@ -43,6 +43,17 @@ const hostPortList = z
 const optional = <T extends z.ZodType>(schema: T) =>
   z.preprocess((v) => (v === "" ? undefined : v), schema.optional());
 
+const otlpProtocol = z.enum(["http/protobuf", "http/json"], { error: "must be http/protobuf or http/json (grpc is not supported)" });
+const TRACE_SAMPLERS = [
+  "always_on",
+  "always_off",
+  "traceidratio",
+  "parentbased_always_on",
+  "parentbased_always_off",
+  "parentbased_traceidratio",
+] as const;
+export type TraceSampler = (typeof TRACE_SAMPLERS)[number];
+
 const EnvSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   PORT: optional(port).transform((v) => v ?? 3000),
@@ -123,6 +134,23 @@ const EnvSchema = z.object({
   METRICS_TOKEN: optional(z.string().min(8, "must be at least 8 characters")),
   METRICS_FLUSH_INTERVAL_MS: optional(nonNegativeInt.min(100, "must be at least 100")).transform((v) => v ?? 5_000),
 
+  /**
+   * Tracing (docs/operations.md, "Traces"): the standard OpenTelemetry variables, parsed here and
+   * handed to the SDK explicitly (docs/decisions/0065-tracing-configured-from-env-server.md).
+   * Off unless an OTLP endpoint is set.
+   */
+  OTEL_SDK_DISABLED: booleanString(false),
+  OTEL_TRACES_EXPORTER: optional(z.enum(["otlp", "none"], { error: "must be otlp or none" })).transform((v) => v ?? "otlp"),
+  OTEL_EXPORTER_OTLP_ENDPOINT: optional(url(["http:", "https:"])),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optional(url(["http:", "https:"])),
+  OTEL_EXPORTER_OTLP_PROTOCOL: optional(otlpProtocol),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: optional(otlpProtocol),
+  OTEL_SERVICE_NAME: z.string().min(1).default("hotpath"),
+  OTEL_TRACES_SAMPLER: optional(
+    z.enum(TRACE_SAMPLERS, { error: `must be one of ${TRACE_SAMPLERS.join(", ")}` }),
+  ).transform((v) => v ?? "parentbased_always_on"),
+  OTEL_TRACES_SAMPLER_ARG: optional(number().min(0, "must be between 0 and 1").max(1, "must be between 0 and 1")),
+
   ADMIN_EMAIL: optional(z.email({ error: "must be an email address" })),
   ADMIN_PASSWORD: optional(z.string().min(8, "must be at least 8 characters")),
   /** The seed's demo VIEWER user (viewer@hotpath.local); random and printed when unset. */
@@ -146,11 +174,23 @@ export interface RedisConnectionConfig {
   clusterNodes?: { host: string; port: number }[];
 }
 
+/** Where and how spans are exported; null when tracing is off (no endpoint, disabled, or exporter none). */
+export interface TracingConfig {
+  /** The full traces URL: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as given, or OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces. */
+  url: string;
+  protocol: "http/protobuf" | "http/json";
+  serviceName: string;
+  sampler: TraceSampler;
+  /** The ratio of the *traceidratio samplers (1 when unset). */
+  ratio: number;
+}
+
 export type Env = ParsedEnv & {
   /** The general-purpose Redis (sessions, metrics, replay protection). */
   redis: RedisConnectionConfig;
   /** The task metadata cache's Redis: `TASK_META_CACHE_REDIS_*`, each falling back to `REDIS_*`. */
   taskMetaCacheRedis: RedisConnectionConfig;
+  tracing: TracingConfig | null;
 };
 
 export class EnvError extends Error {
@@ -205,7 +245,21 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
         : e.TASK_META_CACHE_REDIS_TLS === "true" || e.TASK_META_CACHE_REDIS_TLS === "1",
     clusterNodes: splitNodes(e.TASK_META_CACHE_REDIS_CLUSTER_NODES) ?? redis.clusterNodes,
   };
-  return { ...e, redis, taskMetaCacheRedis };
+  return { ...e, redis, taskMetaCacheRedis, tracing: tracingConfig(e) };
+}
+
+function tracingConfig(e: ParsedEnv): TracingConfig | null {
+  if (e.OTEL_SDK_DISABLED || e.OTEL_TRACES_EXPORTER === "none") return null;
+  const base = e.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const url = e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (base === undefined ? undefined : `${base.replace(/\/+$/, "")}/v1/traces`);
+  if (url === undefined) return null;
+  return {
+    url,
+    protocol: e.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? e.OTEL_EXPORTER_OTLP_PROTOCOL ?? "http/protobuf",
+    serviceName: e.OTEL_SERVICE_NAME,
+    sampler: e.OTEL_TRACES_SAMPLER,
+    ratio: e.OTEL_TRACES_SAMPLER_ARG ?? 1,
+  };
 }
 
 let cached: Env | undefined;

@@ -6,6 +6,7 @@ import { disconnectApiKeyCache } from "~/services/apiKeyAuth.server";
 import { logger } from "~/services/logger.server";
 import { stopMetrics } from "~/services/metrics.server";
 import { startRunLifecycle, stopRunLifecycle } from "~/services/runLifecycle.server";
+import { startTracing, stopTracing } from "~/services/tracing.server";
 import {
   connectTaskMetadataCache,
   disconnectTaskMetadataCache,
@@ -41,6 +42,8 @@ export interface Started {
  */
 export async function start(options: { cacheConnectTimeoutMs?: number } = {}): Promise<Started> {
   const env = getEnv();
+  // First, so that the spans of everything below (and of the first requests) are recorded.
+  await startTracing(env.tracing);
   const cacheConnected = await connectTaskMetadataCache(options.cacheConnectTimeoutMs ?? 2_000);
   startCacheReconciler();
   startRunLifecycle();
@@ -54,7 +57,8 @@ let stopping: Promise<void> | undefined;
  * requests in flight finish (idle keep-alive sockets are closed at once, busy ones after
  * `drainMs`); then the background work (the sweep, and the metrics flusher's last write, which
  * needs Redis); then the invalidation subscriber and the cache's Redis clients; then the other
- * Redis clients (the API-key tier's subscriber with its connection); Postgres last (a sweep or a request may still have been reading it). Never
+ * Redis clients (the API-key tier's subscriber with its connection); Postgres (a sweep or a request may still have been reading it); the
+ * tracer last (flushing the spans of all that). Never
  * throws; a second call waits for the first.
  */
 export function shutdown(options: { server?: Server; drainMs?: number } = {}): Promise<void> {
@@ -73,6 +77,8 @@ async function closeAll({ server, drainMs = 3_000 }: { server?: Server; drainMs?
   await step("task metadata cache", disconnectTaskMetadataCache);
   await step("redis clients", () => Promise.all([disconnectTaskMetadataCacheAdmin(), disconnectApiKeyCache(), disconnectRedis()]));
   await step("postgres pools", disconnectDb);
+  // Last: the spans of everything above are exported before the process exits.
+  await step("tracing", stopTracing);
 }
 
 async function step(what: string, close: () => Promise<unknown>): Promise<void> {

@@ -49,9 +49,10 @@ import { backendTicks, cpuBetween, statementsSent, withApplicationName } from ".
 import { inProcessTier } from "./bench/scenarios";
 import { formatCount, formatCountRange, formatRatioLine, label, pairedRatio, spread, type Spread, type Target } from "./bench/stats";
 import { positiveIntFlag } from "./bench/flags";
+import { startOtlpSink, tracingVariables, type OtlpSink } from "./bench/tracingTargets";
 
 const USAGE =
-  "usage: npm run bench:http -- [--duration seconds] [--connections N] [--reps N] [--warmup seconds] [--write-load N] [--keep-db]";
+  "usage: npm run bench:http -- [--duration seconds] [--connections N] [--reps N] [--warmup seconds] [--write-load N] [--keep-db] [--tracing [--before DIR]]";
 
 const positiveInt = positiveIntFlag(USAGE);
 
@@ -63,6 +64,8 @@ const { values: flags } = parseArgs({
     warmup: { type: "string", default: "3" },
     "write-load": { type: "string", default: "4" },
     "keep-db": { type: "boolean", default: false },
+    tracing: { type: "boolean", default: false },
+    before: { type: "string" },
     help: { type: "boolean", default: false },
   },
   strict: true,
@@ -92,13 +95,19 @@ type TargetName =
   | "node:http + INSERT floor"
   | "route, warm cache"
   | "route, redis only (L1 off)"
-  | "route, no-op cache";
+  | "route, no-op cache"
+  | "route, before tracing"
+  | "route, tracing off"
+  | "route, tracing 0.01"
+  | "route, tracing 1.0";
 
 interface HttpTarget {
   name: TargetName;
   /** The server's Postgres `application_name`: how its backends are found. */
   applicationName: string;
   script: string;
+  /** Where the server runs (the project, or a `--before` checkout). */
+  cwd?: string;
   args: string[];
   env: Record<string, string>;
   /** Path and headers of the load. */
@@ -141,7 +150,7 @@ function freePort(): Promise<number> {
 function start(target: HttpTarget, databaseUrl: string) {
   const args = target.script === "server.ts" ? [] : ["--port", String(target.port), ...target.args];
   const child = spawn(process.execPath, ["--import", "tsx", target.script, ...args], {
-    cwd: projectRoot,
+    cwd: target.cwd ?? projectRoot,
     env: {
       ...process.env,
       ...benchVariables(databaseUrl),
@@ -279,6 +288,45 @@ function startWriteLoad(databaseUrl: string) {
   };
 }
 
+/** `--tracing`: the route with tracing off, at 1 % and at 100 % (and the `--before` checkout), nothing else. */
+function tracingTargets(data: Awaited<ReturnType<typeof seedBenchData>>, sink: OtlpSink): HttpTarget[] {
+  const route = (name: TargetName, applicationName: string, env: Record<string, string>, cwd?: string): HttpTarget => ({
+    name,
+    applicationName,
+    script: "server.ts",
+    cwd,
+    args: [],
+    env: { METRICS_TOKEN, ...env },
+    path: ROUTE_PATH,
+    headers: { authorization: `Bearer ${data.apiKey}`, "content-type": "application/json" },
+    port: 0,
+    output: "",
+  });
+  return [
+    ...(flags.before ? [route("route, before tracing", "hotpath-bench-route-before", {}, path.resolve(flags.before))] : []),
+    route("route, tracing off", "hotpath-bench-route-off", {}),
+    route("route, tracing 0.01", "hotpath-bench-route-t001", tracingVariables(sink.url, 0.01)),
+    route("route, tracing 1.0", "hotpath-bench-route-t1", tracingVariables(sink.url, 1)),
+  ];
+}
+
+function tracingRatios(results: LoadResult[]): Ratio[] {
+  const perRep = (name: TargetName, phase: Phase) =>
+    results.filter((r) => r.target === name && r.phase === phase).sort((a, b) => a.rep - b.rep).map((r) => r.requestsPerSecond);
+  return PHASES.flatMap((phase) => {
+    const suffix = phase === PHASES[0] ? "" : `, ${phase}`;
+    const base: TargetName = flags.before ? "route, before tracing" : "route, tracing off";
+    const ratios: Ratio[] = [
+      { name: `tracing 0.01 / ${base.slice(7)}, req/s${suffix}`, ratio: pairedRatio(perRep("route, tracing 0.01", phase), perRep(base, phase)) },
+      { name: `tracing 1.0 / ${base.slice(7)}, req/s${suffix}`, ratio: pairedRatio(perRep("route, tracing 1.0", phase), perRep(base, phase)), target: { kind: "min", value: 0.85 } },
+    ];
+    if (flags.before) {
+      ratios.unshift({ name: `tracing off / before, req/s${suffix}`, ratio: pairedRatio(perRep("route, tracing off", phase), perRep(base, phase)), target: { kind: "min", value: 0.98 } });
+    }
+    return ratios;
+  });
+}
+
 function buildTargets(data: Awaited<ReturnType<typeof seedBenchData>>): { targets: HttpTarget[]; hasL1: boolean } {
   const routeHeaders = { authorization: `Bearer ${data.apiKey}`, "content-type": "application/json" };
   const route = (name: TargetName, applicationName: string, env: Record<string, string>): HttpTarget => ({
@@ -394,12 +442,13 @@ async function run(serverUrl: string) {
   useBenchConfiguration(databaseUrl);
   let targets: HttpTarget[] = [];
   let writeLoad: ReturnType<typeof startWriteLoad> | undefined;
+  const sink = flags.tracing ? await startOtlpSink() : undefined;
   try {
     const stale = await deletePrefixedKeys();
     if (stale) log(`deleted ${stale} keys left under ${BENCH_PREFIX} by an earlier run`);
     const data = await seedBenchData();
     const machine = await machineInfo();
-    const built = buildTargets(data);
+    const built = sink ? { targets: tracingTargets(data, sink), hasL1: false } : buildTargets(data);
     targets = built.targets;
 
     for (const target of targets) target.port = await freePort();
@@ -443,7 +492,8 @@ async function run(serverUrl: string) {
     const summaries = summarize(results, targets);
     printSummaries(summaries, width);
 
-    const ratios = ratiosOf(results, built.hasL1);
+    const ratios = sink ? tracingRatios(results) : ratiosOf(results, built.hasL1);
+    if (sink) console.log(`\notlp sink  ${sink.stats().requests} export requests, ${formatCount(sink.stats().bytes / 1024)} kB`);
     const ratioWidth = Math.max(...ratios.map((r) => r.name.length));
     console.log(`\nratios — median of the per-repetition ratios [min–max]`);
     for (const r of ratios) console.log(formatRatioLine(r.name, ratioWidth, r.ratio, r.target));
@@ -478,6 +528,7 @@ async function run(serverUrl: string) {
     console.log(`\nresults   ${path.relative(projectRoot, file)}`);
   } finally {
     await writeLoad?.stop().catch(() => null);
+    await sink?.close();
     await Promise.all(targets.map(stop));
     await disconnectTaskMetadataCache().catch(() => {});
     await disconnectApiKeyCache().catch(() => {});

@@ -3,6 +3,7 @@ import { forwardedClientAddress } from "~/domain/clientAddress";
 import { BadRequestError } from "~/domain/errors";
 import { getEnv } from "~/env.server";
 import { logger } from "~/services/logger.server";
+import { inServerSpan } from "~/services/tracing.server";
 import { BodyCollector, checkDeclaredLength, type ApiRequest, type ApiResponse } from "./http";
 import { handleApi, isApiPath } from "./router";
 
@@ -85,7 +86,7 @@ export function handleApiRequest(req: IncomingMessage, res: ServerResponse): boo
     },
     body: (limitBytes) => readBody(req, limitBytes, () => (tooLarge = true)),
   };
-  handleApi(request).then(
+  inServerSpan(request, "node", () => handleApi(request)).then(
     (response) => send(req, res, response, tooLarge),
     (error: unknown) => {
       // handleApi maps every error to a response; this is a bug in the lane itself.

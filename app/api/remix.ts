@@ -1,4 +1,5 @@
 import { BadRequestError, PayloadTooLargeError } from "~/domain/errors";
+import { inServerSpan } from "~/services/tracing.server";
 import { BodyCollector, checkDeclaredLength, type ApiRequest } from "./http";
 import { handleApi } from "./router";
 
@@ -42,6 +43,6 @@ export async function handleRemixApiRequest(request: Request, context?: unknown)
     header: (name) => request.headers.get(name) ?? undefined,
     body: (limitBytes) => readBody(request, limitBytes),
   };
-  const response = await handleApi(apiRequest);
+  const response = await inServerSpan(apiRequest, "remix", () => handleApi(apiRequest));
   return new Response(request.method === "HEAD" ? null : response.body, { status: response.status, headers: response.headers });
 }

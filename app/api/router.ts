@@ -1,5 +1,6 @@
 import { BadRequestError } from "~/domain/errors";
 import { unstorableText } from "~/domain/storableInput";
+import { nameServerSpan } from "~/services/tracing.server";
 import { createDeployment } from "./deployments";
 import { errorResponse, PERMANENT } from "./errors";
 import { json, type ApiRequest, type ApiResponse } from "./http";
@@ -98,6 +99,7 @@ export async function handleApi(request: ApiRequest): Promise<ApiResponse> {
         allowed.push(...(candidate.method === "GET" ? ["GET", "HEAD"] : [candidate.method]));
         continue;
       }
+      nameServerSpan(method, `/${candidate.segments.join("/")}`);
       const decoded = decodeParams(params);
       if (!decoded) break;
       return await candidate.handler(request, decoded);

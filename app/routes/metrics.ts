@@ -2,7 +2,10 @@ import type { LoaderFunctionArgs } from "@remix-run/node";
 import { getEnv } from "~/env.server";
 import { metricsAccess, metricsRecorder } from "~/services/metrics.server";
 
-/** GET /metrics: this process's counters in Prometheus text format, for a scraper holding METRICS_TOKEN. */
+/**
+ * GET /metrics: this process's counters in Prometheus text format, for a scraper holding
+ * METRICS_TOKEN; in OpenMetrics (with exemplars) when the scraper's Accept asks for it.
+ */
 export async function loader({ request }: LoaderFunctionArgs) {
   const noStore = { "Cache-Control": "no-store" };
   switch (metricsAccess(request.headers.get("authorization"), getEnv().METRICS_TOKEN)) {
@@ -17,7 +20,8 @@ export async function loader({ request }: LoaderFunctionArgs) {
         { status: 401, headers: { ...noStore, "WWW-Authenticate": 'Bearer realm="metrics"' } },
       );
     case "allowed": {
-      const { body, contentType } = await metricsRecorder().render();
+      const openMetrics = request.headers.get("accept")?.includes("application/openmetrics-text") ?? false;
+      const { body, contentType } = await metricsRecorder().render(openMetrics);
       return new Response(body, { status: 200, headers: { ...noStore, "Content-Type": contentType } });
     }
   }

@@ -6,10 +6,12 @@ import { hashApiKey, looksLikeApiKey } from "~/domain/apiKeys";
 import { ENVIRONMENT_TYPES, type EnvironmentType } from "~/domain/environments";
 import { CircuitBreaker } from "~/domain/circuitBreaker";
 import { TooManyRequestsError, UnauthorizedError } from "~/domain/errors";
+import { ATTR, SPAN } from "~/domain/traceAttributes";
 import { keyPrefix } from "~/redis.server";
 import { apiKeyRevocationChannel, apiKeyTier, builtApiKeyTier, closeApiKeyTier } from "~/services/apiKeyL1.server";
 import { apiRedis, disconnectApiRedis } from "~/services/apiRedis.server";
 import { logger } from "~/services/logger.server";
+import { inSpan, setSpanAttribute } from "~/services/tracing.server";
 
 /**
  * `Authorization: Bearer <environment secret key>` → the environment it belongs to.
@@ -218,11 +220,15 @@ export async function authenticateApiKey(key: string, clientAddress?: string): P
   const hash = hashApiKey(key);
   const tier = apiKeyTier();
   const held = tier?.get(hash);
-  if (held) return held;
+  if (held) {
+    setSpanAttribute(ATTR.authTier, "l1");
+    return held;
+  }
   // Read before Redis: a revocation heard while this lookup runs keeps its answer out of the tier.
   const generation = tier?.generation ?? 0;
   const cached = await cache.get(hash);
   if (cached === "revoked") throw new UnauthorizedError(INVALID_KEY);
+  setSpanAttribute(ATTR.authTier, cached === "miss" ? "postgres" : "redis");
   if (cached !== "miss") {
     tier?.remember(generation, hash, cached);
     return cached;
@@ -246,7 +252,7 @@ export function bearerToken(authorization: string | undefined): string | undefin
 export async function authenticateAuthorizationHeader(authorization: string | undefined, clientAddress?: string): Promise<AuthenticatedEnvironment> {
   const token = bearerToken(authorization);
   if (!token) throw new UnauthorizedError("Missing API key: send `Authorization: Bearer <environment secret key>`");
-  return authenticateApiKey(token, clientAddress);
+  return inSpan(SPAN.auth, {}, () => authenticateApiKey(token, clientAddress));
 }
 
 /**

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Histogram, Registry, type OpenMetricsContentType } from "prom-client";
 import type { CacheEvent, CacheEventSink, Keyspace } from "~/domain/cacheEvents";
 import {
   addCounts,
@@ -21,6 +21,7 @@ import { dbQueryCount } from "~/db.server";
 import { getEnv } from "~/env.server";
 import { keyPrefix, redis, type RedisClient } from "~/redis.server";
 import { logger } from "~/services/logger.server";
+import { sampledTraceId } from "~/services/tracing.server";
 
 /**
  * The cache's metrics sink. On the hot path it only adds to in-memory arrays: totals since start
@@ -51,6 +52,15 @@ interface Totals {
   counts: MetricCounts;
   /** Sum of resolve durations per source, in seconds (the histogram's `_sum`). */
   durationSeconds: Record<ResolveSource, number>;
+  /** Per source and bucket, the last resolve observed inside a sampled trace: OpenMetrics exemplars. */
+  exemplars: Record<ResolveSource, (Exemplar | undefined)[]>;
+}
+
+interface Exemplar {
+  labelSet: { trace_id: string };
+  value: number;
+  /** Seconds since the epoch. */
+  timestamp: number;
 }
 
 /**
@@ -67,13 +77,14 @@ function resolveHistogram(totals: Totals) {
     type: "histogram",
     aggregator: "sum",
     async get() {
-      const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
+      const values: { metricName: string; labels: Record<string, string | number>; value: number; exemplar?: Exemplar }[] = [];
       for (const source of RESOLVE_SOURCES) {
         let cumulative = 0;
         totals.counts.resolves[source].forEach((n, i) => {
           cumulative += n;
           const le = i < RESOLVE_BOUNDS_SECONDS.length ? RESOLVE_BOUNDS_SECONDS[i] : "+Inf";
-          values.push({ metricName: `${RESOLVE_HISTOGRAM}_bucket`, labels: { le, source }, value: cumulative });
+          const exemplar = totals.exemplars[source][i];
+          values.push({ metricName: `${RESOLVE_HISTOGRAM}_bucket`, labels: { le, source }, value: cumulative, ...(exemplar && { exemplar }) });
         });
         values.push({ metricName: `${RESOLVE_HISTOGRAM}_sum`, labels: { source }, value: totals.durationSeconds[source] });
         values.push({ metricName: `${RESOLVE_HISTOGRAM}_count`, labels: { source }, value: cumulative });
@@ -86,7 +97,7 @@ function resolveHistogram(totals: Totals) {
 export class MetricsRecorder implements CacheEventSink {
   readonly registry: Registry;
   private pending: MetricCounts = emptyCounts();
-  private readonly totals: Totals = { counts: emptyCounts(), durationSeconds: { cache: 0, database: 0 } };
+  private readonly totals: Totals = { counts: emptyCounts(), durationSeconds: { cache: 0, database: 0 }, exemplars: { cache: [], database: [] } };
   private readonly redis: () => RedisClient;
   private readonly prefix: () => string;
   private readonly now: () => number;
@@ -145,6 +156,8 @@ export class MetricsRecorder implements CacheEventSink {
     this.pending.resolves[source][bucket] += 1;
     this.totals.counts.resolves[source][bucket] += 1;
     this.totals.durationSeconds[source] += durationMs / 1000;
+    const traceId = sampledTraceId();
+    if (traceId) this.totals.exemplars[source][bucket] = { labelSet: { trace_id: traceId }, value: durationMs / 1000, timestamp: Date.now() / 1000 };
     if (environmentId) (this.pending.environments[environmentId] ??= { cache: 0, database: 0 })[source] += 1;
     this.startTimer();
   }
@@ -169,9 +182,17 @@ export class MetricsRecorder implements CacheEventSink {
     await this.flush();
   }
 
-  /** The Prometheus text exposition of this recorder's registry. */
-  async render(): Promise<{ body: string; contentType: string }> {
-    return { body: await this.registry.metrics(), contentType: this.registry.contentType };
+  /**
+   * The Prometheus text exposition of this recorder's registry; with `openMetrics`, the OpenMetrics
+   * one, whose resolve histogram buckets carry exemplars (the trace id of a recent resolve).
+   */
+  async render(openMetrics = false): Promise<{ body: string; contentType: string }> {
+    if (!openMetrics) return { body: await this.registry.metrics(), contentType: this.registry.contentType };
+    // prom-client renames counters it renders as OpenMetrics: render views, never the registry's own metrics.
+    const view = new Registry<OpenMetricsContentType>();
+    view.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+    for (const metric of this.registry.getMetricsAsArray()) view.registerMetric(openMetricsView(metric) as unknown as Histogram<string>);
+    return { body: await view.metrics(), contentType: view.contentType };
   }
 
   private startTimer() {
@@ -221,6 +242,23 @@ export class MetricsRecorder implements CacheEventSink {
       logger.info("metrics flush to Redis recovered; held-back counts written", { key, fields: fields.length });
     }
   }
+}
+
+type RegisteredMetric = ReturnType<Registry["getMetricsAsArray"]>[number];
+
+/** A metric as the OpenMetrics registry sees it: same values, a name of its own to rewrite. */
+function openMetricsView(metric: RegisteredMetric) {
+  const source = metric as unknown as { name: string; help: string; type: string; aggregator: string; get(): Promise<object> };
+  const view = {
+    name: source.name,
+    help: source.help,
+    type: source.type,
+    aggregator: source.aggregator,
+    async get() {
+      return { ...(await source.get()), name: view.name };
+    },
+  };
+  return view;
 }
 
 let processRecorder: MetricsRecorder | undefined;

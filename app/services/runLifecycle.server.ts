@@ -1,12 +1,15 @@
+import type { Span } from "@opentelemetry/api";
 import { randomUUID } from "node:crypto";
 import { pgPool } from "~/db.server";
 import { defaultQueueName } from "~/domain/queueNames";
 import { dueDelayedStatus, lockTtlMs, runLifecycleLockKey } from "~/domain/runLifecycle";
+import { ATTR, SPAN } from "~/domain/traceAttributes";
 import { getEnv } from "~/env.server";
 import type { EnvironmentType } from "~/generated/prisma/enums";
 import { keyPrefix, redis } from "~/redis.server";
 import { logger } from "~/services/logger.server";
 import { resolveTask } from "~/services/taskMetadata/index.server";
+import { inLinkedSpan } from "~/services/tracing.server";
 
 /**
  * The run lifecycle (docs/decisions/0035-run-lifecycle-scheduler.md): every
@@ -171,6 +174,11 @@ let stopped = true;
 /** The tick in progress, which a shutdown waits for before the pools it uses close. */
 let running: Promise<void> | undefined;
 
+const TICK_SPAN = {
+  onResult: (span: Span, report: LifecycleReport) =>
+    span.setAttribute(ATTR.count, report.queued + report.pendingVersion + report.expired + report.released),
+};
+
 /** Ticks every RUN_LIFECYCLE_INTERVAL_MS (0: never), the next one after the previous ends; a failed tick is logged and the next runs as planned. */
 export function startRunLifecycle(): void {
   const intervalMs = getEnv().RUN_LIFECYCLE_INTERVAL_MS;
@@ -189,7 +197,7 @@ export function startRunLifecycle(): void {
   };
   const runOnce = async () => {
     try {
-      const report = await runLifecycleTick({ lock: true });
+      const report = await inLinkedSpan(SPAN.lifecycleTick, TICK_SPAN, () => runLifecycleTick({ lock: true }));
       if (failedTicks > 0) logger.info("run lifecycle recovered", { failedTicks });
       failedTicks = 0;
       if (report.queued || report.pendingVersion || report.expired || report.released) logger.info("run lifecycle", { ...report });

@@ -1,8 +1,11 @@
 import { expiresAt, idempotencyKeyExpiresAt, initialStatus, parseDelay, priorityMs } from "~/domain/runSchedule";
+import { SPAN } from "~/domain/traceAttributes";
 import { chooseIdempotency, type TriggerBody, type TriggerHeaders } from "~/domain/triggerOptions";
 import type { EnvironmentType } from "~/generated/prisma/enums";
 import { resolveTask } from "~/services/taskMetadata/index.server";
 import { createRun, type CreatedRun } from "~/services/runs.server";
+import { inSpan } from "~/services/tracing.server";
+import { resolveSpan, runInsertSpan } from "~/services/triggerSpans.server";
 
 /**
  * Triggering a run, whatever asked for it (the trigger route, a replay, next a batch item): resolve
@@ -25,15 +28,17 @@ export async function triggerRun(input: TriggerRunInput): Promise<CreatedRun> {
   const keyExpiresAt = idempotency.key === null ? null : idempotencyKeyExpiresAt(now, idempotency.ttl);
   const delayUntil = parseDelay(options.delay, now);
 
-  const resolved = await resolveTask({
-    environment: input.environment,
-    taskSlug: input.taskSlug,
-    queue: options.queue,
-    ttl: options.ttl ?? undefined,
-    lockToVersion: options.lockToVersion,
-  });
+  const resolved = await inSpan(SPAN.resolve, resolveSpan(options.lockToVersion !== undefined), () =>
+    resolveTask({
+      environment: input.environment,
+      taskSlug: input.taskSlug,
+      queue: options.queue,
+      ttl: options.ttl ?? undefined,
+      lockToVersion: options.lockToVersion,
+    }),
+  );
 
-  return createRun({
+  return inSpan(SPAN.runInsert, runInsertSpan(), () => createRun({
     environmentId: input.environment.id,
     taskIdentifier: input.taskSlug,
     payload: input.body.payload,
@@ -63,5 +68,5 @@ export async function triggerRun(input: TriggerRunInput): Promise<CreatedRun> {
     tracestate: input.headers.tracestate ?? null,
     sdkVersion: input.headers.sdkVersion ?? null,
     triggerClient: input.headers.triggerClient ?? null,
-  });
+  }));
 }

@@ -2,6 +2,7 @@ import { prisma } from "~/db.server";
 import { CURRENT_LABEL, type EnvironmentRef } from "~/domain/environments";
 import { BadRequestError, NotFoundError, ValidationError } from "~/domain/errors";
 import type { WorkerMetadataSnapshot } from "~/domain/taskMetadataEntry";
+import { SPAN } from "~/domain/traceAttributes";
 import { contentIdentity, normaliseTasks, type RegisterWorkerTask } from "~/domain/workerTasks";
 import type { PrismaClient } from "~/generated/prisma/client.ts";
 import { logger } from "~/services/logger.server";
@@ -11,6 +12,7 @@ import {
   taskMetadataCache,
   type TaskMetadataStore,
 } from "~/services/taskMetadata/index.server";
+import { inLinkedSpan } from "~/services/tracing.server";
 import { insertWorker, type RegisteredWorker } from "~/services/workerRegistration.server";
 
 export type { RegisterWorkerTask, RegisteredWorker };
@@ -155,7 +157,7 @@ export class WorkerService {
    */
   async syncCurrent(environment: EnvironmentRef, hint?: WorkerMetadataSnapshot): Promise<boolean> {
     try {
-      await this.writeCurrent(environment, hint);
+      await inLinkedSpan(SPAN.cacheReplace, {}, () => this.writeCurrent(environment, hint));
       return true;
     } catch (error) {
       logger.warn("current hash write failed after a committed change; repairing in the background", {

@@ -2,6 +2,7 @@ import { ReplyError, type Cluster, type Redis } from "ioredis";
 import type { CacheEventSink, Keyspace } from "~/domain/cacheEvents";
 import type { CircuitBreaker } from "~/domain/circuitBreaker";
 import { logger } from "~/services/logger.server";
+import { markBreakerOpen } from "~/services/taskMetadata/spans.server";
 import { TaskMetadataCacheError } from "~/services/taskMetadata/store.server";
 
 /**
@@ -91,6 +92,7 @@ export class FailOpen {
   ): Promise<Outcome<T>> {
     const { breaker, events } = this.options;
     if (!breaker.tryAcquire()) {
+      markBreakerOpen();
       return { ok: false, error: new TaskMetadataCacheError("circuit breaker open") };
     }
     let timer: NodeJS.Timeout | undefined;

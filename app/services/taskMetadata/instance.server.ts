@@ -20,6 +20,7 @@ import {
   type TaskMetadataSource,
 } from "~/services/taskMetadata/sources.server";
 import { NoopTaskMetadataStore, type TaskMetadataStore } from "~/services/taskMetadata/store.server";
+import { markCacheEvent, markSourceTier } from "~/services/taskMetadata/spans.server";
 
 /**
  * The process's task metadata cache, wired from the environment on first use (importing this
@@ -44,7 +45,10 @@ export function setCacheEventSink(next: CacheEventSink): void {
 
 /** Forwards to whatever sink is installed now, so a sink set after the cache was built still counts. */
 export const cacheEvents: CacheEventSink = {
-  record: (event, keyspace, count) => sink.record(event, keyspace, count),
+  record: (event, keyspace, count) => {
+    sink.record(event, keyspace, count);
+    markCacheEvent(event, keyspace);
+  },
   observeResolve: (source, durationMs, environmentId) => sink.observeResolve(source, durationMs, environmentId),
 };
 
@@ -193,11 +197,12 @@ export async function disconnectTaskMetadataCache(): Promise<void> {
  */
 
 /** Looks the client up on every call, so a reconnect after disconnectDb() is picked up. */
-function onDatabase(db: () => PrismaClient): TaskMetadataSource {
+function onDatabase(db: () => PrismaClient, tier: "replica" | "primary"): TaskMetadataSource {
   return {
-    findCurrentTask: (environment, slug) => findCurrentTask(db(), environment, slug),
-    findLockedTask: (environmentId, worker, slug, overrideQueueName) =>
-      findLockedTask(db(), environmentId, worker, slug, overrideQueueName),
+    findCurrentTask: (environment, slug) => (markSourceTier(tier), findCurrentTask(db(), environment, slug)),
+    findLockedTask: (environmentId, worker, slug, overrideQueueName) => (
+      markSourceTier(tier), findLockedTask(db(), environmentId, worker, slug, overrideQueueName)
+    ),
   };
 }
 
@@ -205,9 +210,9 @@ let source: TaskMetadataSource | undefined;
 
 export function taskMetadataSource(): TaskMetadataSource {
   if (!source) {
-    const primary = onDatabase(prisma);
+    const primary = onDatabase(prisma, "primary");
     source = singleFlightSource(
-      getEnv().DATABASE_READ_REPLICA_URL ? replicaFirstSource({ replica: onDatabase(readPrisma), primary }) : primary,
+      getEnv().DATABASE_READ_REPLICA_URL ? replicaFirstSource({ replica: onDatabase(readPrisma, "replica"), primary }) : primary,
     );
   }
   return source;

@@ -1,8 +1,11 @@
+import { SpanKind } from "@opentelemetry/api";
 import type { Redis } from "ioredis";
 import { isEnvironmentId } from "~/domain/environments";
+import { SPAN } from "~/domain/traceAttributes";
 import type { RedisConnectionConfig } from "~/env.server";
 import { closeClient, whenReady, type RedisClient } from "~/redis.server";
 import { logger } from "~/services/logger.server";
+import { inLinkedSpan } from "~/services/tracing.server";
 
 /**
  * Cross-instance invalidation of the in-process tier (docs/operations.md, "Invalidation channel";
@@ -40,6 +43,15 @@ export async function publishInvalidation(
   environmentId: string,
   timeoutMs = 2_000,
 ): Promise<boolean> {
+  return inLinkedSpan(SPAN.invalidationPublish, messagingSpan(channel, SpanKind.PRODUCER), () => publish(client, channel, environmentId, timeoutMs));
+}
+
+/** Messaging conventions: Redis pub/sub on a configured (bounded) channel. */
+function messagingSpan(channel: string, kind: SpanKind) {
+  return { kind, attributes: { "messaging.system": "redis", "messaging.destination.name": channel } };
+}
+
+async function publish(client: RedisClient, channel: string, environmentId: string, timeoutMs: number): Promise<boolean> {
   try {
     if (!(await whenReady(client, timeoutMs))) throw new Error(`not connected within ${timeoutMs} ms`);
     await client.publish(channel, environmentId);
@@ -185,6 +197,8 @@ export class InvalidationSubscriber {
       logger.warn("ignoring a malformed task metadata invalidation message", { channel, message: message.slice(0, 200) });
       return;
     }
-    this.options.target.invalidateEnvironment(message);
+    void inLinkedSpan(SPAN.invalidationReceive, messagingSpan(channel, SpanKind.CONSUMER), async () =>
+      this.options.target.invalidateEnvironment(message),
+    );
   }
 }

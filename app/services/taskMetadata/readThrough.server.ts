@@ -1,6 +1,9 @@
 import { performance } from "node:perf_hooks";
 import { MissStreaks, type LookupPlan, type MissStreakOptions } from "~/domain/missStreaks";
+import { SPAN } from "~/domain/traceAttributes";
 import { logger } from "~/services/logger.server";
+import { backfillWritten } from "~/services/taskMetadata/spans.server";
+import { inLinkedSpan } from "~/services/tracing.server";
 
 /**
  * How one lookup goes through the cache to Postgres and back: the cache first; on a miss Postgres
@@ -53,8 +56,10 @@ export type ReadThroughResult<Cached, Found> = { fromDatabase: false; value: Cac
 /** A key that keeps missing goes to Postgres, asking the cache beside it (and back-filling) 4 times a second. */
 const MISS_STREAKS: MissStreakOptions = { probeIntervalMs: 250, maxKeys: 10_000 };
 
+const BACKFILL_SPAN = { onResult: backfillWritten };
+
 function runInBackground(backfill: () => Promise<unknown>) {
-  backfill().catch((error) => logger.warn("task metadata back-fill failed", { error }));
+  inLinkedSpan(SPAN.backfill, BACKFILL_SPAN, backfill).catch((error) => logger.warn("task metadata back-fill failed", { error }));
 }
 
 export class ReadThrough {

@@ -1,11 +1,14 @@
+import type { Span } from "@opentelemetry/api";
 import { randomUUID } from "node:crypto";
 import { prisma } from "~/db.server";
 import type { EnvironmentType } from "~/domain/environments";
+import { ATTR, SPAN } from "~/domain/traceAttributes";
 import { Prisma } from "~/generated/prisma/client.ts";
 import { getEnv } from "~/env.server";
 import { logger } from "~/services/logger.server";
 import { taskMetadataCacheAdmin, type TaskMetadataCacheAdmin } from "~/services/taskMetadata/admin.server";
 import { currentWorkerIdSql } from "~/services/taskMetadata/sources.server";
+import { inLinkedSpan } from "~/services/tracing.server";
 import { rebuildCurrentCache } from "~/services/workers.server";
 
 /**
@@ -92,12 +95,14 @@ let running: Promise<void> | undefined;
  * Sweeps at start and then every TASK_META_CACHE_RECONCILE_INTERVAL_MS (0: never), in the
  * background: a failed sweep is logged and the next one runs as planned.
  */
+const SWEEP_SPAN = { onResult: (span: Span, report: ReconcileReport) => span.setAttribute(ATTR.count, report.repaired.length) };
+
 export function startCacheReconciler(): void {
   const intervalMs = getEnv().TASK_META_CACHE_RECONCILE_INTERVAL_MS;
   if (intervalMs === 0 || timer) return;
   const sweep = async () => {
     try {
-      const report = await reconcileCurrentHashes({ lockMs: intervalMs });
+      const report = await inLinkedSpan(SPAN.sweep, SWEEP_SPAN, () => reconcileCurrentHashes({ lockMs: intervalMs }));
       if (report.repaired.length || report.failed.length) logger.info("current hash sweep", { ...report });
     } catch (error) {
       logger.warn("current hash sweep failed; the next one runs in its interval", { intervalMs, error });
