@@ -5,7 +5,8 @@ import { getEnv } from "~/env.server";
 import { hashApiKey, looksLikeApiKey } from "~/domain/apiKeys";
 import { ENVIRONMENT_TYPES, type EnvironmentType } from "~/domain/environments";
 import { CircuitBreaker } from "~/domain/circuitBreaker";
-import { TooManyRequestsError, UnauthorizedError } from "~/domain/errors";
+import { isDatabaseUnavailable } from "~/domain/databaseOutage";
+import { ServiceUnavailableError, TooManyRequestsError, UnauthorizedError } from "~/domain/errors";
 import { keyPrefix } from "~/redis.server";
 import { apiKeyRevocationChannel, apiKeyTier, builtApiKeyTier, closeApiKeyTier } from "~/services/apiKeyL1.server";
 import { apiRedis, disconnectApiRedis } from "~/services/apiRedis.server";
@@ -56,7 +57,8 @@ const CachedEntry = z.union([
   z.object({ v: z.literal(1), revoked: z.literal(true) }),
 ]);
 
-type Lookup = AuthenticatedEnvironment | "revoked" | "miss";
+/** "unavailable": Redis could not be asked (down, or its breaker open); treated as a miss. */
+type Lookup = AuthenticatedEnvironment | "revoked" | "miss" | "unavailable";
 
 function cacheKey(hash: string) {
   return `${keyPrefix()}api-key:${hash}`;
@@ -81,16 +83,16 @@ class ApiKeyCache {
   }
 
   async get(hash: string): Promise<Lookup> {
-    if (!this.breaker.tryAcquire()) return "miss";
+    if (!this.breaker.tryAcquire()) return "unavailable";
     const client = await apiRedis();
-    if (!client) return "miss";
+    if (!client) return "unavailable";
     let raw: string | null;
     try {
       raw = await client.get(cacheKey(hash));
       this.breaker.recordSuccess();
     } catch (error) {
       this.failed("read", error);
-      return "miss";
+      return "unavailable";
     }
     if (raw === null) return "miss";
     const parsed = CachedEntry.safeParse(safeJson(raw));
@@ -195,6 +197,8 @@ async function spendKeyLookupBudget(clientAddress: string): Promise<void> {
   }
 }
 
+export const DATABASE_AND_REDIS_DOWN = "The database and Redis are both unavailable; try again shortly";
+
 /**
  * The environment of a secret key; throws {@link UnauthorizedError} for a missing, malformed, unknown
  * or revoked key, and {@link TooManyRequestsError} when `clientAddress` spent its lookup budget.
@@ -209,12 +213,16 @@ export async function authenticateApiKey(key: string, clientAddress?: string): P
   const generation = tier?.generation ?? 0;
   const cached = await cache.get(hash);
   if (cached === "revoked") throw new UnauthorizedError(INVALID_KEY);
-  if (cached !== "miss") {
+  if (cached !== "miss" && cached !== "unavailable") {
     tier?.remember(generation, hash, cached);
     return cached;
   }
   if (clientAddress !== undefined) await spendKeyLookupBudget(clientAddress);
-  const environment = await findEnvironmentByKeyHash(hash);
+  const environment = await findEnvironmentByKeyHash(hash).catch((error: unknown) => {
+    // Both stores down: say so, rather than only "the database" (docs/operations.md, "Postgres outage").
+    if (cached === "unavailable" && isDatabaseUnavailable(error)) throw new ServiceUnavailableError(DATABASE_AND_REDIS_DOWN);
+    throw error;
+  });
   await cache.fill(hash, environment);
   if (!environment) throw new UnauthorizedError(INVALID_KEY);
   tier?.remember(generation, hash, environment);
