@@ -113,3 +113,14 @@ export function decodeBufferedRun(text: string): BufferedRun | null {
 export function claimTtlSeconds(expiresAt: Date, now: Date): number {
   return Math.max(1, Math.ceil((expiresAt.getTime() - now.getTime()) / 1000));
 }
+
+/** The drained-count key of one minute (counted by every drainer, read by the admin overview). */
+export function drainedCountKey(prefix: string, minute: number): string {
+  return `${prefix}trigger-buffer:drained:${minute}`;
+}
+
+/** Runs drained per second over the previous whole minute and the current part-minute. */
+export function drainRatePerSecond(previousMinute: number, currentMinute: number, msIntoMinute: number): number {
+  const seconds = 60 + msIntoMinute / 1000;
+  return (previousMinute + currentMinute) / seconds;
+}

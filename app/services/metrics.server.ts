@@ -21,6 +21,7 @@ import { dbQueryCount } from "~/db.server";
 import { getEnv } from "~/env.server";
 import { keyPrefix, redis, type RedisClient } from "~/redis.server";
 import { logger } from "~/services/logger.server";
+import { registerTriggerBufferMetrics } from "~/services/triggerBuffer/metrics.server";
 
 /**
  * The cache's metrics sink. On the hot path it only adds to in-memory arrays: totals since start
@@ -233,6 +234,7 @@ export function metricsRecorder(): MetricsRecorder {
   if (!processRecorder) {
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
+    if (getEnv().TRIGGER_BUFFER_ENABLED) registerTriggerBufferMetrics(registry);
     processRecorder = new MetricsRecorder({ registry });
   }
   return processRecorder;

@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prisma } from "~/db.server";
+import { upsertUser } from "~/models/user.server";
+import { NO_PERSISTENCE_WARNING } from "~/services/triggerBuffer/durability.server";
 import { DATABASE_AND_REDIS_DOWN } from "~/services/apiKeyAuth.server";
 import { BUFFER_FULL, BUFFER_REDIS_DOWN, METADATA_NOT_CACHED } from "~/services/triggerBuffer/buffer.server";
 import { bearer, overHttp } from "../support/apiClient";
 import { startAppServer, type AppServer } from "../support/appServer";
-import { eventually } from "../support/cacheTesting";
+import { eventually, testRedis } from "../support/cacheTesting";
 import { startFaultProxy, type FaultProxy } from "../support/faultProxy";
 import { createTestProject, registerAndPromote, type TestProject } from "../support/fixtures";
 
@@ -15,6 +17,8 @@ import { createTestProject, registerAndPromote, type TestProject } from "../supp
  * refused with a 503 that says why when it cannot be buffered.
  */
 
+const METRICS_TOKEN = "buffer-metrics-token";
+const ADMIN = { email: "buffer-admin@hotpath.test", password: "buffer admin password" };
 let pgProxy: FaultProxy;
 let redisProxy: FaultProxy;
 let server: AppServer;
@@ -33,6 +37,7 @@ beforeAll(async () => {
   pgProxy = await startFaultProxy({ host: pgTarget.hostname, port: Number(pgTarget.port || 5432) });
   const redisTarget = new URL(process.env.REDIS_URL!);
   redisProxy = await startFaultProxy({ host: redisTarget.hostname, port: Number(redisTarget.port || 6379) });
+  await upsertUser({ ...ADMIN, role: "ADMIN" });
   project = await createTestProject();
   await registerAndPromote({ environmentId: project.prod.id, version: "v1", tasks: [{ slug: "email", queue: { name: "emails" } }] });
   server = await startAppServer({
@@ -42,6 +47,9 @@ beforeAll(async () => {
     TASK_META_CACHE_REDIS_URL: process.env.REDIS_URL!,
     API_KEY_CACHE_L1_TTL_MS: "600000",
     TRIGGER_BUFFER_MAX: "50",
+    METRICS_TOKEN: METRICS_TOKEN,
+    // The buffered-mode log lines are part of what this file checks.
+    LOG_LEVEL: "info",
     TRIGGER_BUFFER_SHARDS: "1",
   });
 }, 120_000);
@@ -128,6 +136,21 @@ describe("the trigger buffer rides out a Postgres outage", () => {
     buffered.push(...accepted.map((r) => r.body.id));
   }, 30_000);
 
+  it("visible while buffering: /metrics gauges and counters, /healthz persistence warning", async () => {
+    const metrics = await fetch(`${server.url}/metrics`, { headers: { Authorization: `Bearer ${METRICS_TOKEN}` } }).then((r) => r.text());
+    expect(metrics).toMatch(/^hotpath_trigger_buffer_depth 50$/m);
+    expect(metrics).toMatch(/^hotpath_trigger_buffer_oldest_age_seconds \d/m);
+    expect(metrics).toMatch(/^hotpath_trigger_buffer_buffered_total 50$/m);
+    expect(metrics).toMatch(/^hotpath_trigger_buffer_rejected_total\{reason="full"\} 13$/m);
+    expect(metrics).toMatch(/^hotpath_trigger_buffer_rejected_total\{reason="not_cached"\} 1$/m);
+    const health = await fetch(`${server.url}/healthz`).then((r) => r.json());
+    const probe = testRedis();
+    const aof = /aof_enabled:1/.test(await probe.info("persistence"));
+    await probe.quit();
+    expect(health.warnings).toEqual(aof ? undefined : [NO_PERSISTENCE_WARNING]);
+    expect(server.output()).toContain("entering buffered mode");
+  });
+
   it("Redis down too: 503 naming both", async () => {
     await redisProxy.setMode("refuse");
     const response = await trigger("email");
@@ -161,5 +184,17 @@ describe("the trigger buffer rides out a Postgres outage", () => {
     expect(viaAlias.status).toBe(200);
     expect(viaAlias.body.id).toBe(beforeOutageId);
     expect((await get(`/api/v1/runs/${aliasId}`)).body.id).toBe(beforeOutageId);
+    await eventually(() => server.output().includes("leaving buffered mode"), { timeoutMs: 5_000 });
   }, 30_000);
+
+  it("the admin overview shows depth, oldest entry and drain rate", async () => {
+    const login = await fetch(`${server.url}/login`, { method: "POST", body: new URLSearchParams(ADMIN), headers: { Origin: server.url }, redirect: "manual" });
+    const cookie = login.headers.get("set-cookie")!.split(";")[0];
+    const html = await fetch(`${server.url}/admin`, { headers: { Cookie: cookie } }).then((r) => r.text());
+    expect(html).toContain('data-testid="trigger-buffer"');
+    expect(html).toMatch(/Buffered runs/);
+    expect(html).toMatch(/Drain rate/);
+    // 49 runs drained this minute: the rate is above zero.
+    expect(html).toMatch(/[1-9][0-9.]*\/s/);
+  });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   bufferShard,
   claimTtlSeconds,
+  drainRatePerSecond,
   decodeBufferedRun,
   encodeBufferedRun,
   entryAgeMs,
@@ -66,5 +67,12 @@ describe("trigger buffer keys and codec", () => {
     expect(entryAgeMs("1000-0", 3500)).toBe(2500);
     expect(claimTtlSeconds(new Date(createdAt.getTime() + 1_500), createdAt)).toBe(2);
     expect(claimTtlSeconds(new Date(createdAt.getTime() - 5_000), createdAt)).toBe(1);
+  });
+});
+
+describe("drain rate", () => {
+  it("spreads the previous whole minute and the current part over their seconds", () => {
+    expect(drainRatePerSecond(600, 0, 0)).toBe(10);
+    expect(drainRatePerSecond(0, 300, 30_000)).toBeCloseTo(300 / 90);
   });
 });

@@ -3,6 +3,8 @@ import {
   bufferShard,
   claimTtlSeconds,
   decodeBufferedRun,
+  drainedCountKey,
+  drainRatePerSecond,
   encodeBufferedRun,
   entryAgeMs,
   idempotencyClaimKey,
@@ -176,6 +178,17 @@ export async function findBufferedRun(environmentId: string, friendlyId: string)
 export interface BufferStats {
   depth: number;
   oldestAgeMs: number;
+  /** Over every instance, from the per-minute counts the drainers write. */
+  drainedPerSecond: number;
+}
+
+const DRAINED_COUNT_TTL_SECONDS = 600;
+
+/** Adds a drained chunk to this minute's count (one command per chunk, only while draining). */
+export async function recordDrained(redis: RedisClient, count: number, now = Date.now()): Promise<void> {
+  if (count <= 0) return;
+  const key = drainedCountKey(keyPrefix(), Math.floor(now / 60_000));
+  await redis.multi().incrby(key, count).expire(key, DRAINED_COUNT_TTL_SECONDS).exec();
 }
 
 /** Entries waiting over every shard, and the age of the oldest. */
@@ -189,5 +202,8 @@ export async function bufferStats(now = Date.now()): Promise<BufferStats> {
     const firstId = (first as [string, string[]][])[0]?.[0];
     if (firstId) oldestAgeMs = Math.max(oldestAgeMs, entryAgeMs(firstId, now));
   }
-  return { depth, oldestAgeMs };
+  const minute = Math.floor(now / 60_000);
+  // Two GETs, not MGET: the two minutes' keys may live on different Cluster nodes.
+  const [previous, current] = await Promise.all([redis.get(drainedCountKey(keyPrefix(), minute - 1)), redis.get(drainedCountKey(keyPrefix(), minute))]);
+  return { depth, oldestAgeMs, drainedPerSecond: drainRatePerSecond(Number(previous ?? 0), Number(current ?? 0), now % 60_000) };
 }

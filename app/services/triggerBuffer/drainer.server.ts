@@ -11,6 +11,7 @@ import {
   noteBufferEmpty,
   noteDraining,
   readyBufferRedis,
+  recordDrained,
 } from "~/services/triggerBuffer/buffer.server";
 import { insertBufferedChunk } from "~/services/triggerBuffer/drainSql.server";
 
@@ -121,6 +122,9 @@ export class TriggerBufferDrainer {
     await redis.eval(ACK, 2, keys.stream, keys.index, CONSUMER_GROUP, String(settled.length), ...settled, ...runs.map((r) => r.friendlyId));
     bufferCounters.drained += outcome.inserted;
     bufferCounters.aliased += outcome.aliased;
+    await recordDrained(redis, outcome.inserted + outcome.aliased).catch((error) =>
+      logger.warn("drained count not recorded (admin drain rate only)", { stream: keys.stream, error }),
+    );
     return entries.length;
   }
 
