@@ -502,7 +502,13 @@ async function chooseRedis(configured, root, state, missing) {
     return { url: DEFAULT_REDIS_URL, source: "default" };
   }
   const running = await recordedLocal("redis", root, state);
-  if (running) return { url: running, source: "local (already running)" };
+  if (running) {
+    // One started by an earlier version of this script ran without an AOF; the trigger buffer needs it.
+    await redisCommands(running, [["CONFIG", "SET", "appendonly", "yes"], ["CONFIG", "SET", "appendfsync", "everysec"]]).catch((error) =>
+      warn(`could not turn on the local Redis' append-only file: ${error.message}`),
+    );
+    return { url: running, source: "local (already running)" };
+  }
   const started = await startLocalRedis(root, state);
   if (started) return { url: started, source: "local (started)" };
   missing.push(INSTALL_PACKAGES.redis);
