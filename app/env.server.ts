@@ -116,6 +116,30 @@ const EnvSchema = z.object({
   /** Runs per statement of the run lifecycle. */
   RUN_LIFECYCLE_BATCH_SIZE: optional(positiveInt).transform((v) => v ?? 1_000),
 
+  /**
+   * The trigger buffer (docs/operations.md, "Postgres outage"): while the run insert cannot be done,
+   * triggers whose task metadata is cached go to Redis Streams in the general Redis and are drained
+   * into Postgres once it answers.
+   */
+  TRIGGER_BUFFER_ENABLED: booleanString(true),
+  /** Entries per buffer stream (one stream per shard); beyond it a trigger is a 503 with Retry-After. */
+  TRIGGER_BUFFER_MAX: optional(positiveInt).transform((v) => v ?? 100_000),
+  /** Streams the environments are spread over (hash-tagged, so each can live on its own Cluster node). */
+  TRIGGER_BUFFER_SHARDS: optional(positiveInt).transform((v) => v ?? 4),
+  /** Runs per drain transaction. */
+  TRIGGER_BUFFER_DRAIN_CHUNK: optional(positiveInt).transform((v) => v ?? 200),
+  /** How often an idle drainer looks for work (0: no drainer in this process). */
+  TRIGGER_BUFFER_DRAIN_INTERVAL_MS: optional(nonNegativeInt).transform((v) => v ?? 250),
+  /** Pending entries idle this long belong to a dead consumer and are claimed (XAUTOCLAIM). */
+  TRIGGER_BUFFER_CLAIM_IDLE_MS: optional(positiveInt).transform((v) => v ?? 10_000),
+  /** Bound on one buffer command; Redis slower than this makes the trigger a 503. */
+  TRIGGER_BUFFER_COMMAND_TIMEOUT_MS: optional(positiveInt).transform((v) => v ?? 500),
+  /** Consecutive failed run inserts after which triggers go straight to the buffer for the cooldown. */
+  TRIGGER_BUFFER_BREAKER_FAILURES: optional(positiveInt).transform((v) => v ?? 3),
+  TRIGGER_BUFFER_BREAKER_COOLDOWN_MS: optional(positiveInt).transform((v) => v ?? 1_000),
+  /** Retry-After (seconds) of the "buffer full" 503. */
+  TRIGGER_BUFFER_RETRY_AFTER_SECONDS: optional(positiveInt).transform((v) => v ?? 5),
+
   TRIGGER_MAX_TTL_SECONDS: optional(positiveInt).transform((v) => v ?? 14 * 86_400),
   API_BODY_LIMIT_BYTES: optional(positiveInt).transform((v) => v ?? 1_048_576),
   /** Per client address: distinct API keys that may miss the key cache (and so reach Postgres) per window; then 429. */

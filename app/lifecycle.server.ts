@@ -7,6 +7,9 @@ import { logger } from "~/services/logger.server";
 import { stopMetrics } from "~/services/metrics.server";
 import { startRunLifecycle, stopRunLifecycle } from "~/services/runLifecycle.server";
 import { startTracing, stopTracing } from "~/services/tracing.server";
+import { disconnectTriggerBuffer } from "~/services/triggerBuffer/buffer.server";
+import { startTriggerBufferDrainer, stopTriggerBufferDrainer } from "~/services/triggerBuffer/drainer.server";
+import { warnWithoutPersistence } from "~/services/triggerBuffer/durability.server";
 import {
   connectTaskMetadataCache,
   disconnectTaskMetadataCache,
@@ -38,7 +41,8 @@ export interface Started {
  * Parses the whole configuration (a bad variable throws here, naming it), opens the hot path's
  * Redis connection before the first trigger (or gives up after `cacheConnectTimeoutMs`), and
  * starts the background work: the current-hash sweep (docs/decisions/0024-current-hash-sweep.md)
- * and the run lifecycle (docs/decisions/0035-run-lifecycle-scheduler.md).
+ * the run lifecycle (docs/decisions/0035-run-lifecycle-scheduler.md) and the trigger buffer's
+ * drainer (docs/decisions/0060-trigger-buffer.md).
  */
 export async function start(options: { cacheConnectTimeoutMs?: number } = {}): Promise<Started> {
   const env = getEnv();
@@ -47,6 +51,8 @@ export async function start(options: { cacheConnectTimeoutMs?: number } = {}): P
   const cacheConnected = await connectTaskMetadataCache(options.cacheConnectTimeoutMs ?? 2_000);
   startCacheReconciler();
   startRunLifecycle();
+  startTriggerBufferDrainer();
+  void warnWithoutPersistence();
   return { port: env.PORT, trustProxyHops: env.TRUST_PROXY_HOPS, pageBodyLimitBytes: env.PAGE_BODY_LIMIT_BYTES, cacheConnected };
 }
 
@@ -71,11 +77,12 @@ async function closeAll({ server, drainMs = 3_000 }: { server?: Server; drainMs?
   await step("background work", async () => {
     await stopCacheReconciler();
     await stopRunLifecycle();
+    await stopTriggerBufferDrainer();
     await stopMetrics();
   });
   // The subscriber goes first inside: its tier is switched off before the clients it reads through close.
   await step("task metadata cache", disconnectTaskMetadataCache);
-  await step("redis clients", () => Promise.all([disconnectTaskMetadataCacheAdmin(), disconnectApiKeyCache(), disconnectRedis()]));
+  await step("redis clients", () => Promise.all([disconnectTaskMetadataCacheAdmin(), disconnectApiKeyCache(), disconnectTriggerBuffer(), disconnectRedis()]));
   await step("postgres pools", disconnectDb);
   // Last: the spans of everything above are exported before the process exits.
   await step("tracing", stopTracing);

@@ -43,6 +43,19 @@ export const redisProfiles = {
   }),
 
   /**
+   * The trigger buffer (general Redis) and its drainer: used while Postgres is down, so a Redis
+   * that is down too must cost a trigger one short wait and a clear 503, never a queue.
+   */
+  triggerBuffer: (commandTimeoutMs: number): RedisOptions => ({
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    commandTimeout: commandTimeoutMs,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2_000,
+    retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
+  }),
+
+  /**
    * Admin pages and repairs: fail within about a second when Redis is down so the page can say so
    * instead of hanging (a queued command fails after one more reconnect attempt, and attempts stay
    * 500 ms apart; ioredis' default back-off grows to 2 s, which a page load would wait through twice).

@@ -362,7 +362,10 @@ async function startLocalRedis(root, state) {
   const port = await freePort(state.redis?.port, 6380);
   log(`starting a project-local Redis on 127.0.0.1:${port} (${server}, data in ${dir})`);
   const result = spawnSync(server, [
-    "--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no",
+    // An append-only file fsynced every second: the trigger buffer (docs/operations.md, "Postgres
+    // outage") keeps triggers accepted during a Postgres outage here, and they must survive a
+    // Redis restart. At most the last second is lost if Redis itself dies.
+    "--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
     "--daemonize", "yes", "--pidfile", path.join(dir, "redis.pid"), "--logfile", path.join(dir, "redis.log"),
   ], { encoding: "utf8" });
   if (result.status !== 0) throw new ServiceError(`redis-server failed: ${result.error?.message ?? `${result.stderr}${result.stdout}`.trim()}`);
@@ -499,7 +502,13 @@ async function chooseRedis(configured, root, state, missing) {
     return { url: DEFAULT_REDIS_URL, source: "default" };
   }
   const running = await recordedLocal("redis", root, state);
-  if (running) return { url: running, source: "local (already running)" };
+  if (running) {
+    // One started by an earlier version of this script ran without an AOF; the trigger buffer needs it.
+    await redisCommands(running, [["CONFIG", "SET", "appendonly", "yes"], ["CONFIG", "SET", "appendfsync", "everysec"]]).catch((error) =>
+      warn(`could not turn on the local Redis' append-only file: ${error.message}`),
+    );
+    return { url: running, source: "local (already running)" };
+  }
   const started = await startLocalRedis(root, state);
   if (started) return { url: started, source: "local (started)" };
   missing.push(INSTALL_PACKAGES.redis);

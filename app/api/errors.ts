@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { isDatabaseUnavailable } from "~/domain/databaseOutage";
-import { HotpathError, TooManyRequestsError } from "~/domain/errors";
+import { HotpathError, ServiceUnavailableError, TooManyRequestsError } from "~/domain/errors";
 import { logger } from "~/services/logger.server";
 import { json, type ApiResponse } from "./http";
 
@@ -42,8 +42,8 @@ export function errorResponse(error: unknown, request: { method: string; path: s
     const body: ErrorBody = { error: error.message };
     if (error.details !== undefined) body.details = error.details;
     const headers =
-      error instanceof TooManyRequestsError
-        ? { "x-should-retry": "true", "retry-after": String(error.retryAfterSeconds) }
+      error instanceof TooManyRequestsError || (error instanceof ServiceUnavailableError && error.retryAfterSeconds !== undefined)
+        ? { "x-should-retry": "true", "retry-after": String(error.retryAfterSeconds!) }
         : error.status === 503
           ? TRANSIENT
           : PERMANENT;

@@ -1,6 +1,7 @@
 import { NotFoundError } from "~/domain/errors";
 import { authenticateAuthorizationHeader } from "~/services/apiKeyAuth.server";
 import { getRun } from "~/services/runs.server";
+import { bufferedRunView, readRunThroughBuffer } from "~/services/triggerBuffer/reads.server";
 import { json, type ApiRequest, type ApiResponse } from "./http";
 import { RUN_ID } from "./runsApi";
 
@@ -10,7 +11,7 @@ export async function getRunById(request: ApiRequest, params: { runId: string })
   const notFound = new NotFoundError(`Run '${params.runId}' not found`);
   // Ids that cannot exist are answered without a query.
   if (!RUN_ID.test(params.runId)) throw notFound;
-  const run = await getRun(environment.id, params.runId);
+  const run = await readRunThroughBuffer(environment.id, params.runId, (id) => getRun(environment.id, id), bufferedRunView);
   if (!run) throw notFound;
   return json(200, run);
 }

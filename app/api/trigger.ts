@@ -36,5 +36,6 @@ export async function triggerTask(request: ApiRequest, params: { taskId: string 
     body: parsed.data,
     headers: triggerHeaders(request),
   });
-  return json(200, { id: run.id, isCached: run.isCached });
+  // A buffered run says so: it is in Postgres once the drainer has written it (docs/operations.md).
+  return json(200, { id: run.id, isCached: run.isCached }, run.buffered ? { "x-hotpath-buffered": "1" } : undefined);
 }

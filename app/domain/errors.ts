@@ -67,7 +67,11 @@ export class TooManyRequestsError extends HotpathError {
 
 /** 503: a required dependency (Postgres) is down. */
 export class ServiceUnavailableError extends HotpathError {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** Retry-After in seconds; the API's default (1) when absent. */
+    readonly retryAfterSeconds?: number,
+  ) {
     super(503, message);
   }
 }

@@ -5,6 +5,7 @@ import { EmptyState } from "~/components/EmptyState";
 import { EnvironmentsTable } from "~/components/overview/EnvironmentsTable";
 import { RefreshControls, WindowChooser } from "~/components/overview/PageControls";
 import { RedisServerTiles } from "~/components/overview/RedisServerTiles";
+import { TriggerBufferTiles } from "~/components/overview/TriggerBufferTiles";
 import { KeyspaceTable, RedisProblems, SummaryTiles } from "~/components/overview/TrafficSections";
 import { PageHeader } from "~/components/PageHeader";
 import { RouteErrorPanel } from "~/components/RouteErrorPanel";
@@ -12,6 +13,7 @@ import { METRICS_WINDOWS, parseWindow } from "~/domain/metricsMath";
 import { httpError } from "~/httpError.server";
 import { getCacheOverview } from "~/presenters/cacheOverview.server";
 import { loadPageData } from "~/presenters/pageData.server";
+import { getTriggerBufferOverview } from "~/presenters/triggerBuffer.server";
 import { requireAdminAction, requireUser } from "~/services/session.server";
 
 export const meta: MetaFunction = () => [{ title: "Cache overview · Hotpath" }];
@@ -19,8 +21,8 @@ export const meta: MetaFunction = () => [{ title: "Cache overview · Hotpath" }]
 export async function loader({ request }: LoaderFunctionArgs) {
   await requireUser(request);
   const window = parseWindow(new URL(request.url).searchParams.get("window"));
-  const overview = await loadPageData("cache overview", () => getCacheOverview(window));
-  return data(overview, { headers: { "Cache-Control": "no-store" } });
+  const [overview, triggerBuffer] = await Promise.all([loadPageData("cache overview", () => getCacheOverview(window)), getTriggerBufferOverview()]);
+  return data({ ...overview, triggerBuffer }, { headers: { "Cache-Control": "no-store" } });
 }
 
 // The overview only reads. Its action is guarded like every admin action, so a forged POST without
@@ -71,6 +73,7 @@ export default function OverviewPage() {
         </>
       ) : null}
       <EnvironmentsTable overview={overview} windowLabel={windowLabel} />
+      <TriggerBufferTiles buffer={overview.triggerBuffer} />
       <RedisServerTiles redisServer={overview.redisServer} />
     </div>
   );

@@ -5,7 +5,8 @@ import { getEnv } from "~/env.server";
 import { hashApiKey, looksLikeApiKey } from "~/domain/apiKeys";
 import { ENVIRONMENT_TYPES, type EnvironmentType } from "~/domain/environments";
 import { CircuitBreaker } from "~/domain/circuitBreaker";
-import { TooManyRequestsError, UnauthorizedError } from "~/domain/errors";
+import { isDatabaseUnavailable } from "~/domain/databaseOutage";
+import { ServiceUnavailableError, TooManyRequestsError, UnauthorizedError } from "~/domain/errors";
 import { ATTR, SPAN } from "~/domain/traceAttributes";
 import { keyPrefix } from "~/redis.server";
 import { apiKeyRevocationChannel, apiKeyTier, builtApiKeyTier, closeApiKeyTier } from "~/services/apiKeyL1.server";
@@ -58,7 +59,8 @@ const CachedEntry = z.union([
   z.object({ v: z.literal(1), revoked: z.literal(true) }),
 ]);
 
-type Lookup = AuthenticatedEnvironment | "revoked" | "miss";
+/** "unavailable": Redis could not be asked (down, or its breaker open); treated as a miss. */
+type Lookup = AuthenticatedEnvironment | "revoked" | "miss" | "unavailable";
 
 // KEYS[1]: the address's set of key hashes; ARGV: hash, budget, window seconds. 0 = allowed, else seconds to wait.
 const SPEND_LOOKUP_SCRIPT = `
@@ -91,16 +93,16 @@ class ApiKeyCache {
   }
 
   async get(hash: string): Promise<Lookup> {
-    if (!this.breaker.tryAcquire()) return "miss";
+    if (!this.breaker.tryAcquire()) return "unavailable";
     const client = await apiRedis();
-    if (!client) return "miss";
+    if (!client) return "unavailable";
     let raw: string | null;
     try {
       raw = await client.get(cacheKey(hash));
       this.breaker.recordSuccess();
     } catch (error) {
       this.failed("read", error);
-      return "miss";
+      return "unavailable";
     }
     if (raw === null) return "miss";
     const parsed = CachedEntry.safeParse(safeJson(raw));
@@ -211,6 +213,8 @@ async function refuseOverBudget(clientAddress: string, hash: string): Promise<vo
   throw new TooManyRequestsError(`Too many distinct unknown or uncached API keys from this address (${budget} per ${window} s); retry later`, retryAfter);
 }
 
+export const DATABASE_AND_REDIS_DOWN = "The database and Redis are both unavailable; try again shortly";
+
 /**
  * The environment of a secret key; throws {@link UnauthorizedError} for a missing, malformed, unknown
  * or revoked key, and {@link TooManyRequestsError} when `clientAddress` spent its lookup budget.
@@ -228,13 +232,17 @@ export async function authenticateApiKey(key: string, clientAddress?: string): P
   const generation = tier?.generation ?? 0;
   const cached = await cache.get(hash);
   if (cached === "revoked") throw new UnauthorizedError(INVALID_KEY);
-  setSpanAttribute(ATTR.authTier, cached === "miss" ? "postgres" : "redis");
-  if (cached !== "miss") {
+  setSpanAttribute(ATTR.authTier, cached === "miss" || cached === "unavailable" ? "postgres" : "redis");
+  if (cached !== "miss" && cached !== "unavailable") {
     tier?.remember(generation, hash, cached);
     return cached;
   }
   if (clientAddress !== undefined) await refuseOverBudget(clientAddress, hash);
-  const environment = await findEnvironmentByKeyHash(hash);
+  const environment = await findEnvironmentByKeyHash(hash).catch((error: unknown) => {
+    // Both stores down: say so, rather than only "the database" (docs/operations.md, "Postgres outage").
+    if (cached === "unavailable" && isDatabaseUnavailable(error)) throw new ServiceUnavailableError(DATABASE_AND_REDIS_DOWN);
+    throw error;
+  });
   await cache.fill(hash, environment);
   if (!environment) throw new UnauthorizedError(INVALID_KEY);
   tier?.remember(generation, hash, environment);

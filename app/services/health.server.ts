@@ -1,6 +1,7 @@
 import { pgPool } from "~/db.server";
 import { redis } from "~/redis.server";
 import { logger } from "~/services/logger.server";
+import { persistenceWarning } from "~/services/triggerBuffer/durability.server";
 
 /**
  * Reachability of the two dependencies Hotpath cannot serve without. Each probe has its own short
@@ -15,7 +16,8 @@ type Status = "ok" | "down";
 
 export interface HealthReport {
   healthy: boolean;
-  body: Record<Component, Status> & { error?: string; details?: Partial<Record<Component, string>> };
+  /** `warnings`: healthy but weaker than configured to be (the trigger buffer without Redis persistence). */
+  body: Record<Component, Status> & { error?: string; details?: Partial<Record<Component, string>>; warnings?: string[] };
 }
 
 class ProbeTimeout extends Error {}
@@ -46,6 +48,15 @@ async function probe(run: () => Promise<unknown>): Promise<ProbeFailure | null> 
   }
 }
 
+async function probeValue<T>(read: () => Promise<T>): Promise<T | null> {
+  let value: T | null = null;
+  const failure = await probe(async () => {
+    value = await read();
+  });
+  if (failure) logger.warn("health check: trigger buffer persistence not checked", { reason: failure.reason, error: failure.error });
+  return failure ? null : value;
+}
+
 // The reason without hosts, ports or credentials: /healthz is public.
 function describe(error: unknown): string {
   if (error instanceof ProbeTimeout) return `no answer within ${PROBE_TIMEOUT_MS} ms`;
@@ -57,7 +68,7 @@ function describe(error: unknown): string {
 }
 
 export async function checkHealth(): Promise<HealthReport> {
-  const [postgresError, redisError] = await Promise.all([
+  const [postgresError, redisError, warning] = await Promise.all([
     probe(() => pgPool().query("SELECT 1")),
     probe(() => {
       const client = redis();
@@ -66,12 +77,15 @@ export async function checkHealth(): Promise<HealthReport> {
       if (client.status === "reconnecting" || client.status === "end") throw new NotConnected(client.status);
       return client.ping();
     }),
+    // Within the probe deadline too; an unreachable Redis is reported above, not as a warning.
+    probeValue(persistenceWarning),
   ]);
   const failures = { postgres: postgresError, redis: redisError };
   const body: HealthReport["body"] = {
     postgres: postgresError ? "down" : "ok",
     redis: redisError ? "down" : "ok",
   };
+  if (warning) body.warnings = [warning];
   const down = (Object.keys(failures) as Component[]).filter((c) => failures[c] !== null);
   if (down.length > 0) {
     body.error = `${down.join(" and ")} ${down.length === 1 ? "is" : "are"} down`;

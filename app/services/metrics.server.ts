@@ -22,6 +22,7 @@ import { getEnv } from "~/env.server";
 import { keyPrefix, redis, type RedisClient } from "~/redis.server";
 import { logger } from "~/services/logger.server";
 import { sampledTraceId } from "~/services/tracing.server";
+import { registerTriggerBufferMetrics } from "~/services/triggerBuffer/metrics.server";
 
 /**
  * The cache's metrics sink. On the hot path it only adds to in-memory arrays: totals since start
@@ -271,6 +272,7 @@ export function metricsRecorder(): MetricsRecorder {
   if (!processRecorder) {
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
+    if (getEnv().TRIGGER_BUFFER_ENABLED) registerTriggerBufferMetrics(registry);
     processRecorder = new MetricsRecorder({ registry });
   }
   return processRecorder;

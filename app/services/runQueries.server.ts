@@ -3,6 +3,7 @@ import { encodeRunCursor, type RunCursor } from "~/domain/runCursor";
 import type { RunListQuery } from "~/domain/runListQuery";
 import { listRunView, retrieveRunView, type StoredRun } from "~/domain/runView";
 import type { Prisma } from "~/generated/prisma/client";
+import { bufferedStoredRun, readRunThroughBuffer } from "~/services/triggerBuffer/reads.server";
 
 /**
  * The runs API's reads in the SDK's shapes (domain/runView.ts). Always scoped to the caller's
@@ -43,8 +44,9 @@ export async function findStoredRun(environmentId: string, friendlyId: string): 
   return row ? toStoredRun(row) : null;
 }
 
+/** `runs.retrieve`: a run still in the trigger buffer, or a buffered id that became an alias, answers too. */
 export async function retrieveRun(environmentId: string, friendlyId: string) {
-  const run = await findStoredRun(environmentId, friendlyId);
+  const run = await readRunThroughBuffer(environmentId, friendlyId, (id) => findStoredRun(environmentId, id), bufferedStoredRun);
   return run ? retrieveRunView(run) : null;
 }
 

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
+import type pg from "pg";
 import { pgPool, prisma } from "~/db.server";
 import type { InitialRunStatus } from "~/domain/runSchedule";
 import type { TaskKind } from "~/domain/environments";
@@ -14,6 +15,9 @@ import type { PacketType } from "~/domain/triggerOptions";
  */
 
 export interface NewRun {
+  /** Chosen by the caller when the run may be buffered first (it must keep its ids); fresh otherwise. */
+  id?: string;
+  friendlyId?: string;
   environmentId: string;
   taskIdentifier: string;
   payload: unknown;
@@ -79,8 +83,8 @@ function timestampParam(value: Date | null | undefined): string | null {
 
 /** The inserted columns, their SQL types, and how each is read from a {@link NewRun}; one list so the two cannot drift. */
 const COLUMNS: [column: string, sqlType: string, value: (run: NewRun) => unknown][] = [
-  ["id", "text", () => randomUUID()],
-  ["friendlyId", "text", () => friendlyRunId()],
+  ["id", "text", (r) => r.id ?? randomUUID()],
+  ["friendlyId", "text", (r) => r.friendlyId ?? friendlyRunId()],
   ["environmentId", "text", (r) => r.environmentId],
   ["taskIdentifier", "text", (r) => r.taskIdentifier],
   ["payload", "jsonb", (r) => jsonParam(r.payload)],
@@ -167,6 +171,29 @@ export async function createRun(run: NewRun): Promise<CreatedRun> {
     throw new Error("Idempotent run vanished between insert and lookup");
   }
   return { id: existing.rows[0].friendlyId, isCached: true };
+}
+
+/**
+ * The drain's insert (services/triggerBuffer/drainer.server.ts): many buffered runs in one
+ * statement on the given connection (inside the drain's transaction). Any conflict — the same id
+ * drained before, or an idempotency key another run holds — is skipped; the caller learns which
+ * rows went in from the returned friendly ids.
+ */
+export async function insertRunsIgnoringConflicts(client: pg.PoolClient, runs: NewRun[]): Promise<Set<string>> {
+  if (runs.length === 0) return new Set();
+  const values: unknown[] = [];
+  const rows = runs.map((run) => {
+    const placeholders = COLUMNS.map(([, type, value]) => {
+      values.push(value(run));
+      return `$${values.length}::${type}`;
+    });
+    return `(${placeholders.join(", ")})`;
+  });
+  const inserted = await client.query<{ friendlyId: string }>(
+    `INSERT INTO "TaskRun" (${COLUMN_LIST}) VALUES ${rows.join(", ")} ON CONFLICT DO NOTHING RETURNING "friendlyId"`,
+    values,
+  );
+  return new Set(inserted.rows.map((row) => row.friendlyId));
 }
 
 /** What `GET /api/v1/runs/:runId` returns (docs/api.md). */

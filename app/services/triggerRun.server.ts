@@ -1,16 +1,19 @@
+import { randomUUID } from "node:crypto";
 import { expiresAt, idempotencyKeyExpiresAt, initialStatus, parseDelay, priorityMs } from "~/domain/runSchedule";
 import { SPAN } from "~/domain/traceAttributes";
 import { chooseIdempotency, type TriggerBody, type TriggerHeaders } from "~/domain/triggerOptions";
 import type { EnvironmentType } from "~/generated/prisma/enums";
-import { resolveTask } from "~/services/taskMetadata/index.server";
-import { createRun, type CreatedRun } from "~/services/runs.server";
+import { resolveTask, type ResolvedTask } from "~/services/taskMetadata/index.server";
+import { createRun, friendlyRunId, type CreatedRun, type NewRun } from "~/services/runs.server";
 import { inSpan } from "~/services/tracing.server";
+import { resolveOrExplain, writeRun } from "~/services/triggerBuffer/fallback.server";
 import { resolveSpan, runInsertSpan } from "~/services/triggerSpans.server";
 
 /**
  * Triggering a run, whatever asked for it (the trigger route, a replay, next a batch item): resolve
  * the task (warm: Redis or in-process only), decide status and times (domain/runSchedule.ts), and
- * write the run with every option in ONE statement.
+ * write the run with every option in ONE statement. When Postgres cannot take it, the run may go
+ * to the trigger buffer instead (triggerBuffer/fallback.server.ts) with the same ids and fields.
  */
 
 export interface TriggerRunInput {
@@ -21,7 +24,9 @@ export interface TriggerRunInput {
   now?: Date;
 }
 
-export async function triggerRun(input: TriggerRunInput): Promise<CreatedRun> {
+export type TriggeredRun = CreatedRun & { buffered?: true };
+
+export async function triggerRun(input: TriggerRunInput): Promise<TriggeredRun> {
   const options = input.body.options ?? {};
   const now = input.now ?? new Date();
   const idempotency = chooseIdempotency(input.headers, options);
@@ -29,16 +34,33 @@ export async function triggerRun(input: TriggerRunInput): Promise<CreatedRun> {
   const delayUntil = parseDelay(options.delay, now);
 
   const resolved = await inSpan(SPAN.resolve, resolveSpan(options.lockToVersion !== undefined), () =>
-    resolveTask({
-      environment: input.environment,
-      taskSlug: input.taskSlug,
-      queue: options.queue,
-      ttl: options.ttl ?? undefined,
-      lockToVersion: options.lockToVersion,
-    }),
+    resolveOrExplain(
+      () =>
+        resolveTask({
+          environment: input.environment,
+          taskSlug: input.taskSlug,
+          queue: options.queue,
+          ttl: options.ttl ?? undefined,
+          lockToVersion: options.lockToVersion,
+        }),
+      { environmentId: input.environment.id, task: input.taskSlug },
+    ),
   );
+  const run = newRun(input, resolved, { now, delayUntil, idempotency, keyExpiresAt });
+  return inSpan(SPAN.runInsert, runInsertSpan(), () => writeRun(run, resolved.source, createRun));
+}
 
-  return inSpan(SPAN.runInsert, runInsertSpan(), () => createRun({
+function newRun(
+  input: TriggerRunInput,
+  resolved: ResolvedTask,
+  times: { now: Date; delayUntil: Date | null; idempotency: { key: string | null }; keyExpiresAt: Date | null },
+): NewRun & { id: string; friendlyId: string } {
+  const options = input.body.options ?? {};
+  const { now, delayUntil, idempotency, keyExpiresAt } = times;
+  return {
+    // Chosen here, not by the insert, so that a buffered run keeps them when it is drained.
+    id: randomUUID(),
+    friendlyId: friendlyRunId(),
     environmentId: input.environment.id,
     taskIdentifier: input.taskSlug,
     payload: input.body.payload,
@@ -68,5 +90,5 @@ export async function triggerRun(input: TriggerRunInput): Promise<CreatedRun> {
     tracestate: input.headers.tracestate ?? null,
     sdkVersion: input.headers.sdkVersion ?? null,
     triggerClient: input.headers.triggerClient ?? null,
-  }));
+  };
 }

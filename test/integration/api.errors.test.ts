@@ -86,13 +86,17 @@ describe("a Postgres outage through both lanes", () => {
     await registerAndPromote({ environmentId: project.prod.id, version: "v1", tasks: [{ slug: "email", queue: { name: "emails" } }] });
     await authenticateApiKey(project.prod.apiKey);
     await authenticateApiKey(project.dev.apiKey);
-    server = await startAppServer({ DATABASE_URL: deadDatabaseUrl });
+    // With the trigger buffer off: these are the answers without it (a cached trigger would be
+    // buffered and answered 200; triggerBuffer.test.ts covers that and its own 503s).
+    server = await startAppServer({ DATABASE_URL: deadDatabaseUrl, TRIGGER_BUFFER_ENABLED: "false" });
     // The Remix build in this process reads its configuration on first use: it gets the dead database too.
     process.env.DATABASE_URL = deadDatabaseUrl;
+    process.env.TRIGGER_BUFFER_ENABLED = "false";
   }, 60_000);
 
   afterAll(async () => {
     process.env.DATABASE_URL = originalUrl;
+    delete process.env.TRIGGER_BUFFER_ENABLED;
     await server?.stop();
   });
 

@@ -45,7 +45,9 @@ beforeAll(async () => {
   project = await createTestProject();
   await registerAndPromote({ environmentId: project.prod.id, version: "v1", tasks: [{ slug: "email", queue: { name: "emails" } }] });
   ADMIN_PAGES = ["/admin", "/admin/environments", "/admin/deployments", `/admin/runs?env=${project.prod.id}`, `/admin/environments/${project.prod.id}/cache`];
-  server = await startAppServer({ DATABASE_URL: proxiedDatabaseUrl() });
+  // This file pins the behaviour with the trigger buffer off (TRIGGER_BUFFER_ENABLED=false): every
+  // trigger is a 503. With it on, see triggerBuffer.test.ts and reliability.triggerBuffer.test.ts.
+  server = await startAppServer({ DATABASE_URL: proxiedDatabaseUrl(), TRIGGER_BUFFER_ENABLED: "false" });
   const login = await fetch(`${server.url}/login`, {
     method: "POST",
     body: new URLSearchParams(ADMIN),
