@@ -29,6 +29,9 @@ export class ColdTaskMetadataCache implements TaskMetadataStore {
   getCurrentTask(environmentId: string, slug: string) {
     return this.redis.getCurrentTask(this.readEnvironment(environmentId), slug);
   }
+  getCurrentTasks(environmentId: string, slugs: readonly string[]) {
+    return this.redis.getCurrentTasks(this.readEnvironment(environmentId), slugs);
+  }
   getWorkerIdForVersion(environmentId: string, version: string) {
     return this.redis.getWorkerIdForVersion(this.readEnvironment(environmentId), version);
   }
@@ -38,6 +41,9 @@ export class ColdTaskMetadataCache implements TaskMetadataStore {
 
   backfillCurrentTask(...[environmentId, ...rest]: Parameters<TaskMetadataStore["backfillCurrentTask"]>) {
     return this.redis.backfillCurrentTask(this.sinkEnvironment(environmentId), ...rest);
+  }
+  backfillCurrentTasks(...[environmentId, ...rest]: Parameters<TaskMetadataStore["backfillCurrentTasks"]>) {
+    return this.redis.backfillCurrentTasks(this.sinkEnvironment(environmentId), ...rest);
   }
   backfillWorker(...[environmentId, ...rest]: Parameters<TaskMetadataStore["backfillWorker"]>) {
     return this.redis.backfillWorker(this.sinkEnvironment(environmentId), ...rest);

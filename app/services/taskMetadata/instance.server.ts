@@ -14,6 +14,7 @@ import {
 import { RedisTaskMetadataStore } from "~/services/taskMetadata/redisStore.server";
 import {
   findCurrentTask,
+  findCurrentTasks,
   findLockedTask,
   replicaFirstSource,
   singleFlightSource,
@@ -72,9 +73,11 @@ function readsDisabled(store: TaskMetadataStore): TaskMetadataStore {
   const noop = new NoopTaskMetadataStore();
   return {
     getCurrentTask: () => noop.getCurrentTask(),
+    getCurrentTasks: (environmentId, slugs) => noop.getCurrentTasks(environmentId, slugs),
     getWorkerIdForVersion: () => noop.getWorkerIdForVersion(),
     getWorkerTask: () => noop.getWorkerTask(),
     backfillCurrentTask: () => noop.backfillCurrentTask(),
+    backfillCurrentTasks: () => noop.backfillCurrentTasks(),
     backfillWorker: () => noop.backfillWorker(),
     backfillVersion: () => noop.backfillVersion(),
     replaceCurrent: (environmentId, snapshot) => store.replaceCurrent(environmentId, snapshot),
@@ -198,6 +201,7 @@ export async function disconnectTaskMetadataCache(): Promise<void> {
 function onDatabase(db: () => PrismaClient): TaskMetadataSource {
   return {
     findCurrentTask: (environment, slug) => findCurrentTask(db(), environment, slug),
+    findCurrentTasks: (environment, slugs) => findCurrentTasks(db(), environment, slugs),
     findLockedTask: (environmentId, worker, slug, overrideQueueName) =>
       findLockedTask(db(), environmentId, worker, slug, overrideQueueName),
   };

@@ -8,6 +8,11 @@ import type { TaskEntry, WorkerMetadataSnapshot } from "~/domain/taskMetadataEnt
 export interface TaskMetadataStore {
   /** The entry of `slug` for the environment's current worker; null on a miss. */
   getCurrentTask(environmentId: string, slug: string): Promise<TaskEntry | null>;
+  /**
+   * The entries of many slugs of the current hash in ONE read (an HMGET; every key of one
+   * environment shares its `{envId}` hash tag, so this is Cluster-safe); null per miss, in order.
+   */
+  getCurrentTasks(environmentId: string, slugs: readonly string[]): Promise<(TaskEntry | null)[]>;
   /** The worker id registered as `version`; null on a miss. */
   getWorkerIdForVersion(environmentId: string, version: string): Promise<string | null>;
   /**
@@ -30,6 +35,12 @@ export interface TaskMetadataStore {
 
   /** Writes one current-hash field if the owner is still `ownerWorkerId` (null = no current worker). */
   backfillCurrentTask(environmentId: string, ownerWorkerId: string | null, slug: string, entry: TaskEntry): Promise<boolean>;
+  /** {@link backfillCurrentTask} for many fields, in one script call. */
+  backfillCurrentTasks(
+    environmentId: string,
+    ownerWorkerId: string | null,
+    entries: readonly { slug: string; entry: TaskEntry }[],
+  ): Promise<boolean>;
   backfillWorker(
     environmentId: string,
     workerId: string,
@@ -51,6 +62,9 @@ export class NoopTaskMetadataStore implements TaskMetadataStore {
   async getCurrentTask() {
     return null;
   }
+  async getCurrentTasks(_environmentId: string, slugs: readonly string[]) {
+    return slugs.map(() => null);
+  }
   async getWorkerIdForVersion() {
     return null;
   }
@@ -61,6 +75,9 @@ export class NoopTaskMetadataStore implements TaskMetadataStore {
   async clearCurrent() {}
   async replaceWorker() {}
   async backfillCurrentTask() {
+    return false;
+  }
+  async backfillCurrentTasks() {
     return false;
   }
   async backfillWorker() {
