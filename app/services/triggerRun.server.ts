@@ -1,8 +1,8 @@
 import { expiresAt, idempotencyKeyExpiresAt, initialStatus, parseDelay, priorityMs } from "~/domain/runSchedule";
 import { chooseIdempotency, type TriggerBody, type TriggerHeaders } from "~/domain/triggerOptions";
 import type { EnvironmentType } from "~/generated/prisma/enums";
-import { resolveTask } from "~/services/taskMetadata/index.server";
-import { createRun, type CreatedRun } from "~/services/runs.server";
+import { resolveTask, type ResolvedTask } from "~/services/taskMetadata/index.server";
+import { createRun, type CreatedRun, type NewRun } from "~/services/runs.server";
 
 /**
  * Triggering a run, whatever asked for it (the trigger route, a replay, next a batch item): resolve
@@ -19,21 +19,30 @@ export interface TriggerRunInput {
 }
 
 export async function triggerRun(input: TriggerRunInput): Promise<CreatedRun> {
+  const plan = planRun(input);
+  const resolved = await resolveTask({ environment: input.environment, ...plan.resolve });
+  return createRun(newRun(input, plan, resolved));
+}
+
+/** What is decided before resolving (malformed delays and key TTLs are 400s here), and the resolver's input. */
+export function planRun(input: TriggerRunInput) {
   const options = input.body.options ?? {};
   const now = input.now ?? new Date();
   const idempotency = chooseIdempotency(input.headers, options);
-  const keyExpiresAt = idempotency.key === null ? null : idempotencyKeyExpiresAt(now, idempotency.ttl);
-  const delayUntil = parseDelay(options.delay, now);
+  return {
+    now,
+    idempotency,
+    keyExpiresAt: idempotency.key === null ? null : idempotencyKeyExpiresAt(now, idempotency.ttl),
+    delayUntil: parseDelay(options.delay, now),
+    resolve: { taskSlug: input.taskSlug, queue: options.queue, ttl: options.ttl ?? undefined, lockToVersion: options.lockToVersion },
+  };
+}
 
-  const resolved = await resolveTask({
-    environment: input.environment,
-    taskSlug: input.taskSlug,
-    queue: options.queue,
-    ttl: options.ttl ?? undefined,
-    lockToVersion: options.lockToVersion,
-  });
-
-  return createRun({
+/** The stored run: every option, the resolver's answer, status and times (the single trigger's and each batch item's). */
+export function newRun(input: TriggerRunInput, plan: ReturnType<typeof planRun>, resolved: ResolvedTask): NewRun {
+  const options = input.body.options ?? {};
+  const { now, delayUntil, idempotency } = plan;
+  return {
     environmentId: input.environment.id,
     taskIdentifier: input.taskSlug,
     payload: input.body.payload,
@@ -48,7 +57,7 @@ export async function triggerRun(input: TriggerRunInput): Promise<CreatedRun> {
     delayUntil,
     status: initialStatus({ delayUntil, taskFound: resolved.taskFound, lockedToVersion: options.lockToVersion !== undefined }),
     idempotencyKey: idempotency.key,
-    idempotencyKeyExpiresAt: keyExpiresAt,
+    idempotencyKeyExpiresAt: plan.keyExpiresAt,
     createdAt: now,
     concurrencyKey: options.concurrencyKey ?? null,
     maxAttempts: options.maxAttempts ?? null,
@@ -63,5 +72,5 @@ export async function triggerRun(input: TriggerRunInput): Promise<CreatedRun> {
     tracestate: input.headers.tracestate ?? null,
     sdkVersion: input.headers.sdkVersion ?? null,
     triggerClient: input.headers.triggerClient ?? null,
-  });
+  };
 }
