@@ -105,17 +105,21 @@ export interface ChunkResult {
   counters: BatchCounters;
 }
 
-/** One statement for up to CHUNK_SIZE runs of one batch (see the module comment). */
+/**
+ * One statement for up to CHUNK_SIZE runs of one batch (see the module comment). The rows go as
+ * one array per column through `unnest` — 34 parameters whatever the chunk size, where a VALUES
+ * list would be 34 per row for Postgres to parse and plan. `tags` (an array per row) travels as
+ * JSON text and is rebuilt in SQL, since `unnest` would flatten a two-dimensional array.
+ */
 export async function insertRunChunk(batchId: string, environmentId: string, runs: NewRun[], now: Date): Promise<ChunkResult> {
-  const values: unknown[] = [environmentId, now.toISOString(), batchId];
   const keyed = runs.filter((run) => run.idempotencyKey !== null);
-  values.push(keyed.map((run) => run.taskIdentifier), keyed.map((run) => run.idempotencyKey));
-  const rows = runs.map((run) => {
-    const base = values.length;
-    for (const [, , value] of COLUMNS) values.push(value(run));
-    return `(${COLUMNS.map(([, type], i) => `$${base + i + 1}::${type}`).join(", ")})`;
+  const values: unknown[] = [environmentId, now.toISOString(), batchId, keyed.map((run) => run.taskIdentifier), keyed.map((run) => run.idempotencyKey)];
+  const columns = COLUMNS.map(([column, type, value]) => {
+    values.push(runs.map((run) => (column === "tags" ? JSON.stringify(value(run)) : value(run))));
+    return { column, param: `$${values.length}::${column === "tags" ? "text" : type}[]` };
   });
-  const columnList = COLUMNS.map(([column]) => `"${column}"`).join(", ");
+  const columnList = columns.map(({ column }) => `"${column}"`).join(", ");
+  const selected = columns.map(({ column }) => (column === "tags" ? `ARRAY(SELECT jsonb_array_elements_text(v."tags"::jsonb))` : `v."${column}"`)).join(", ");
   const text = `
     WITH released AS (
       UPDATE "TaskRun" r SET "idempotencyKey" = NULL, "idempotencyKeyExpiresAt" = NULL, "updatedAt" = $2::timestamp
@@ -125,7 +129,8 @@ export async function insertRunChunk(batchId: string, environmentId: string, run
       RETURNING 1),
     ins AS (
       INSERT INTO "TaskRun" (${columnList})
-      SELECT * FROM (VALUES ${rows.join(", ")}) AS v WHERE (SELECT count(*) FROM released) >= 0
+      SELECT ${selected} FROM unnest(${columns.map(({ param }) => param).join(", ")}) AS v(${columnList})
+       WHERE (SELECT count(*) FROM released) >= 0
       ON CONFLICT DO NOTHING
       RETURNING "batchIndex", "friendlyId"),
     upd AS (

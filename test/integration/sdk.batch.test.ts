@@ -60,6 +60,7 @@ describe("batch.trigger: 1,000 items over 10 tasks", () => {
       const options: Record<string, unknown> = {};
       if (i % 10 < 3 && i % 7 === 0) options.version = "v1";
       if (i % 10 === 4 && i % 3 === 0) options.queue = "override-queue";
+      if (i % 100 === 5) Object.assign(options, { tags: ["a", `item-${i}`], maxAttempts: 3, ttl: "5m" });
       return { id, payload: { i }, options };
     });
     const handle = await batch.trigger(items as never);
@@ -77,6 +78,8 @@ describe("batch.trigger: 1,000 items over 10 tasks", () => {
       if (items[i].options.queue) expect(row.queue).toBe("override-queue");
       else if (task < 7) expect(row.queue).toBe(`queue-${task}`);
       expect(row.lockedToVersionId !== null).toBe(items[i].options.version === "v1");
+      if (i % 100 === 5) expect(row).toMatchObject({ tags: ["a", `item-${i}`], maxAttempts: 3, ttl: "5m" });
+      else expect(row.tags).toEqual([]);
     }
 
     const retrieved = await batch.retrieve(handle.batchId);
