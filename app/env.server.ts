@@ -142,6 +142,12 @@ const EnvSchema = z.object({
 
   TRIGGER_MAX_TTL_SECONDS: optional(positiveInt).transform((v) => v ?? 14 * 86_400),
   API_BODY_LIMIT_BYTES: optional(positiveInt).transform((v) => v ?? 1_048_576),
+  /** Items of one batch at most (`runCount` above it is a 400 at creation). */
+  BATCH_MAX_ITEMS: optional(positiveInt).transform((v) => v ?? 1_000),
+  /** One NDJSON line of a batch's item stream at most (bytes). */
+  BATCH_ITEM_LINE_LIMIT_BYTES: optional(positiveInt).transform((v) => v ?? 1_048_576),
+  /** A whole item stream at most (bytes). */
+  BATCH_STREAM_LIMIT_BYTES: optional(positiveInt).transform((v) => v ?? 104_857_600),
   /** Per client address: distinct API keys that may miss the key cache (and so reach Postgres) per window; then 429. */
   API_KEY_LOOKUP_BUDGET: optional(positiveInt).transform((v) => v ?? 60),
   API_KEY_LOOKUP_WINDOW_SECONDS: optional(positiveInt).transform((v) => v ?? 60),

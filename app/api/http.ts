@@ -25,6 +25,11 @@ export interface ApiRequest {
    * lengths) before the whole body is buffered.
    */
   body(limitBytes: number): Promise<Buffer>;
+  /**
+   * The body as it arrives, chunk by chunk (a batch's NDJSON item stream): never buffered whole.
+   * A broken upload throws a 400. Absent in fakes: callers then read {@link body}.
+   */
+  chunks?(): AsyncIterable<Uint8Array>;
 }
 
 export interface ApiResponse {

@@ -55,6 +55,16 @@ function readBody(req: IncomingMessage, limitBytes: number, onTooLarge: () => vo
   });
 }
 
+/** The body chunk by chunk; `state.unread` stays true unless it was read to its end (the connection is then closed after the answer). */
+async function* readChunks(req: IncomingMessage, state: { unread: boolean }): AsyncIterable<Uint8Array> {
+  try {
+    for await (const chunk of req) yield chunk as Buffer;
+  } catch {
+    throw new BadRequestError("The request body was not received completely");
+  }
+  state.unread = false;
+}
+
 function send(req: IncomingMessage, res: ServerResponse, response: ApiResponse, closeConnection: boolean) {
   if (res.headersSent || res.destroyed) return;
   const headers: Record<string, string | number> = { ...response.headers, "content-length": Buffer.byteLength(response.body) };
@@ -73,6 +83,7 @@ export function handleApiRequest(req: IncomingMessage, res: ServerResponse): boo
   const url = req.url ?? "/";
   if (!isApiPath(url)) return false;
   let tooLarge = false;
+  const streamed = { unread: false };
   const parsedUrl = new URL(url, "http://localhost");
   const request: ApiRequest = {
     method: req.method ?? "GET",
@@ -85,9 +96,13 @@ export function handleApiRequest(req: IncomingMessage, res: ServerResponse): boo
       return Array.isArray(value) ? value.join(", ") : value;
     },
     body: (limitBytes) => readBody(req, limitBytes, () => (tooLarge = true)),
+    chunks: () => {
+      streamed.unread = true;
+      return readChunks(req, streamed);
+    },
   };
   inServerSpan(request, "node", () => handleApi(request)).then(
-    (response) => send(req, res, response, tooLarge),
+    (response) => send(req, res, response, tooLarge || streamed.unread),
     (error: unknown) => {
       // handleApi maps every error to a response; this is a bug in the lane itself.
       logger.error("lean API lane failed", { method: request.method, path: request.path, error });

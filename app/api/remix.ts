@@ -30,6 +30,27 @@ async function readBody(request: Request, limitBytes: number): Promise<Buffer> {
   }
 }
 
+async function* readChunks(request: Request): AsyncIterable<Uint8Array> {
+  if (!request.body) return;
+  const reader = request.body.getReader();
+  try {
+    for (;;) {
+      let read: ReadableStreamReadResult<Uint8Array>;
+      try {
+        read = await reader.read();
+      } catch {
+        throw new BadRequestError("The request body was not received completely");
+      }
+      if (read.done) return;
+      yield read.value;
+    }
+  } finally {
+    // Stopped early (a bad line, a limit): the rest of the upload is never read.
+    await reader.cancel().catch(() => {});
+    reader.releaseLock();
+  }
+}
+
 /** `context` is the load context server.ts (and the tests) pass: its `clientAddress` feeds the unknown-key budget. */
 export async function handleRemixApiRequest(request: Request, context?: unknown): Promise<Response> {
   const clientAddress = (context as { clientAddress?: unknown } | undefined)?.clientAddress;
@@ -42,6 +63,7 @@ export async function handleRemixApiRequest(request: Request, context?: unknown)
     query: () => url.searchParams,
     header: (name) => request.headers.get(name) ?? undefined,
     body: (limitBytes) => readBody(request, limitBytes),
+    chunks: () => readChunks(request),
   };
   const response = await inServerSpan(apiRequest, "remix", () => handleApi(apiRequest));
   return new Response(request.method === "HEAD" ? null : response.body, { status: response.status, headers: response.headers });

@@ -1,6 +1,7 @@
 import { BadRequestError } from "~/domain/errors";
 import { unstorableText } from "~/domain/storableInput";
 import { nameServerSpan } from "~/services/tracing.server";
+import { batchResultsV1, batchTriggerV2, createBatchV3, retrieveBatchV2, streamBatchItemsV3 } from "./batches";
 import { createDeployment } from "./deployments";
 import { errorResponse, PERMANENT } from "./errors";
 import { json, type ApiRequest, type ApiResponse } from "./http";
@@ -40,6 +41,11 @@ function route(method: Route["method"], pattern: string, handler: (request: ApiR
 
 const ROUTES: Route[] = [
   route("POST", "/api/v1/tasks/:taskId/trigger", triggerTask),
+  route("POST", "/api/v3/batches", createBatchV3),
+  route("POST", "/api/v3/batches/:batchId/items", streamBatchItemsV3),
+  route("POST", "/api/v2/tasks/batch", batchTriggerV2),
+  route("GET", "/api/v2/batches/:batchId", retrieveBatchV2),
+  route("GET", "/api/v1/batches/:batchId/results", batchResultsV1),
   route("GET", "/api/v1/runs", listRunsV1),
   route("GET", "/api/v1/runs/:runId", getRunById),
   route("GET", "/api/v3/runs/:runId", retrieveRunV3),

@@ -26,6 +26,8 @@ export interface StoredRun {
   region: string | null;
   payload: unknown;
   payloadType: string;
+  /** The friendly id of the batch that created the run; null for a single trigger. */
+  batchId?: string | null;
 }
 
 const COMPLETED: readonly RunStatus[] = ["COMPLETED", "FAILED", "CANCELED", "EXPIRED"];
@@ -103,7 +105,8 @@ export function retrieveRunView(run: StoredRun) {
   return {
     ...commonRunFields(run),
     depth: 0,
-    triggerFunction: "trigger" as const,
+    triggerFunction: run.batchId ? ("batchTrigger" as const) : ("trigger" as const),
+    ...optional("batchId", run.batchId ?? undefined),
     ...optional("payload", decodedPayload(run.payload, run.payloadType)),
     relatedRuns: {},
     attemptCount: 0,

@@ -30,12 +30,13 @@ export const storedRunSelect = {
   payload: true,
   payloadType: true,
   lockedToVersion: { select: { version: true } },
+  batch: { select: { friendlyId: true } },
 } satisfies Prisma.TaskRunSelect;
 
 type SelectedRun = Prisma.TaskRunGetPayload<{ select: typeof storedRunSelect }>;
 
 export function toStoredRun(row: SelectedRun): StoredRun {
-  return { ...row, version: row.lockedToVersion?.version ?? null };
+  return { ...row, version: row.lockedToVersion?.version ?? null, batchId: row.batch?.friendlyId ?? null };
 }
 
 /** The run with this friendly id in this environment, or null. */

@@ -48,6 +48,9 @@ export interface NewRun {
   tracestate?: string | null;
   sdkVersion?: string | null;
   triggerClient?: string | null;
+  /** A batch item: its batch (internal id) and index. */
+  batchId?: string | null;
+  batchIndex?: number | null;
 }
 
 export interface CreatedRun {
@@ -60,8 +63,8 @@ export interface CreatedRun {
 const FRIENDLY_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz";
 
 /** `run_` + 24 base-36 characters (~124 bits). */
-export function friendlyRunId(): string {
-  let id = "run_";
+export function friendlyRunId(prefix = "run_"): string {
+  let id = prefix;
   // 256 % 36 leaves a bias of 4/256 on a few characters; irrelevant for uniqueness at this length.
   for (const byte of randomBytes(24)) id += FRIENDLY_ALPHABET[byte % FRIENDLY_ALPHABET.length];
   return id;
@@ -82,7 +85,7 @@ function timestampParam(value: Date | null | undefined): string | null {
 }
 
 /** The inserted columns, their SQL types, and how each is read from a {@link NewRun}; one list so the two cannot drift. */
-const COLUMNS: [column: string, sqlType: string, value: (run: NewRun) => unknown][] = [
+export const COLUMNS: [column: string, sqlType: string, value: (run: NewRun) => unknown][] = [
   ["id", "text", (r) => r.id ?? randomUUID()],
   ["friendlyId", "text", (r) => r.friendlyId ?? friendlyRunId()],
   ["environmentId", "text", (r) => r.environmentId],
@@ -113,6 +116,8 @@ const COLUMNS: [column: string, sqlType: string, value: (run: NewRun) => unknown
   ["tracestate", "text", (r) => r.tracestate ?? null],
   ["sdkVersion", "text", (r) => r.sdkVersion ?? null],
   ["triggerClient", "text", (r) => r.triggerClient ?? null],
+  ["batchId", "text", (r) => r.batchId ?? null],
+  ["batchIndex", "integer", (r) => r.batchIndex ?? null],
   ["createdAt", "timestamp", (r) => timestampParam(r.createdAt)],
   ["updatedAt", "timestamp", (r) => timestampParam(r.createdAt)],
 ];

@@ -10,8 +10,8 @@ import { resolveOrExplain, writeRun } from "~/services/triggerBuffer/fallback.se
 import { resolveSpan, runInsertSpan } from "~/services/triggerSpans.server";
 
 /**
- * Triggering a run, whatever asked for it (the trigger route, a replay, next a batch item): resolve
- * the task (warm: Redis or in-process only), decide status and times (domain/runSchedule.ts), and
+ * Triggering a run, whatever asked for it (the trigger route, a replay, a batch item): resolve the
+ * task (warm: Redis or in-process only), decide status and times (domain/runSchedule.ts), and
  * write the run with every option in ONE statement. When Postgres cannot take it, the run may go
  * to the trigger buffer instead (triggerBuffer/fallback.server.ts) with the same ids and fields.
  */
@@ -27,36 +27,39 @@ export interface TriggerRunInput {
 export type TriggeredRun = CreatedRun & { buffered?: true };
 
 export async function triggerRun(input: TriggerRunInput): Promise<TriggeredRun> {
-  const options = input.body.options ?? {};
-  const now = input.now ?? new Date();
-  const idempotency = chooseIdempotency(input.headers, options);
-  const keyExpiresAt = idempotency.key === null ? null : idempotencyKeyExpiresAt(now, idempotency.ttl);
-  const delayUntil = parseDelay(options.delay, now);
-
-  const resolved = await inSpan(SPAN.resolve, resolveSpan(options.lockToVersion !== undefined), () =>
-    resolveOrExplain(
-      () =>
-        resolveTask({
-          environment: input.environment,
-          taskSlug: input.taskSlug,
-          queue: options.queue,
-          ttl: options.ttl ?? undefined,
-          lockToVersion: options.lockToVersion,
-        }),
-      { environmentId: input.environment.id, task: input.taskSlug },
-    ),
+  const plan = planRun(input);
+  const resolved = await inSpan(SPAN.resolve, resolveSpan(plan.resolve.lockToVersion !== undefined), () =>
+    resolveOrExplain(() => resolveTask({ environment: input.environment, ...plan.resolve }), {
+      environmentId: input.environment.id,
+      task: input.taskSlug,
+    }),
   );
-  const run = newRun(input, resolved, { now, delayUntil, idempotency, keyExpiresAt });
+  const run = newRun(input, plan, resolved);
   return inSpan(SPAN.runInsert, runInsertSpan(), () => writeRun(run, resolved.source, createRun));
 }
 
-function newRun(
+/** What is decided before resolving (malformed delays and key TTLs are 400s here), and the resolver's input. */
+export function planRun(input: TriggerRunInput) {
+  const options = input.body.options ?? {};
+  const now = input.now ?? new Date();
+  const idempotency = chooseIdempotency(input.headers, options);
+  return {
+    now,
+    idempotency,
+    keyExpiresAt: idempotency.key === null ? null : idempotencyKeyExpiresAt(now, idempotency.ttl),
+    delayUntil: parseDelay(options.delay, now),
+    resolve: { taskSlug: input.taskSlug, queue: options.queue, ttl: options.ttl ?? undefined, lockToVersion: options.lockToVersion },
+  };
+}
+
+/** The stored run: every option, the resolver's answer, status and times (the single trigger's and each batch item's). */
+export function newRun(
   input: TriggerRunInput,
+  plan: ReturnType<typeof planRun>,
   resolved: ResolvedTask,
-  times: { now: Date; delayUntil: Date | null; idempotency: { key: string | null }; keyExpiresAt: Date | null },
 ): NewRun & { id: string; friendlyId: string } {
   const options = input.body.options ?? {};
-  const { now, delayUntil, idempotency, keyExpiresAt } = times;
+  const { now, delayUntil, idempotency } = plan;
   return {
     // Chosen here, not by the insert, so that a buffered run keeps them when it is drained.
     id: randomUUID(),
@@ -75,7 +78,7 @@ function newRun(
     delayUntil,
     status: initialStatus({ delayUntil, taskFound: resolved.taskFound, lockedToVersion: options.lockToVersion !== undefined }),
     idempotencyKey: idempotency.key,
-    idempotencyKeyExpiresAt: keyExpiresAt,
+    idempotencyKeyExpiresAt: plan.keyExpiresAt,
     createdAt: now,
     concurrencyKey: options.concurrencyKey ?? null,
     maxAttempts: options.maxAttempts ?? null,

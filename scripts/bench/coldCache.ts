@@ -29,12 +29,18 @@ export class ColdTaskMetadataCache implements TaskMetadataStore {
   getCurrentTask(environmentId: string, slug: string) {
     return this.redis.getCurrentTask(this.readEnvironment(environmentId), slug);
   }
+  getCurrentTasks(environmentId: string, slugs: readonly string[]) {
+    return this.redis.getCurrentTasks(this.readEnvironment(environmentId), slugs);
+  }
   getLockedTask(environmentId: string, version: string, slug: string, queueName?: string) {
     return this.redis.getLockedTask(this.readEnvironment(environmentId), version, slug, queueName);
   }
 
   backfillCurrentTask(...[environmentId, ...rest]: Parameters<TaskMetadataStore["backfillCurrentTask"]>) {
     return this.redis.backfillCurrentTask(this.sinkEnvironment(environmentId), ...rest);
+  }
+  backfillCurrentTasks(...[environmentId, ...rest]: Parameters<TaskMetadataStore["backfillCurrentTasks"]>) {
+    return this.redis.backfillCurrentTasks(this.sinkEnvironment(environmentId), ...rest);
   }
   backfillLocked(...[environmentId, ...rest]: Parameters<TaskMetadataStore["backfillLocked"]>) {
     return this.redis.backfillLocked(this.sinkEnvironment(environmentId), ...rest);

@@ -56,6 +56,7 @@ function loggingSource(): TaskMetadataSource {
   };
   return {
     findCurrentTask: (environment, slug) => started(() => postgres.findCurrentTask(environment, slug)),
+    findCurrentTasks: (environment, slugs) => started(() => postgres.findCurrentTasks(environment, slugs)),
     findLockedTask: (...args) => started(() => postgres.findLockedTask(...args)),
   };
 }

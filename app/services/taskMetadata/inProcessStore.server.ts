@@ -129,6 +129,32 @@ export class InProcessTaskMetadataStore implements TaskMetadataStore {
     return entry;
   }
 
+  /** Hits answered here; the misses together in one read of the store below. */
+  async getCurrentTasks(environmentId: string, slugs: readonly string[]): Promise<(TaskEntry | null)[]> {
+    const answers: (TaskEntry | null)[] = new Array(slugs.length).fill(null);
+    const missed: number[] = [];
+    for (let i = 0; i < slugs.length; i++) {
+      const hit = this.isLive ? this.entries.get(currentKey(environmentId, slugs[i])) : undefined;
+      if (hit === undefined) {
+        missed.push(i);
+        this.events.record("miss", "l1");
+        continue;
+      }
+      const entry = hit.value as TaskEntry;
+      this.events.record(entry.found ? "hit" : "negative_hit", "l1");
+      answers[i] = entry;
+    }
+    if (missed.length === 0) return answers;
+    const generation = this.generation;
+    const fetched = await this.store.getCurrentTasks(environmentId, missed.map((i) => slugs[i]));
+    missed.forEach((i, j) => {
+      const entry = fetched[j];
+      if (entry) this.remember(generation, environmentId, currentKey(environmentId, slugs[i]), Object.freeze(entry));
+      answers[i] = entry;
+    });
+    return answers;
+  }
+
   async getLockedTask(environmentId: string, version: string, slug: string, queueName?: string): Promise<LockedTaskRead> {
     const key = lockedKey(environmentId, version, slug, queueName);
     if (this.isLive) {
@@ -184,6 +210,19 @@ export class InProcessTaskMetadataStore implements TaskMetadataStore {
     const written = await this.store.backfillCurrentTask(environmentId, ownerWorkerId, slug, entry);
     // Written means the owner still matched: Redis now holds exactly this entry.
     if (written) this.remember(generation, environmentId, currentKey(environmentId, slug), Object.freeze(entry));
+    return written;
+  }
+
+  async backfillCurrentTasks(
+    environmentId: string,
+    ownerWorkerId: string | null,
+    entries: readonly { slug: string; entry: TaskEntry }[],
+  ): Promise<boolean> {
+    const generation = this.generation;
+    const written = await this.store.backfillCurrentTasks(environmentId, ownerWorkerId, entries);
+    if (written) {
+      for (const { slug, entry } of entries) this.remember(generation, environmentId, currentKey(environmentId, slug), Object.freeze(entry));
+    }
     return written;
   }
 

@@ -32,3 +32,6 @@ export {
 } from "~/services/taskMetadata/admin.server";
 export { deleteCurrentHashField, invalidateCurrentHash, rebuildCurrentHash } from "~/services/taskMetadata/repairs.server";
 export { reconcileCurrentHashes, startCacheReconciler, stopCacheReconciler } from "~/services/taskMetadata/reconciler.server";
+
+// A batch's items, resolved at once (one cache read per batch).
+export { BatchResolver, resolveMany, type BatchResolveItem, type ItemResolution } from "~/services/taskMetadata/batchResolver.server";

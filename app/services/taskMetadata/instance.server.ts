@@ -14,6 +14,7 @@ import {
 import { RedisTaskMetadataStore } from "~/services/taskMetadata/redisStore.server";
 import {
   findCurrentTask,
+  findCurrentTasks,
   findLockedTask,
   replicaFirstSource,
   singleFlightSource,
@@ -76,8 +77,10 @@ function readsDisabled(store: TaskMetadataStore): TaskMetadataStore {
   const noop = new NoopTaskMetadataStore();
   return {
     getCurrentTask: () => noop.getCurrentTask(),
+    getCurrentTasks: (environmentId, slugs) => noop.getCurrentTasks(environmentId, slugs),
     getLockedTask: () => noop.getLockedTask(),
     backfillCurrentTask: () => noop.backfillCurrentTask(),
+    backfillCurrentTasks: () => noop.backfillCurrentTasks(),
     backfillLocked: () => noop.backfillLocked(),
     replaceCurrent: (environmentId, snapshot) => store.replaceCurrent(environmentId, snapshot),
     clearCurrent: (environmentId) => store.clearCurrent(environmentId),
@@ -200,6 +203,7 @@ export async function disconnectTaskMetadataCache(): Promise<void> {
 function onDatabase(db: () => PrismaClient, tier: "replica" | "primary"): TaskMetadataSource {
   return {
     findCurrentTask: (environment, slug) => (markSourceTier(tier), findCurrentTask(db(), environment, slug)),
+    findCurrentTasks: (environment, slugs) => (markSourceTier(tier), findCurrentTasks(db(), environment, slugs)),
     findLockedTask: (environmentId, worker, slug, overrideQueueName) => (
       markSourceTier(tier), findLockedTask(db(), environmentId, worker, slug, overrideQueueName)
     ),

@@ -128,6 +128,21 @@ export class RedisTaskMetadataStore implements TaskMetadataStore {
     return this.decodeRead("current", raw, decodeTaskEntry, { environmentId, slug, key: keys.current }, isAbsent);
   }
 
+  async getCurrentTasks(environmentId: string, slugs: readonly string[]): Promise<(TaskEntry | null)[]> {
+    if (slugs.length === 0) return [];
+    const keys = this.keys(environmentId);
+    const raw = await this.redis.read("getCurrentTasks", "current", { environmentId, slugs: slugs.length }, (client) =>
+      client.hmget(keys.current, ...slugs),
+    );
+    if (!raw.ok) {
+      this.events.record("miss", "current", slugs.length);
+      return slugs.map(() => null);
+    }
+    return slugs.map((slug, i) =>
+      this.decodeRead("current", { ok: true, value: raw.value[i] ?? null }, decodeTaskEntry, { environmentId, slug, key: keys.current }, isAbsent),
+    );
+  }
+
   async getLockedTask(environmentId: string, version: string, slug: string, queueName?: string): Promise<LockedTaskRead> {
     const key = this.keys(environmentId).locked(version);
     const context = { environmentId, version, slug, key };
@@ -238,6 +253,22 @@ export class RedisTaskMetadataStore implements TaskMetadataStore {
     );
     const written = outcome.ok && outcome.value === 1;
     if (written) this.events.record("backfill", "current");
+    return written;
+  }
+
+  async backfillCurrentTasks(
+    environmentId: string,
+    ownerWorkerId: string | null,
+    entries: readonly { slug: string; entry: TaskEntry }[],
+  ): Promise<boolean> {
+    if (entries.length === 0) return true;
+    const keys = this.keys(environmentId);
+    const fields = entries.flatMap(({ slug, entry }) => [slug, encodeTaskEntry(entry)]);
+    const outcome = await this.redis.read("backfillCurrentTasks", "current", { environmentId, fields: entries.length }, (client) =>
+      client.tmBackfillCurrent(keys.current, keys.owner, ownerWorkerId ?? NO_CURRENT_WORKER, this.currentTtlMs, ...fields),
+    );
+    const written = outcome.ok && outcome.value === 1;
+    if (written) this.events.record("backfill", "current", entries.length);
     return written;
   }
 

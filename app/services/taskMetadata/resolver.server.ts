@@ -118,46 +118,26 @@ export class QueueResolver {
   async resolve(input: ResolveInput): Promise<ResolvedTask> {
     const started = performance.now();
     // Malformed input is a 400 before any I/O, whatever the task turns out to be.
-    const triggerTtlSeconds = parseTriggerTtl(input.ttl);
-    const override = input.queue?.trim() ? input.queue : undefined;
+    const { triggerTtlSeconds, override } = prepareInput(input);
     const resolved = input.lockToVersion
       ? await this.resolveLocked(input, input.lockToVersion, override)
       : await this.resolveCurrent(input, override);
-    const ttl = effectiveTtl({
-      triggerTtlSeconds,
-      taskTtl: resolved.entry.found ? resolved.entry.ttl : null,
-      environmentType: input.environment.type,
-      maxSeconds: this.deps.maxTtlSeconds ?? getEnv().TRIGGER_MAX_TTL_SECONDS,
-    });
-    const source = resolved.fromDatabase ? "database" : "cache";
-    this.events.observeResolve(source, performance.now() - started, input.environment.id);
-    return {
-      queueName: resolved.queueName,
-      lockedQueueId: resolved.lockedQueueId,
-      lockedWorkerId: resolved.lockedWorkerId,
-      ttl: ttl.ttl,
-      ttlSeconds: ttl.ttlSeconds,
-      taskKind: resolved.entry.found ? resolved.entry.kind : "STANDARD",
-      taskFound: resolved.entry.found,
-      source,
-    };
+    const result = resolvedTask(input, resolved, triggerTtlSeconds, this.maxTtlSeconds);
+    this.events.observeResolve(result.source, performance.now() - started, input.environment.id);
+    return result;
+  }
+
+  get maxTtlSeconds(): number {
+    return this.deps.maxTtlSeconds ?? getEnv().TRIGGER_MAX_TTL_SECONDS;
   }
 
   // ---- rules -------------------------------------------------------------------------------
 
   /** Not locked: the current worker's entry. Never fails (docs/api.md). */
   private async resolveCurrent(input: ResolveInput, override: string | undefined) {
-    const { environment, taskSlug } = input;
-    const answer = await this.currentTask(environment, taskSlug);
+    const answer = await this.currentTask(input.environment, input.taskSlug);
     const entry = answer.fromDatabase ? answer.value.entry : answer.value;
-    const { fromDatabase } = answer;
-    const queueName =
-      override !== undefined
-        ? sanitizeQueueName(override, taskSlug)
-        : entry.found && entry.queueName
-          ? sanitizeQueueName(entry.queueName, taskSlug)
-          : defaultQueueName(taskSlug);
-    return { entry, fromDatabase, queueName, lockedQueueId: null, lockedWorkerId: null };
+    return currentRule(input.taskSlug, entry, override, answer.fromDatabase);
   }
 
   /** Locked to a version: that worker's entry, with the checks of docs/api.md. */
@@ -196,6 +176,54 @@ export class QueueResolver {
   private lockedTask(environmentId: string, version: string, slug: string, queueName: string | undefined) {
     return this.readThrough.read(this.lookups.locked, { environmentId, version, slug, queueName });
   }
+}
+
+// ---- the rules every resolve shares (a single trigger and each item of a batch) -------------
+
+/** What a resolve decided before the TTL and the result's shape: {@link resolvedTask} finishes it. */
+export interface ResolvedRule {
+  entry: TaskEntry;
+  fromDatabase: boolean;
+  queueName: string;
+  lockedQueueId: string | null;
+  lockedWorkerId: string | null;
+}
+
+/** The checks made before any I/O: the trigger TTL parses (or throws a 400), a blank override is none. */
+export function prepareInput(input: ResolveInput): { triggerTtlSeconds: number | undefined; override: string | undefined } {
+  const triggerTtlSeconds = parseTriggerTtl(input.ttl);
+  return { triggerTtlSeconds, override: input.queue?.trim() ? input.queue : undefined };
+}
+
+/** Not locked: the override, else the task's queue, else the task's default queue name. */
+export function currentRule(taskSlug: string, entry: TaskEntry, override: string | undefined, fromDatabase: boolean): ResolvedRule {
+  const queueName =
+    override !== undefined
+      ? sanitizeQueueName(override, taskSlug)
+      : entry.found && entry.queueName
+        ? sanitizeQueueName(entry.queueName, taskSlug)
+        : defaultQueueName(taskSlug);
+  return { entry, fromDatabase, queueName, lockedQueueId: null, lockedWorkerId: null };
+}
+
+/** The effective TTL and the answer's shape. */
+export function resolvedTask(input: ResolveInput, resolved: ResolvedRule, triggerTtlSeconds: number | undefined, maxSeconds: number): ResolvedTask {
+  const ttl = effectiveTtl({
+    triggerTtlSeconds,
+    taskTtl: resolved.entry.found ? resolved.entry.ttl : null,
+    environmentType: input.environment.type,
+    maxSeconds,
+  });
+  return {
+    queueName: resolved.queueName,
+    lockedQueueId: resolved.lockedQueueId,
+    lockedWorkerId: resolved.lockedWorkerId,
+    ttl: ttl.ttl,
+    ttlSeconds: ttl.ttlSeconds,
+    taskKind: resolved.entry.found ? resolved.entry.kind : "STANDARD",
+    taskFound: resolved.entry.found,
+    source: resolved.fromDatabase ? "database" : "cache",
+  };
 }
 
 /** The locked lookup's answer, from either side; an unknown version is the locked-version error. */
@@ -277,6 +305,11 @@ let defaultResolver: QueueResolver | undefined;
  * Postgres statement per call however many callers run at once.
  */
 export function resolveTask(input: ResolveInput): Promise<ResolvedTask> {
+  return defaultQueueResolver().resolve(input);
+}
+
+/** The process's resolver (env-wired cache and miss-path source), shared with the batch resolver. */
+export function defaultQueueResolver(): QueueResolver {
   defaultResolver ??= new QueueResolver({ source: taskMetadataSource() });
-  return defaultResolver.resolve(input);
+  return defaultResolver;
 }

@@ -85,6 +85,28 @@ export async function findCurrentTask(
   return { workerId: rows[0]?.workerId ?? null, entry: rowEntry(rows[0]) };
 }
 
+/** {@link findCurrentTask} for many slugs in one statement (a batch): one entry per slug, in order. */
+export async function findCurrentTasks(
+  db: PrismaClient,
+  environment: EnvironmentRef,
+  slugs: readonly string[],
+): Promise<CurrentTasksLookup> {
+  const rows = await db.$queryRaw<(TaskJoinRow & { slug: string })[]>`
+    SELECT c."workerId", s.slug, t.id AS "taskId", t.ttl, t."triggerSource"::text AS "triggerSource",
+           q.id AS "queueId", q.name AS "queueName"
+    FROM (SELECT ${currentWorkerOfRef(environment)} AS "workerId") c
+    CROSS JOIN unnest(${[...slugs]}::text[]) AS s(slug)
+    LEFT JOIN "BackgroundWorkerTask" t ON t."workerId" = c."workerId" AND t.slug = s.slug
+    LEFT JOIN "TaskQueue" q ON q.id = t."queueId"`;
+  const bySlug = new Map(rows.map((row) => [row.slug, row]));
+  return { workerId: rows[0]?.workerId ?? null, entries: slugs.map((slug) => rowEntry(bySlug.get(slug))) };
+}
+
+export interface CurrentTasksLookup {
+  workerId: string | null;
+  entries: TaskEntry[];
+}
+
 /** The id of the current worker only (write services, repairs). */
 export async function findCurrentWorkerId(db: PrismaClient, environment: EnvironmentRef): Promise<string | null> {
   const rows = await db.$queryRaw<{ workerId: string | null }[]>`SELECT ${currentWorkerOfRef(environment)} AS "workerId"`;
@@ -159,6 +181,7 @@ export async function loadWorkerSnapshot(db: PrismaClient, workerId: string): Pr
  */
 export interface TaskMetadataSource {
   findCurrentTask(environment: EnvironmentRef, slug: string): Promise<{ workerId: string | null; entry: TaskEntry }>;
+  findCurrentTasks(environment: EnvironmentRef, slugs: readonly string[]): Promise<CurrentTasksLookup>;
   findLockedTask(
     environmentId: string,
     worker: { version: string } | { id: string },
@@ -170,6 +193,7 @@ export interface TaskMetadataSource {
 export function postgresTaskMetadataSource(db: PrismaClient): TaskMetadataSource {
   return {
     findCurrentTask: (environment, slug) => findCurrentTask(db, environment, slug),
+    findCurrentTasks: (environment, slugs) => findCurrentTasks(db, environment, slugs),
     findLockedTask: (environmentId, worker, slug, overrideQueueName) =>
       findLockedTask(db, environmentId, worker, slug, overrideQueueName),
   };
@@ -188,6 +212,8 @@ export function singleFlightSource(source: TaskMetadataSource, flights = new Sin
   return {
     findCurrentTask: (environment, slug) =>
       flights.run(JSON.stringify(["current", environment.id, slug]), () => source.findCurrentTask(environment, slug)),
+    findCurrentTasks: (environment, slugs) =>
+      flights.run(JSON.stringify(["currentMany", environment.id, slugs]), () => source.findCurrentTasks(environment, slugs)),
     findLockedTask: (environmentId, worker, slug, overrideQueueName) =>
       flights.run(
         JSON.stringify([
@@ -278,6 +304,14 @@ export function replicaFirstSource(options: ReplicaFirstSourceOptions): TaskMeta
         () => replica.findCurrentTask(environment, slug),
         () => primary.findCurrentTask(environment, slug),
         currentNeedsPrimary,
+      ),
+    findCurrentTasks: (environment, slugs) =>
+      read(
+        "findCurrentTasks",
+        { environmentId: environment.id, slugs: slugs.length },
+        () => replica.findCurrentTasks(environment, slugs),
+        () => primary.findCurrentTasks(environment, slugs),
+        (answer) => answer.workerId === null || answer.entries.some((entry) => !entry.found),
       ),
     findLockedTask: (environmentId, worker, slug, overrideQueueName) =>
       read(

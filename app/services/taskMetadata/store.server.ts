@@ -9,6 +9,11 @@ export interface TaskMetadataStore {
   /** The entry of `slug` for the environment's current worker; null on a miss. */
   getCurrentTask(environmentId: string, slug: string): Promise<TaskEntry | null>;
   /**
+   * The entries of many slugs of the current hash in ONE read (an HMGET; every key of one
+   * environment shares its `{envId}` hash tag, so this is Cluster-safe); null per miss, in order.
+   */
+  getCurrentTasks(environmentId: string, slugs: readonly string[]): Promise<(TaskEntry | null)[]>;
+  /**
    * A locked caller's lookup, in one read: the worker registered as `version`, the entry of `slug`
    * on it and, when `queueName` is given, the id of that queue if the worker's tasks use it.
    */
@@ -23,6 +28,12 @@ export interface TaskMetadataStore {
 
   /** Writes one current-hash field if the owner is still `ownerWorkerId` (null = no current worker). */
   backfillCurrentTask(environmentId: string, ownerWorkerId: string | null, slug: string, entry: TaskEntry): Promise<boolean>;
+  /** {@link backfillCurrentTask} for many fields, in one script call. */
+  backfillCurrentTasks(
+    environmentId: string,
+    ownerWorkerId: string | null,
+    entries: readonly { slug: string; entry: TaskEntry }[],
+  ): Promise<boolean>;
   /** Writes into the locked hash of `version` if it belongs to `workerId` (or to no worker yet). */
   backfillLocked(environmentId: string, version: string, workerId: string, fill: LockedFill): Promise<boolean>;
 }
@@ -53,6 +64,9 @@ export class NoopTaskMetadataStore implements TaskMetadataStore {
   async getCurrentTask() {
     return null;
   }
+  async getCurrentTasks(_environmentId: string, slugs: readonly string[]) {
+    return slugs.map(() => null);
+  }
   async getLockedTask(): Promise<LockedTaskRead> {
     return { workerId: null, task: null, queueId: null };
   }
@@ -60,6 +74,9 @@ export class NoopTaskMetadataStore implements TaskMetadataStore {
   async clearCurrent() {}
   async replaceWorker() {}
   async backfillCurrentTask() {
+    return false;
+  }
+  async backfillCurrentTasks() {
     return false;
   }
   async backfillLocked() {
