@@ -69,7 +69,8 @@ async function post(path: string, size: number, options: { declare?: boolean } =
     const body = piece.subarray(0, Math.min(piece.length, size - sent));
     const ok = socket.write(chunked ? Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from("\r\n")]) : body);
     sent += body.length;
-    if (!ok) await Promise.race([once(socket, "drain"), once(socket, "close")]);
+    // events.once rejects on the socket's "error" (EPIPE once the server closed): that ends the upload too.
+    if (!ok) await Promise.race([once(socket, "drain"), once(socket, "close")]).catch(() => undefined);
     await new Promise((r) => setTimeout(r, 1));
   }
   if (!closed && response === "" && chunked) socket.write("0\r\n\r\n");
@@ -154,9 +155,14 @@ describe("page bodies over PAGE_BODY_LIMIT_BYTES", () => {
         await new Promise((r) => setTimeout(r, 20));
       }
     })();
-    const results = await Promise.all(Array.from({ length: 4 }, () => post("/login", MIB * 1024 * 1024)));
-    probing = false;
-    await probe;
+    let results: Sent[];
+    try {
+      results = await Promise.all(Array.from({ length: 4 }, () => post("/login", MIB * 1024 * 1024)));
+    } finally {
+      // Stop probing even when an upload failed, so no probe outlives the test (and its server).
+      probing = false;
+      await probe;
+    }
     const after = serverRssBytes();
     const mib = (n: number) => (n / 1024 / 1024).toFixed(1);
     console.log(`[page bodies] 4 × ${MIB} MiB (sent before the server closed: ${results.map((r) => mib(r.sent)).join(", ")} MiB): RSS before ${mib(before)} MiB, peak ${mib(peak)} MiB, after ${mib(after)} MiB; slowest /healthz ${slowest.toFixed(1)} ms`);

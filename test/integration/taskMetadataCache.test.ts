@@ -59,8 +59,9 @@ describe("fail-open", () => {
     expect(events.count("redis_error")).toBe(3);
     expect(events.count("breaker_open")).toBe(1);
     expect(events.count("miss", "current")).toBe(6);
-    // Once open, Redis is not even tried.
-    expect(Math.max(...durations.slice(3))).toBeLessThan(5);
+    // Once open, Redis is not even tried (the error count above stayed at 3), so no call waits for
+    // the 200 ms command timeout; the bound leaves room for a GC pause on a busy machine.
+    expect(Math.max(...durations.slice(3))).toBeLessThan(50);
     await expect(failing.replaceCurrent(env, snapshot("w1", "1", 1))).rejects.toBeInstanceOf(TaskMetadataCacheError);
     expect(await failing.backfillCurrentTask(env, "w1", "task-0", { found: false })).toBe(false);
     dead.disconnect();
