@@ -40,8 +40,8 @@ export interface Started {
 /**
  * Parses the whole configuration (a bad variable throws here, naming it), opens the hot path's
  * Redis connection before the first trigger (or gives up after `cacheConnectTimeoutMs`), and
- * starts the background work: the current-hash sweep (docs/decisions/0024-current-hash-sweep.md)
- * the run lifecycle (docs/decisions/0035-run-lifecycle-scheduler.md) and the trigger buffer's
+ * starts the background work: the current-hash sweep (docs/decisions/0024-current-hash-sweep.md),
+ * the run lifecycle (docs/decisions/0035-run-lifecycle-scheduler.md), and the trigger buffer's
  * drainer (docs/decisions/0060-trigger-buffer.md).
  */
 export async function start(options: { cacheConnectTimeoutMs?: number } = {}): Promise<Started> {
