@@ -3,7 +3,7 @@
  * the physical floor (one HGET + JSON.parse) and the Postgres-only baseline (the no-op cache).
  * Method, machine and a real run: docs/benchmarks.md.
  *
- *   npm run bench -- [--seq 500] [--par 2000] [--concurrency 50] [--reps 3] [--warmup 1000]
+ *   npm run bench -- [--seq 500] [--par 2000] [--par-memory 20000] [--concurrency 50] [--reps 3] [--warmup 1000]
  *                    [--block 50] [--par-block 500] [--only <words>] [--configs all|headline] [--keep-db]
  *
  * --only keeps the scenarios whose name contains one of the comma-separated words
@@ -76,7 +76,7 @@ import { positiveIntFlag } from "./bench/flags";
 /** The libraries measured beside Hotpath (scripts/bench/peers.ts). */
 const PEERS = ["bentocache", "cachified"] as const;
 
-const USAGE = `usage: npm run bench -- [--seq N] [--par N] [--concurrency N] [--reps N] [--warmup N] [--block N] [--par-block N] [--only words] [--configs all|headline] [--keep-db]`;
+const USAGE = `usage: npm run bench -- [--seq N] [--par N] [--par-memory N] [--concurrency N] [--reps N] [--warmup N] [--block N] [--par-block N] [--only words] [--configs all|headline] [--keep-db]`;
 
 const positiveInt = positiveIntFlag(USAGE);
 
@@ -84,6 +84,7 @@ const { values: flags } = parseArgs({
   options: {
     seq: { type: "string", default: "500" },
     par: { type: "string", default: "2000" },
+    "par-memory": { type: "string", default: "20000" },
     concurrency: { type: "string", default: "50" },
     reps: { type: "string", default: "3" },
     warmup: { type: "string", default: "1000" },
@@ -107,6 +108,7 @@ if (flags.configs !== "all" && flags.configs !== "headline") {
 const options = {
   seq: positiveInt("seq", flags.seq),
   par: positiveInt("par", flags.par),
+  parMemory: positiveInt("par-memory", flags["par-memory"]),
   concurrency: positiveInt("concurrency", flags.concurrency),
   reps: positiveInt("reps", flags.reps),
   warmup: positiveInt("warmup", flags.warmup),
@@ -139,6 +141,11 @@ interface RunResult {
   unexpectedSources: number;
   /** Hits of the scenario's serving tier during the timed calls (at least one per call when it answered them all). */
   tierHits?: number;
+}
+
+/** How many parallel calls a scenario's repetition times. */
+function parallelCalls(scenario: Scenario): number {
+  return scenario.inMemory ? options.parMemory : options.par;
 }
 
 function cpuMicros(since: NodeJS.CpuUsage): number {
@@ -192,14 +199,19 @@ async function measureConfig(scenarios: Scenario[], config: CallerConfig, rep: n
     }
   }
 
+  // In-memory scenarios run --par-memory calls in as many blocks as the others run --par: a block
+  // of 500 calls that never leave the process lasts 1–2 ms, too short to be more than the scheduler.
   const parallel = state.map(() => ({ totalMs: 0, latencies: [] as number[], queries: 0, cpu: 0 }));
-  for (let done = 0; done < options.par; done += options.parBlock) {
-    const size = Math.min(options.parBlock, options.par - done);
+  const blocks = Math.ceil(options.par / options.parBlock);
+  for (let block = 0; block < blocks; block++) {
     for (const [i, s] of state.entries()) {
+      const calls = parallelCalls(s.scenario);
+      const size = Math.ceil(calls / blocks);
+      if (size * block >= calls) continue;
       const queries = dbQueryCount();
       const hits = servedHits(s.scenario);
       const cpu = process.cpuUsage();
-      const run = await timeParallel(size, options.concurrency, s.call);
+      const run = await timeParallel(Math.min(size, calls - size * block), options.concurrency, s.call);
       parallel[i].cpu += cpuMicros(cpu);
       parallel[i].totalMs += run.totalMs;
       parallel[i].latencies.push(...run.latencies);
@@ -218,11 +230,11 @@ async function measureConfig(scenarios: Scenario[], config: CallerConfig, rep: n
       rep,
       sequential: summarizeLatencies(s.latencies),
       parallel: {
-        ...summarizeThroughput(options.par, options.concurrency, totalMs),
+        ...summarizeThroughput(parallelCalls(s.scenario), options.concurrency, totalMs),
         latency: summarizeLatencies(latencies),
       },
-      pgQueriesPerCall: { sequential: s.queries / options.seq, parallel: parallelQueries / options.par },
-      cpuMicrosPerCall: { sequential: s.cpu / options.seq, parallel: parallelCpu / options.par },
+      pgQueriesPerCall: { sequential: s.queries / options.seq, parallel: parallelQueries / parallelCalls(s.scenario) },
+      cpuMicrosPerCall: { sequential: s.cpu / options.seq, parallel: parallelCpu / parallelCalls(s.scenario) },
       unexpectedSources: s.counts.unexpected,
       tierHits: s.scenario.servedBy ? s.hits : undefined,
     });
@@ -304,7 +316,7 @@ async function run(serverUrl: string) {
     console.log(`load      1/5/15-min load average ${formatLoad(loadBefore)} at the start`);
     console.log(`data      database ${BENCH_DATABASE}, Redis prefix ${BENCH_PREFIX}; one PRODUCTION environment, two workers × ${TASK_COUNT} tasks; task ${BENCH_TASK}`);
     console.log(
-      `calls     ${options.seq} sequential and ${options.par} at concurrency ${options.concurrency}, interleaved across scenarios in blocks of ${options.block} and ${options.parBlock}, after ${options.warmup} + ${options.warmup} warm-up calls`,
+      `calls     ${options.seq} sequential and ${options.par} at concurrency ${options.concurrency} (${options.parMemory} for in-memory scenarios), interleaved across scenarios in blocks of ${options.block} and ${options.parBlock}, after ${options.warmup} + ${options.warmup} warm-up calls`,
     );
     console.log(`cold      reads go to keys nothing writes; back-fills run their real scripts against a sink environment's keys`);
     console.log(`          "cold" is a key that keeps missing (after its first back-fill: Postgres, Redis asked beside it 4×/s); "first miss" treats every call as a key's first`);
@@ -337,7 +349,7 @@ async function run(serverUrl: string) {
       for (const { scenario, agg } of rows) {
         console.log(`${formatLatencyLine(scenario.name, width, agg.sequential)}  pg/call=${formatQueries(agg.pgQueriesPerCall)}  (p50 ${formatMsRange(agg.p50)})`);
       }
-      console.log(`parallel, ${options.par} calls at concurrency ${options.concurrency}`);
+      console.log(`parallel, ${options.par} calls at concurrency ${options.concurrency} (${options.parMemory} in memory)`);
       for (const { scenario, agg } of rows) {
         console.log(
           `${formatThroughputLine(scenario.name, width, agg.parallel)}  cpu/call=${agg.cpuMicrosPerCall.toFixed(1)}µs  (ops/s ${formatCountRange(agg.opsPerSecond)})`,
@@ -348,7 +360,7 @@ async function run(serverUrl: string) {
         if (served) {
           // Entries of the in-process tier expire (its TTL is the staleness bound): a few calls per
           // run are answered by Redis while it refills. Only a tier that mostly did not answer is a problem.
-          const calls = (options.seq + options.par) * options.reps;
+          const calls = (options.seq + parallelCalls(scenario)) * options.reps;
           const hits = byKey(scenario.name, config).reduce((sum, r) => sum + (r.tierHits ?? 0), 0);
           const share = Math.min(1, hits / calls);
           console.log(`${" ".repeat(width + 4)}the ${served} tier answered ${(share * 100).toFixed(1)}% of the timed calls`);

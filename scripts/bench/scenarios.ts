@@ -116,6 +116,8 @@ export interface Scenario {
   settle(): Promise<void>;
   /** The tier that must answer the warm calls; its hits are counted during the timed calls. */
   servedBy?: Keyspace;
+  /** Its warm calls never leave the process: timed with `--par-memory` parallel calls instead of `--par`. */
+  inMemory?: boolean;
 }
 
 /**
@@ -230,7 +232,7 @@ function peerScenarios(wanted: readonly ScenarioName[], data: BenchData): { scen
     for (const name of names) {
       if (name.endsWith("cold")) scenarios.push(peerScenario(name, peer.tiered, data, true));
       else if (name.endsWith("redis only")) scenarios.push(peerScenario(name, peer.redisOnly, data, false));
-      else scenarios.push(peerScenario(name, peer.tiered, data, false));
+      else scenarios.push({ ...peerScenario(name, peer.tiered, data, false), inMemory: true });
     }
   }
   return { scenarios, peers };
@@ -300,7 +302,7 @@ export async function buildScenarios(data: BenchData, wanted: readonly ScenarioN
           skipped.push({ name, reason: "the in-process tier is off (TASK_META_CACHE_L1_ENABLED=false)" });
           break;
         }
-        const scenario = { ...resolverScenario(name, tier, "cache", data), servedBy: "l1" as const };
+        const scenario = { ...resolverScenario(name, tier, "cache", data), servedBy: "l1" as const, inMemory: true };
         await waitForTier(scenario);
         scenarios.push(scenario);
         break;
