@@ -48,6 +48,9 @@ export interface NewRun {
   tracestate?: string | null;
   sdkVersion?: string | null;
   triggerClient?: string | null;
+  /** Pinned to an external deployment id, and (while no worker has it) when waiting for it ends. */
+  externalDeploymentId?: string | null;
+  versionDeadlineAt?: Date | null;
   /** A batch item: its batch (internal id) and index. */
   batchId?: string | null;
   batchIndex?: number | null;
@@ -118,6 +121,8 @@ export const COLUMNS: [column: string, sqlType: string, value: (run: NewRun) => 
   ["triggerClient", "text", (r) => r.triggerClient ?? null],
   ["batchId", "text", (r) => r.batchId ?? null],
   ["batchIndex", "integer", (r) => r.batchIndex ?? null],
+  ["externalDeploymentId", "text", (r) => r.externalDeploymentId ?? null],
+  ["versionDeadlineAt", "timestamp", (r) => timestampParam(r.versionDeadlineAt)],
   ["createdAt", "timestamp", (r) => timestampParam(r.createdAt)],
   ["updatedAt", "timestamp", (r) => timestampParam(r.createdAt)],
 ];
