@@ -120,6 +120,17 @@ describe("triggers pinned to an external id", () => {
     expect(await run(id)).toMatchObject({ status: "QUEUED", lockedToVersionId: (deployed.body as { workerId: string }).workerId, queue: "later-q" });
   });
 
+  it("a replay of a waiting pinned run waits for the same id; of a released one, runs on its worker", async () => {
+    const waiting = await triggered({ externalDeploymentId: "sha-replay" });
+    const replay = await inProcess({ path: `/api/v1/runs/${waiting}/replay`, headers: bearer(project.prod.apiKey), body: {} });
+    expect(replay.status, JSON.stringify(replay.body)).toBe(200);
+    expect(await run((replay.body as { id: string }).id)).toMatchObject({ status: "PENDING_VERSION", externalDeploymentId: "sha-replay" });
+
+    const released = await triggered({ externalDeploymentId: "sha-pin" });
+    const again = await inProcess({ path: `/api/v1/runs/${released}/replay`, headers: bearer(project.prod.apiKey), body: {} });
+    expect(await run((again.body as { id: string }).id)).toMatchObject({ status: "QUEUED", lockedToVersionId: (await run(released)).lockedToVersionId });
+  });
+
   it("past the deadline a waiting run is EXPIRED with an error naming the id", async () => {
     const id = await triggered({ externalDeploymentId: "sha-never" });
     await runLifecycleTick({ now: new Date(Date.now() + 3_601_000) });
