@@ -216,6 +216,8 @@ export interface RunView {
   expiresAt: string | null;
   taskKind: TaskKind;
   lockedToVersion: string | null;
+  /** The trigger's `externalDeploymentId` (docs/api.md "Version skew"). */
+  externalDeploymentId: string | null;
   idempotencyKey: string | null;
   tags: string[];
   payload: unknown;
@@ -237,6 +239,7 @@ export async function getRun(environmentId: string, friendlyId: string): Promise
       expiresAt: true,
       taskKind: true,
       lockedToVersion: { select: { version: true } },
+      externalDeploymentId: true,
       idempotencyKey: true,
       tags: true,
       payload: true,
@@ -255,6 +258,7 @@ export async function getRun(environmentId: string, friendlyId: string): Promise
     expiresAt: run.expiresAt?.toISOString() ?? null,
     taskKind: run.taskKind,
     lockedToVersion: run.lockedToVersion?.version ?? null,
+    externalDeploymentId: run.externalDeploymentId,
     idempotencyKey: run.idempotencyKey,
     tags: run.tags,
     payload: run.payload ?? null,

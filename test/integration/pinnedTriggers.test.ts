@@ -91,6 +91,8 @@ describe("triggers pinned to an external id", () => {
     expect(await run(id)).toMatchObject({ status: "QUEUED", lockedToVersionId: workerId, queue: "pin-q", externalDeploymentId: "sha-pin", versionDeadlineAt: null });
     const retrieved = await inProcess({ path: `/api/v3/runs/${id}`, headers: bearer(project.prod.apiKey) });
     expect(retrieved.body).toMatchObject({ externalDeploymentId: "sha-pin", version: "pin-1" });
+    const v1 = await inProcess({ path: `/api/v1/runs/${id}`, headers: bearer(project.prod.apiKey) });
+    expect(v1.body).toMatchObject({ externalDeploymentId: "sha-pin", lockedToVersion: "pin-1" });
   });
 
   it("lockToVersion with externalDeploymentId is a 400", async () => {
