@@ -141,6 +141,8 @@ const EnvSchema = z.object({
   TRIGGER_BUFFER_RETRY_AFTER_SECONDS: optional(positiveInt).transform((v) => v ?? 5),
 
   TRIGGER_MAX_TTL_SECONDS: optional(positiveInt).transform((v) => v ?? 14 * 86_400),
+  /** How long a run pinned to an external deployment id waits for that id's deploy before it expires. */
+  TRIGGER_SKEW_DEADLINE_SECONDS: optional(positiveInt).transform((v) => v ?? 3_600),
   API_BODY_LIMIT_BYTES: optional(positiveInt).transform((v) => v ?? 1_048_576),
   /** Items of one batch at most (`runCount` above it is a 400 at creation). */
   BATCH_MAX_ITEMS: optional(positiveInt).transform((v) => v ?? 1_000),

@@ -30,6 +30,9 @@ const DeployBody = z.object({
   // Duplicate slugs and malformed TTLs are refused by registerWorker, with the task's index.
   tasks: z.array(TaskSpec).max(50_000),
   promote: z.boolean().optional(),
+  // Blank or null is absent; registerWorker refuses one over 128 characters.
+  externalDeploymentId: z.string().max(128).nullish(),
+  force: z.boolean().optional(),
 });
 
 export async function createDeployment(request: ApiRequest): Promise<ApiResponse> {
@@ -42,6 +45,8 @@ export async function createDeployment(request: ApiRequest): Promise<ApiResponse
     version: input.version,
     contentHash: input.contentHash ?? null,
     tasks: input.tasks,
+    externalDeploymentId: input.externalDeploymentId?.trim() || null,
+    force: input.force,
   });
   let promoted = false;
   if (environment.type === "DEVELOPMENT") {
@@ -55,6 +60,7 @@ export async function createDeployment(request: ApiRequest): Promise<ApiResponse
     workerId: registered.workerId,
     deploymentId: registered.deploymentId,
     version: registered.version,
+    externalDeploymentId: input.externalDeploymentId?.trim() || null,
     promoted,
     tasks: registered.tasks,
   });

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { isDatabaseUnavailable } from "~/domain/databaseOutage";
-import { HotpathError, ServiceUnavailableError, TooManyRequestsError } from "~/domain/errors";
+import { HotpathError, InProgressError, ServiceUnavailableError, TooManyRequestsError } from "~/domain/errors";
 import { logger } from "~/services/logger.server";
 import { json, type ApiResponse } from "./http";
 
@@ -42,7 +42,7 @@ export function errorResponse(error: unknown, request: { method: string; path: s
     const body: ErrorBody = { error: error.message };
     if (error.details !== undefined) body.details = error.details;
     const headers =
-      error instanceof TooManyRequestsError || (error instanceof ServiceUnavailableError && error.retryAfterSeconds !== undefined)
+      error instanceof TooManyRequestsError || error instanceof InProgressError || (error instanceof ServiceUnavailableError && error.retryAfterSeconds !== undefined)
         ? { "x-should-retry": "true", "retry-after": String(error.retryAfterSeconds!) }
         : error.status === 503
           ? TRANSIENT

@@ -9,6 +9,10 @@
  * `${prefix}task-meta:{<envId>}:locked:<version>`   one worker, addressed by its version: `w` → worker id,
  *                                                   `t:<slug>` → entry, `q:<queue>` → queue ref
  *                                                   (docs/decisions/0055-locked-hash-by-version.md)
+ * `${prefix}task-meta:{<envId>}:pinned:<extId>`     the worker registered with that external deployment id:
+ *                                                   the locked hash's fields plus `v` → version, `s` →
+ *                                                   generation; or `w` = "-" for ~20 s when no worker
+ *                                                   has the id yet (docs/decisions/0070-pinned-hash-by-external-id.md)
  * `${prefix}task-meta:{<envId>}:staging:<token>`    a replace being assembled; renamed into place
  *
  * The layout before 0055, never written nor read any more (left to expire; admin pages still list
@@ -19,18 +23,25 @@ import { isEnvironmentId } from "~/domain/environments";
 
 export const NO_CURRENT_WORKER = "-";
 
-export type TaskMetaKeyKind = "current" | "owner" | "locked" | "versions" | "worker" | "queues" | "staging";
+export type TaskMetaKeyKind = "current" | "owner" | "locked" | "pinned" | "versions" | "worker" | "queues" | "staging";
 
 /** Fields of a locked hash. The prefixes keep a slug and a queue name from ever colliding. */
 export const LOCKED_WORKER_FIELD = "w";
 export const lockedTaskField = (slug: string) => `t:${slug}`;
 export const lockedQueueField = (queueName: string) => `q:${queueName}`;
+/** Fields a pinned hash has beyond the locked hash's: the version and the generation that wrote it. */
+export const PINNED_VERSION_FIELD = "v";
+export const PINNED_GENERATION_FIELD = "s";
+/** `w` of a pinned hash while no worker has the external id (a short negative entry). */
+export const NOT_DEPLOYED = "-";
 
 export interface EnvironmentKeys {
   current: string;
   owner: string;
   /** The hash of the worker registered as `version` (0055). */
   locked(version: string): string;
+  /** The hash of the worker registered with external deployment id `externalId` (0070). */
+  pinned(externalId: string): string;
   /** Old layout (before 0055): no longer written or read. */
   versions: string;
   worker(workerId: string): string;
@@ -68,6 +79,11 @@ export function environmentKeys(prefix: string, environmentId: string): Environm
       if (version === "") throw new Error("version must be non-empty");
       return `${base}locked:${version}`;
     },
+    pinned: (externalId) => {
+      // After the tag, like a version: braces in an external id cannot move the slot.
+      if (externalId === "") throw new Error("external deployment id must be non-empty");
+      return `${base}pinned:${externalId}`;
+    },
     versions: `${base}versions`,
     worker: (workerId) => {
       assertTaggable("worker id", workerId);
@@ -91,7 +107,7 @@ export function reconcileLockKey(prefix: string): string {
 export interface ParsedTaskMetaKey {
   environmentId: string;
   kind: TaskMetaKeyKind;
-  /** Worker id for `worker`/`queues`, version for `locked`, staging token for `staging`. */
+  /** Worker id for `worker`/`queues`, version for `locked`, external id for `pinned`, staging token for `staging`. */
   id?: string;
 }
 
@@ -108,7 +124,7 @@ export function parseTaskMetaKey(prefix: string, key: string): ParsedTaskMetaKey
   if (colon < 0) return null;
   const kind = rest.slice(0, colon);
   const id = rest.slice(colon + 1);
-  if ((kind === "locked" || kind === "worker" || kind === "queues" || kind === "staging") && id !== "") return { environmentId, kind, id };
+  if ((kind === "locked" || kind === "pinned" || kind === "worker" || kind === "queues" || kind === "staging") && id !== "") return { environmentId, kind, id };
   return null;
 }
 

@@ -41,6 +41,19 @@ export class ConflictError extends HotpathError {
   }
 }
 
+/**
+ * 409 that will pass: another request is registering the same thing right now (a deploy of the same
+ * external id). `retryAfterSeconds` goes out as Retry-After.
+ */
+export class InProgressError extends ConflictError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}
+
 /** 413: request body over the configured limit. */
 export class PayloadTooLargeError extends HotpathError {
   constructor(limitBytes: number) {

@@ -19,6 +19,8 @@ export interface RunListQuery {
   statuses: RunStatus[] | null;
   taskIdentifiers: string[] | null;
   versions: string[] | null;
+  /** `filter[externalDeploymentId]`: runs pinned to one of these ids. */
+  externalDeploymentIds: string[] | null;
   tags: string[] | null;
   isTest: boolean | null;
   from: Date | null;
@@ -98,6 +100,7 @@ export function parseRunListQuery(params: URLSearchParams, now: Date): RunListQu
     statuses: statuses(params),
     taskIdentifiers: list(params, "filter[taskIdentifier]"),
     versions: list(params, "filter[version]"),
+    externalDeploymentIds: list(params, "filter[externalDeploymentId]"),
     tags: list(params, "filter[tag]"),
     isTest: isTest(params),
     from,

@@ -28,6 +28,10 @@ export interface StoredRun {
   payloadType: string;
   /** The friendly id of the batch that created the run; null for a single trigger. */
   batchId?: string | null;
+  /** The trigger's `externalDeploymentId` (docs/api.md "Version skew"). */
+  externalDeploymentId?: string | null;
+  /** Why Hotpath ended the run (a pinned run past its deadline names its id). */
+  error?: string | null;
 }
 
 const COMPLETED: readonly RunStatus[] = ["COMPLETED", "FAILED", "CANCELED", "EXPIRED"];
@@ -97,6 +101,7 @@ export function commonRunFields(run: StoredRun) {
     ...(isRecord(run.metadata) ? { metadata: run.metadata } : {}),
     taskKind: run.taskKind,
     ...optional("region", run.region),
+    ...optional("externalDeploymentId", run.externalDeploymentId),
   };
 }
 
@@ -108,6 +113,7 @@ export function retrieveRunView(run: StoredRun) {
     triggerFunction: run.batchId ? ("batchTrigger" as const) : ("trigger" as const),
     ...optional("batchId", run.batchId ?? undefined),
     ...optional("payload", decodedPayload(run.payload, run.payloadType)),
+    ...optional("error", run.error ? { message: run.error } : null),
     relatedRuns: {},
     attemptCount: 0,
   };

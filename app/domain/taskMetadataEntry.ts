@@ -112,4 +112,6 @@ export interface WorkerMetadataSnapshot {
   tasks: { slug: string; entry: TaskMetadata }[];
   /** Queue name → id, for the queues the worker's tasks run on (the locked-override check). */
   queues: { name: string; id: string }[];
+  /** The external deployment id the worker was registered with, and its generation (set-if-newer). */
+  external?: { id: string; generation: number } | null;
 }

@@ -90,6 +90,8 @@ export const BufferedRunSchema = z.object({
   tracestate: z.string().nullable().optional(),
   sdkVersion: z.string().nullable().optional(),
   triggerClient: z.string().nullable().optional(),
+  externalDeploymentId: z.string().nullable().optional(),
+  versionDeadlineAt: nullableDate.optional(),
 });
 
 export type BufferedRun = z.output<typeof BufferedRunSchema>;

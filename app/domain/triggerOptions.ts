@@ -73,6 +73,16 @@ export const TriggerOptions = z.object({
   region: z.string().min(1).max(64).optional(),
   test: z.boolean().optional(),
   lockToVersion: z.string().min(1).max(128).optional(),
+  /**
+   * Pins the run to the worker deployed with this id (docs/api.md "Version skew"). Trimmed; blank or
+   * null is absent, as the SDK's own schema treats it (null is its opt-out).
+   */
+  externalDeploymentId: z
+    .string()
+    .max(128, "must be at most 128 characters")
+    .nullish()
+    .transform((id) => id?.trim() || undefined)
+    .optional(),
   payloadType: packetType("payloadType").optional(),
 });
 export type TriggerOptions = z.output<typeof TriggerOptions>;

@@ -1,6 +1,7 @@
 import { readPrisma } from "~/db.server";
 import { CURRENT_LABEL, currentWorkerOf, LATEST_WORKER_FIRST } from "~/domain/environments";
 import type { DeploymentStatus } from "~/generated/prisma/enums.ts";
+import { awaitingExternalIds, type AwaitingExternalId } from "~/presenters/awaitingDeployments.server";
 import { byProjectThenSlug, environmentSummary, environmentSummarySelect, type EnvironmentSummary } from "~/presenters/environmentSummary.server";
 
 /**
@@ -15,6 +16,8 @@ export const VERSIONS_SINGLE_ENVIRONMENT = 200;
 export interface VersionRow {
   workerId: string;
   version: string;
+  /** The id the deploy sent as `externalDeploymentId` (pinned triggers reach this worker by it). */
+  externalDeploymentId: string | null;
   deploymentId: string | null;
   status: DeploymentStatus | null;
   taskCount: number;
@@ -31,6 +34,8 @@ export interface EnvironmentDeployments extends EnvironmentSummary {
   promotedAt: string | null;
   versionCount: number;
   versions: VersionRow[];
+  /** External ids that runs wait for and no deploy has registered yet. */
+  awaiting: AwaitingExternalId[];
 }
 
 export interface DeploymentsPage {
@@ -57,6 +62,7 @@ export async function deploymentsPage(options: { environmentId?: string } = {}):
         select: {
           id: true,
           version: true,
+          externalDeploymentId: true,
           createdAt: true,
           deployment: { select: { id: true, status: true } },
           _count: { select: { tasks: true } },
@@ -65,6 +71,7 @@ export async function deploymentsPage(options: { environmentId?: string } = {}):
     },
   });
 
+  const awaiting = await awaitingExternalIds(environments.map((env) => env.id));
   return {
     focusedEnvironmentId: options.environmentId ?? null,
     environments: environments.map((env) => {
@@ -82,6 +89,7 @@ export async function deploymentsPage(options: { environmentId?: string } = {}):
         return {
           workerId: w.id,
           version: w.version,
+          externalDeploymentId: w.externalDeploymentId,
           deploymentId: w.deployment?.id ?? null,
           status: w.deployment?.status ?? null,
           taskCount: w._count.tasks,
@@ -97,6 +105,7 @@ export async function deploymentsPage(options: { environmentId?: string } = {}):
         promotedAt: dev ? null : (promotion?.updatedAt.toISOString() ?? null),
         versionCount: env._count.workers,
         versions,
+        awaiting: awaiting.get(env.id) ?? [],
       };
     }),
   };

@@ -41,6 +41,8 @@ export const RunFiltersSchema = z.object({
   task: z.preprocess(blankToUndefined, z.string().trim().max(256).superRefine(storable).optional()),
   status: z.preprocess(blankToUndefined, z.enum(Object.values(TaskRunStatus)).optional()),
   source: z.preprocess(blankToUndefined, z.enum(TRIGGER_SOURCES).optional()),
+  /** Runs pinned to this external deployment id (docs/api.md "Version skew"). */
+  externalDeploymentId: z.preprocess(blankToUndefined, z.string().trim().max(128).superRefine(storable).optional()),
   /** Rows older than this position (the "next" page). */
   after: cursorParam,
   /** Rows newer than this position (the "newer" page). */
@@ -75,6 +77,7 @@ export interface RunRow {
   ttl: string | null;
   expiresAt: string | null;
   lockedVersion: string | null;
+  externalDeploymentId: string | null;
   tags: string[];
   createdAt: string;
 }
@@ -147,6 +150,7 @@ export async function runsPage(environmentId: string, filters: RunFilters, pageS
     ...(filters.task ? { taskIdentifier: filters.task } : {}),
     ...(filters.status ? { status: filters.status } : {}),
     ...(filters.source ? { taskKind: filters.source } : {}),
+    ...(filters.externalDeploymentId ? { externalDeploymentId: filters.externalDeploymentId } : {}),
     ...(cursor ? keyset(cursor, direction) : {}),
   };
   const order = direction === "older" ? "desc" : "asc";
@@ -167,6 +171,7 @@ export async function runsPage(environmentId: string, filters: RunFilters, pageS
         tags: true,
         createdAt: true,
         lockedToVersion: { select: { version: true } },
+        externalDeploymentId: true,
       },
     }),
     db.backgroundWorkerTask.findMany({
@@ -202,6 +207,7 @@ export async function runsPage(environmentId: string, filters: RunFilters, pageS
       ttl: r.ttl,
       expiresAt: r.expiresAt?.toISOString() ?? null,
       lockedVersion: r.lockedToVersion?.version ?? null,
+      externalDeploymentId: r.externalDeploymentId,
       tags: r.tags,
       createdAt: r.createdAt.toISOString(),
     })),

@@ -30,7 +30,10 @@ export async function loader({ request }: LoaderFunctionArgs) {
   }
   const page = await loadPageData("runs", () => runsPage(filters.env!, filters));
   if (!page) throw httpError(404, `No environment with id '${filters.env}'.`);
-  return { page, filters: { task: filters.task ?? "", status: filters.status ?? "", source: filters.source ?? "" } };
+  return {
+    page,
+    filters: { task: filters.task ?? "", status: filters.status ?? "", source: filters.source ?? "", externalDeploymentId: filters.externalDeploymentId ?? "" },
+  };
 }
 
 export const ErrorBoundary = RouteErrorPanel;
@@ -46,7 +49,7 @@ export default function RunsPage() {
     );
   }
   const { page } = data;
-  const filters = "filters" in data ? data.filters : { task: "", status: "", source: "" };
+  const filters = "filters" in data ? data.filters : { task: "", status: "", source: "", externalDeploymentId: "" };
   const clearFilters = `/admin/runs?env=${page.environment.id}`;
   return (
     <div className="space-y-6">

@@ -129,6 +129,8 @@ export async function replayRun(environment: { id: string; type: EnvironmentType
       test: run.isTest,
       payloadType: run.payloadType as TriggerOptions["payloadType"],
       lockToVersion: version ?? run.lockedToVersion?.version,
+      // A pinned run still waiting for its id's deploy stays pinned to that id (once released it is locked to the worker's version).
+      externalDeploymentId: version === undefined && !run.lockedToVersion ? (run.externalDeploymentId ?? undefined) : undefined,
       ...options,
     },
   };

@@ -9,6 +9,7 @@ import type { EnvironmentType } from "~/generated/prisma/enums";
 import { keyPrefix, redis } from "~/redis.server";
 import { logger } from "~/services/logger.server";
 import { resolveTask } from "~/services/taskMetadata/index.server";
+import { expirePinnedPastDeadline, releasePinnedRuns } from "~/services/pinnedRuns.server";
 import { inLinkedSpan } from "~/services/tracing.server";
 
 /**
@@ -17,7 +18,9 @@ import { inLinkedSpan } from "~/services/tracing.server";
  * statement, off the hot path:
  *   1. DELAYED → QUEUED at `delayUntil` (→ PENDING_VERSION when its task is not deployed);
  *   2. QUEUED / PENDING_VERSION → EXPIRED at `expiresAt`;
- *   3. PENDING_VERSION → QUEUED once a deploy makes its task exist.
+ *   3. PENDING_VERSION → QUEUED once a deploy makes its task exist;
+ *   4. runs pinned to an external deployment id: released once a deploy registers the id, EXPIRED
+ *      past their deadline (pinnedRuns.server.ts).
  * Tasks are looked up through the trigger's own resolver (cache included). Every UPDATE repeats
  * the status it expects, so a run canceled meanwhile is never moved.
  */
@@ -58,7 +61,8 @@ async function resolveRef(ref: TaskRef) {
 }
 
 const DUE_DELAYED = `
-  SELECT r."id", r."environmentId", e."type", r."taskIdentifier", r."lockedToVersionId" IS NOT NULL AS "locked"
+  SELECT r."id", r."environmentId", e."type", r."taskIdentifier", r."lockedToVersionId" IS NOT NULL AS "locked",
+         r."lockedToVersionId" IS NULL AND r."externalDeploymentId" IS NOT NULL AS "awaiting"
     FROM "TaskRun" r JOIN "RuntimeEnvironment" e ON e."id" = r."environmentId"
    WHERE r."status" = 'DELAYED' AND r."delayUntil" <= $1::timestamp
    ORDER BY r."delayUntil" LIMIT $2`;
@@ -71,14 +75,16 @@ const MOVE_DELAYED = `
 
 /** Step 1, one batch: returns [queued, pendingVersion, selected]. */
 async function moveDueDelayed(now: string, batchSize: number): Promise<[number, number, number]> {
-  const due = await pgPool().query<TaskRef & { id: string; locked: boolean }>({ name: "lifecycle-due-delayed", text: DUE_DELAYED, values: [now, batchSize] });
+  const due = await pgPool().query<TaskRef & { id: string; locked: boolean; awaiting: boolean }>({ name: "lifecycle-due-delayed", text: DUE_DELAYED, values: [now, batchSize] });
   if (due.rows.length === 0) return [0, 0, 0];
   const found = new Map<string, boolean>();
   for (const row of due.rows) {
-    if (row.locked || found.has(groupKey(row))) continue;
+    // A pinned run whose id had no worker yet waits for it (step 4 releases it), whatever is current.
+    if (row.locked || row.awaiting || found.has(groupKey(row))) continue;
     found.set(groupKey(row), (await resolveRef(row))?.taskFound ?? false);
   }
-  const queued = due.rows.filter((row) => dueDelayedStatus({ lockedToVersion: row.locked, taskFound: found.get(groupKey(row)) ?? true }) === "QUEUED").map((r) => r.id);
+  const taskFound = (row: (typeof due.rows)[number]) => (row.awaiting ? false : (found.get(groupKey(row)) ?? true));
+  const queued = due.rows.filter((row) => dueDelayedStatus({ lockedToVersion: row.locked, taskFound: taskFound(row) }) === "QUEUED").map((r) => r.id);
   const moved = await pgPool().query<{ status: string }>({ name: "lifecycle-move-delayed", text: MOVE_DELAYED, values: [queued, due.rows.map((r) => r.id), now] });
   const queuedCount = moved.rows.filter((r) => r.status === "QUEUED").length;
   return [queuedCount, moved.rows.length - queuedCount, due.rows.length];
@@ -94,16 +100,17 @@ const EXPIRE_DUE = `
 const PENDING_TASKS = `
   SELECT DISTINCT r."environmentId", e."type", r."taskIdentifier"
     FROM "TaskRun" r JOIN "RuntimeEnvironment" e ON e."id" = r."environmentId"
-   WHERE r."status" = 'PENDING_VERSION'
+   WHERE r."status" = 'PENDING_VERSION' AND r."externalDeploymentId" IS NULL
    LIMIT $1`;
 
 /** A run that waited on the default queue takes the deployed task's queue; a chosen queue is kept. */
 const RELEASE_PENDING = `
   UPDATE "TaskRun" SET "status" = 'QUEUED', "updatedAt" = $4::timestamp,
          "queue" = CASE WHEN "queue" = $5 THEN $6 ELSE "queue" END
-   WHERE "environmentId" = $1 AND "taskIdentifier" = $2 AND "status" = 'PENDING_VERSION'
+   WHERE "environmentId" = $1 AND "taskIdentifier" = $2 AND "status" = 'PENDING_VERSION' AND "externalDeploymentId" IS NULL
      AND ("expiresAt" IS NULL OR "expiresAt" > $4::timestamp) AND "id" IN (
-       SELECT "id" FROM "TaskRun" WHERE "environmentId" = $1 AND "taskIdentifier" = $2 AND "status" = 'PENDING_VERSION' LIMIT $3)`;
+       SELECT "id" FROM "TaskRun" WHERE "environmentId" = $1 AND "taskIdentifier" = $2 AND "status" = 'PENDING_VERSION'
+          AND "externalDeploymentId" IS NULL LIMIT $3)`;
 
 /** Step 3: each task with waiting runs is resolved once; deployed ones release a batch of runs. */
 async function releasePendingVersion(now: string, batchSize: number): Promise<number> {
@@ -145,6 +152,8 @@ export async function runLifecycleTick(options: LifecycleOptions = {}): Promise<
     }
     report.expired = await drain(async () => (await pgPool().query({ name: "lifecycle-expire", text: EXPIRE_DUE, values: [now, batchSize] })).rowCount ?? 0, batchSize);
     report.released = await releasePendingVersion(now, batchSize);
+    report.expired += await expirePinnedPastDeadline(now, batchSize);
+    report.released += await releasePinnedRuns(now, batchSize);
   } finally {
     await release();
   }

@@ -31,6 +31,8 @@ export const storedRunSelect = {
   payloadType: true,
   lockedToVersion: { select: { version: true } },
   batch: { select: { friendlyId: true } },
+  externalDeploymentId: true,
+  error: true,
 } satisfies Prisma.TaskRunSelect;
 
 type SelectedRun = Prisma.TaskRunGetPayload<{ select: typeof storedRunSelect }>;
@@ -57,6 +59,7 @@ function filters(environmentId: string, query: RunListQuery): Prisma.TaskRunWher
     ...(query.statuses ? { status: { in: query.statuses } } : {}),
     ...(query.taskIdentifiers ? { taskIdentifier: { in: query.taskIdentifiers } } : {}),
     ...(query.versions ? { lockedToVersion: { version: { in: query.versions } } } : {}),
+    ...(query.externalDeploymentIds ? { externalDeploymentId: { in: query.externalDeploymentIds } } : {}),
     ...(query.tags ? { tags: { hasSome: query.tags } } : {}),
     ...(query.isTest !== null ? { isTest: query.isTest } : {}),
     ...(query.from || query.to ? { createdAt: { ...(query.from ? { gte: query.from } : {}), ...(query.to ? { lte: query.to } : {}) } } : {}),

@@ -48,6 +48,9 @@ export interface NewRun {
   tracestate?: string | null;
   sdkVersion?: string | null;
   triggerClient?: string | null;
+  /** Pinned to an external deployment id, and (while no worker has it) when waiting for it ends. */
+  externalDeploymentId?: string | null;
+  versionDeadlineAt?: Date | null;
   /** A batch item: its batch (internal id) and index. */
   batchId?: string | null;
   batchIndex?: number | null;
@@ -118,6 +121,8 @@ export const COLUMNS: [column: string, sqlType: string, value: (run: NewRun) => 
   ["triggerClient", "text", (r) => r.triggerClient ?? null],
   ["batchId", "text", (r) => r.batchId ?? null],
   ["batchIndex", "integer", (r) => r.batchIndex ?? null],
+  ["externalDeploymentId", "text", (r) => r.externalDeploymentId ?? null],
+  ["versionDeadlineAt", "timestamp", (r) => timestampParam(r.versionDeadlineAt)],
   ["createdAt", "timestamp", (r) => timestampParam(r.createdAt)],
   ["updatedAt", "timestamp", (r) => timestampParam(r.createdAt)],
 ];
@@ -211,6 +216,8 @@ export interface RunView {
   expiresAt: string | null;
   taskKind: TaskKind;
   lockedToVersion: string | null;
+  /** The trigger's `externalDeploymentId` (docs/api.md "Version skew"). */
+  externalDeploymentId: string | null;
   idempotencyKey: string | null;
   tags: string[];
   payload: unknown;
@@ -232,6 +239,7 @@ export async function getRun(environmentId: string, friendlyId: string): Promise
       expiresAt: true,
       taskKind: true,
       lockedToVersion: { select: { version: true } },
+      externalDeploymentId: true,
       idempotencyKey: true,
       tags: true,
       payload: true,
@@ -250,6 +258,7 @@ export async function getRun(environmentId: string, friendlyId: string): Promise
     expiresAt: run.expiresAt?.toISOString() ?? null,
     taskKind: run.taskKind,
     lockedToVersion: run.lockedToVersion?.version ?? null,
+    externalDeploymentId: run.externalDeploymentId,
     idempotencyKey: run.idempotencyKey,
     tags: run.tags,
     payload: run.payload ?? null,

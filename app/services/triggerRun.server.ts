@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { expiresAt, idempotencyKeyExpiresAt, initialStatus, parseDelay, priorityMs } from "~/domain/runSchedule";
 import { SPAN } from "~/domain/traceAttributes";
+import { getEnv } from "~/env.server";
 import { chooseIdempotency, type TriggerBody, type TriggerHeaders } from "~/domain/triggerOptions";
 import type { EnvironmentType } from "~/generated/prisma/enums";
 import { resolveTask, type ResolvedTask } from "~/services/taskMetadata/index.server";
@@ -48,7 +49,13 @@ export function planRun(input: TriggerRunInput) {
     idempotency,
     keyExpiresAt: idempotency.key === null ? null : idempotencyKeyExpiresAt(now, idempotency.ttl),
     delayUntil: parseDelay(options.delay, now),
-    resolve: { taskSlug: input.taskSlug, queue: options.queue, ttl: options.ttl ?? undefined, lockToVersion: options.lockToVersion },
+    resolve: {
+      taskSlug: input.taskSlug,
+      queue: options.queue,
+      ttl: options.ttl ?? undefined,
+      lockToVersion: options.lockToVersion,
+      externalDeploymentId: options.externalDeploymentId,
+    },
   };
 }
 
@@ -93,5 +100,12 @@ export function newRun(
     tracestate: input.headers.tracestate ?? null,
     sdkVersion: input.headers.sdkVersion ?? null,
     triggerClient: input.headers.triggerClient ?? null,
+    externalDeploymentId: options.externalDeploymentId ?? null,
+    versionDeadlineAt: resolved.awaitingDeployment ? versionDeadline(delayUntil ?? now) : null,
   };
+}
+
+/** A run waiting for its external id's deploy expires this long after it could first start. */
+function versionDeadline(startsAt: Date): Date {
+  return new Date(startsAt.getTime() + getEnv().TRIGGER_SKEW_DEADLINE_SECONDS * 1000);
 }

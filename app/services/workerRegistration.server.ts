@@ -1,5 +1,6 @@
 import type { WorkerMetadataSnapshot } from "~/domain/taskMetadataEntry";
 import { ConflictError } from "~/domain/errors";
+import { claimExternalId, type ExternalClaim } from "~/services/externalDeploymentIds.server";
 import { workerSnapshot, type NormalisedTask } from "~/domain/workerTasks";
 import type { Prisma, PrismaClient } from "~/generated/prisma/client.ts";
 import type { EnvironmentRef } from "~/domain/environments";
@@ -25,15 +26,28 @@ const INSERT_CHUNK = 1_000;
 export function insertWorker(
   db: PrismaClient,
   environment: EnvironmentRef,
-  registration: { version: string; identity: string; tasks: NormalisedTask[] },
+  registration: { version: string; identity: string; tasks: NormalisedTask[]; external?: { id: string; force: boolean } },
 ): Promise<{ registered: RegisteredWorker; snapshot: WorkerMetadataSnapshot | null }> {
   const { version, identity, tasks } = registration;
   return db.$transaction(
     async (tx) => {
-      const existing = await alreadyRegistered(tx, { environmentId: environment.id, version, identity }, tasks);
+      const target = { environmentId: environment.id, version, identity };
+      // An external id: one deploy of it at a time, idempotent by it (externalDeploymentIds.server.ts).
+      let claim: ExternalClaim | null = null;
+      if (registration.external) {
+        claim = await claimExternalId(tx, target, registration.external);
+        if (claim.holder) return { registered: await registeredAs(tx, claim.holder, version, tasks), snapshot: null };
+      }
+      const existing = await alreadyRegistered(tx, target, tasks, claim);
       if (existing) return { registered: existing, snapshot: null };
       const worker = await tx.backgroundWorker.create({
-        data: { environmentId: environment.id, version, contentHash: identity },
+        data: {
+          environmentId: environment.id,
+          version,
+          contentHash: identity,
+          externalDeploymentId: claim?.id ?? null,
+          externalIdGeneration: claim?.generation ?? null,
+        },
         select: { id: true },
       });
       const queueIds = await upsertQueues(tx, environment.id, tasks);
@@ -41,7 +55,7 @@ export function insertWorker(
       const deploymentId = environment.type === "DEVELOPMENT" ? null : await createDeployment(tx, worker.id, environment.id);
       return {
         registered: { workerId: worker.id, deploymentId, version, created: true, tasks: created },
-        snapshot: workerSnapshot(worker.id, version, tasks, queueIds),
+        snapshot: { ...workerSnapshot(worker.id, version, tasks, queueIds), external: claim && { id: claim.id, generation: claim.generation } },
       };
     },
     { timeout: 120_000, maxWait: 10_000 },
@@ -52,31 +66,45 @@ type Transaction = Prisma.TransactionClient;
 
 /**
  * The registration of this version if it exists: the same content (a re-send) is answered as the
- * first time, in this request's task order; different content is a conflict.
+ * first time, in this request's task order; different content is a conflict. A re-send that
+ * brings an external id the version did not have gives it that id.
  */
 async function alreadyRegistered(
   tx: Transaction,
   target: { environmentId: string; version: string; identity: string },
   tasks: NormalisedTask[],
+  claim: ExternalClaim | null,
 ): Promise<RegisteredWorker | null> {
   const { environmentId, version, identity } = target;
   const existing = await tx.backgroundWorker.findUnique({
     where: { environmentId_version: { environmentId, version } },
-    select: {
-      id: true,
-      contentHash: true,
-      deployment: { select: { id: true } },
-      tasks: { select: { id: true, slug: true, queue: { select: { name: true } } } },
-    },
+    select: { id: true, contentHash: true, externalDeploymentId: true },
   });
   if (!existing) return null;
   if (existing.contentHash !== identity) {
     throw new ConflictError(`Version '${version}' is already registered in this environment with different content.`, { version });
   }
-  // Same content, so the same slugs: answer in the order of this request, like the first time.
+  if (claim) {
+    if (existing.externalDeploymentId !== null) {
+      throw new ConflictError(`Version '${version}' is already registered with external deployment id '${existing.externalDeploymentId}'.`, { version });
+    }
+    await tx.backgroundWorker.update({
+      where: { id: existing.id },
+      data: { externalDeploymentId: claim.id, externalIdGeneration: claim.generation },
+    });
+  }
+  return registeredAs(tx, existing.id, version, tasks);
+}
+
+/** An existing registration answered as the first time, in this request's task order (same content, so the same slugs). */
+async function registeredAs(tx: Transaction, workerId: string, version: string, tasks: NormalisedTask[]): Promise<RegisteredWorker> {
+  const existing = await tx.backgroundWorker.findUniqueOrThrow({
+    where: { id: workerId },
+    select: { deployment: { select: { id: true } }, tasks: { select: { id: true, slug: true, queue: { select: { name: true } } } } },
+  });
   const bySlug = new Map(existing.tasks.map((t) => [t.slug, { id: t.id, slug: t.slug, queueName: t.queue?.name ?? null }]));
   return {
-    workerId: existing.id,
+    workerId,
     deploymentId: existing.deployment?.id ?? null,
     version,
     created: false,

@@ -35,6 +35,10 @@ export interface RegisterWorkerInput {
   version: string;
   contentHash?: string | null;
   tasks: RegisterWorkerTask[];
+  /** The caller's id of this build: idempotent by it, and triggers pin to it (docs/api.md "Version skew"). */
+  externalDeploymentId?: string | null;
+  /** Move an external id registered with other content to this deploy (otherwise a 409). */
+  force?: boolean;
 }
 
 export interface PromotedVersion {
@@ -85,14 +89,21 @@ export class WorkerService {
     const tasks = normaliseTasks(input.tasks);
     const identity = contentIdentity(input.contentHash, tasks);
     const environment = await this.environment(input.environmentId);
+    const externalId = input.externalDeploymentId?.trim();
+    if (externalId !== undefined && (externalId === "" || externalId.length > MAX_VERSION_LENGTH)) {
+      throw new BadRequestError(`externalDeploymentId must be a non-empty string of at most ${MAX_VERSION_LENGTH} characters`, {
+        field: "externalDeploymentId",
+      });
+    }
+    const registration = { version, identity, tasks, external: externalId ? { id: externalId, force: input.force === true } : undefined };
 
     let result: { registered: RegisteredWorker; snapshot: WorkerMetadataSnapshot | null };
     try {
-      result = await insertWorker(this.db, environment, { version, identity, tasks });
+      result = await insertWorker(this.db, environment, registration);
     } catch (error) {
       // The same version registered concurrently: the loser compares content like a re-send.
       if (!isUniqueViolation(error)) throw error;
-      result = await insertWorker(this.db, environment, { version, identity, tasks });
+      result = await insertWorker(this.db, environment, registration);
     }
     const { registered, snapshot } = result;
 

@@ -35,6 +35,9 @@ export class ColdTaskMetadataCache implements TaskMetadataStore {
   getLockedTask(environmentId: string, version: string, slug: string, queueName?: string) {
     return this.redis.getLockedTask(this.readEnvironment(environmentId), version, slug, queueName);
   }
+  getPinnedTask(environmentId: string, externalId: string, slug: string, queueName?: string) {
+    return this.redis.getPinnedTask(this.readEnvironment(environmentId), externalId, slug, queueName);
+  }
 
   backfillCurrentTask(...[environmentId, ...rest]: Parameters<TaskMetadataStore["backfillCurrentTask"]>) {
     return this.redis.backfillCurrentTask(this.sinkEnvironment(environmentId), ...rest);
@@ -44,6 +47,12 @@ export class ColdTaskMetadataCache implements TaskMetadataStore {
   }
   backfillLocked(...[environmentId, ...rest]: Parameters<TaskMetadataStore["backfillLocked"]>) {
     return this.redis.backfillLocked(this.sinkEnvironment(environmentId), ...rest);
+  }
+  backfillPinned(...[environmentId, ...rest]: Parameters<TaskMetadataStore["backfillPinned"]>) {
+    return this.redis.backfillPinned(this.sinkEnvironment(environmentId), ...rest);
+  }
+  markNotDeployed(...[environmentId, ...rest]: Parameters<TaskMetadataStore["markNotDeployed"]>) {
+    return this.redis.markNotDeployed(this.sinkEnvironment(environmentId), ...rest);
   }
 
   // Replaces are not part of any timed call; refuse them rather than write somewhere surprising.

@@ -29,6 +29,8 @@ export const BENCH_QUEUE = "bench-queue";
 export const TASK_COUNT = 50;
 /** Locked triggers pin the older worker (as a caller pinning a version does); the newer one is current. */
 export const LOCKED_VERSION = "bench.1";
+/** The external deployment id the locked version is deployed with: pinned callers reach the same worker. */
+export const PINNED_EXTERNAL_ID = "bench-sha-1";
 export const CURRENT_VERSION = "bench.2";
 
 export function log(message: string) {
@@ -232,7 +234,8 @@ export async function seedBenchData(): Promise<BenchData> {
   });
   const workerIds: string[] = [];
   for (const version of [LOCKED_VERSION, CURRENT_VERSION]) {
-    const registered = await registerWorker({ environmentId: environment.id, version, tasks: benchTasks() });
+    const externalDeploymentId = version === LOCKED_VERSION ? PINNED_EXTERNAL_ID : undefined;
+    const registered = await registerWorker({ environmentId: environment.id, version, tasks: benchTasks(), externalDeploymentId });
     await promoteVersion({ environmentId: environment.id, version });
     workerIds.push(registered.workerId);
   }

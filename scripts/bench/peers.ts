@@ -48,7 +48,7 @@ export interface Peer {
 
 /** The request as a cache key: every field that changes the answer. */
 export function peerKey(input: ResolveInput): string {
-  return [input.environment.id, input.taskSlug, input.queue ?? "", input.ttl ?? "", input.lockToVersion ?? ""].join("|");
+  return [input.environment.id, input.taskSlug, input.queue ?? "", input.ttl ?? "", input.lockToVersion ?? "", input.externalDeploymentId ?? ""].join("|");
 }
 
 function redisConnection(): RedisOptions {

@@ -11,7 +11,7 @@ import type { RedisClient } from "~/redis.server";
 import { environmentKeys } from "~/domain/cacheKeys";
 import { ColdTaskMetadataCache } from "./coldCache";
 import { bentocachePeer, cachifiedPeer, peerKey, type Peer, type PeerAnswer } from "./peers";
-import { BENCH_QUEUE, BENCH_TASK, LOCKED_VERSION, type BenchData } from "./environment";
+import { BENCH_QUEUE, BENCH_TASK, LOCKED_VERSION, PINNED_EXTERNAL_ID, type BenchData } from "./environment";
 import { BackfillTracker } from "./timing";
 
 /**
@@ -42,16 +42,22 @@ export interface CallerConfig {
   /** Stable id used in the JSON results. */
   id: string;
   locked: boolean;
+  /** Pinned to the locked worker's external deployment id instead of its version (issue 20). */
+  pinned?: boolean;
   queueOverride: boolean;
   ttl: boolean;
 }
 
-/** The headline first: `{ taskId, queue: "bench-queue", ttl: "5m" }`; then the other seven. */
-export const CALLER_CONFIGS: CallerConfig[] = [false, true].flatMap((locked) =>
+/**
+ * The headline first: `{ taskId, queue: "bench-queue", ttl: "5m" }`; then the other seven; then
+ * the four pinned ones (`externalDeploymentId`), which reach the locked worker by its external id.
+ */
+export const CALLER_CONFIGS: CallerConfig[] = (["unlocked", "locked", "pinned"] as const).flatMap((kind) =>
   [true, false].flatMap((queueOverride) =>
     [true, false].map((ttl) => ({
-      id: `${locked ? "locked" : "unlocked"}-${queueOverride ? "queue" : "no-queue"}-${ttl ? "ttl" : "no-ttl"}`,
-      locked,
+      id: `${kind}-${queueOverride ? "queue" : "no-queue"}-${ttl ? "ttl" : "no-ttl"}`,
+      locked: kind === "locked",
+      ...(kind === "pinned" ? { pinned: true } : {}),
       queueOverride,
       ttl,
     })),
@@ -61,7 +67,7 @@ export const HEADLINE = CALLER_CONFIGS[0];
 
 export function describeConfig(config: CallerConfig): string {
   return [
-    config.locked ? `locked to ${LOCKED_VERSION}` : "not locked",
+    config.locked ? `locked to ${LOCKED_VERSION}` : config.pinned ? `pinned to ${PINNED_EXTERNAL_ID}` : "not locked",
     config.queueOverride ? "queue override" : "no queue override",
     config.ttl ? "ttl" : "no ttl",
   ].join(" · ");
@@ -73,6 +79,7 @@ export function describeRequest(config: CallerConfig): string {
   if (config.queueOverride) fields.push(`queue: "${BENCH_QUEUE}"`);
   if (config.ttl) fields.push(`ttl: "5m"`);
   if (config.locked) fields.push(`lockToVersion: "${LOCKED_VERSION}"`);
+  if (config.pinned) fields.push(`externalDeploymentId: "${PINNED_EXTERNAL_ID}"`);
   return `{ ${fields.join(", ")} }`;
 }
 
@@ -83,6 +90,7 @@ export function resolveInput(config: CallerConfig, data: BenchData): ResolveInpu
     queue: config.queueOverride ? BENCH_QUEUE : undefined,
     ttl: config.ttl ? "5m" : undefined,
     lockToVersion: config.locked ? LOCKED_VERSION : undefined,
+    externalDeploymentId: config.pinned ? PINNED_EXTERNAL_ID : undefined,
   };
 }
 

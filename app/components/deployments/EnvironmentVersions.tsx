@@ -2,6 +2,7 @@ import { Link } from "@remix-run/react";
 import { Badge, StatusBadge } from "~/components/Badge";
 import { EmptyState } from "~/components/EmptyState";
 import { Timestamp } from "~/components/Timestamp";
+import { AwaitingExternalIds } from "~/components/deployments/AwaitingExternalIds";
 import type { EnvironmentDeployments, VersionRow } from "~/presenters/deployments.server";
 
 /**
@@ -37,6 +38,7 @@ export function EnvironmentVersions(props: {
       ) : (
         <VersionsTable label={`Versions of ${env.projectSlug} / ${env.slug}`} versions={env.versions} isAdmin={isAdmin} confirmHref={confirmHref} />
       )}
+      <AwaitingExternalIds environmentId={env.id} awaiting={env.awaiting} />
       {env.type === "DEVELOPMENT" ? (
         <p className="text-xs text-slate-500">In DEVELOPMENT the most recently registered worker is always current; there is nothing to promote.</p>
       ) : null}
@@ -56,6 +58,7 @@ function VersionsTable({ label, versions, isAdmin, confirmHref }: { label: strin
         <thead className="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
           <tr>
             <th className="px-3 py-2">Version</th>
+            <th className="px-3 py-2">External id</th>
             <th className="px-3 py-2">Status</th>
             <th className="px-3 py-2 text-right">Tasks</th>
             <th className="px-3 py-2">Created (UTC)</th>
@@ -67,6 +70,9 @@ function VersionsTable({ label, versions, isAdmin, confirmHref }: { label: strin
             <tr key={v.workerId} data-version={v.version} className={v.current ? "bg-emerald-50/60" : ""}>
               <td className="px-3 py-2 font-mono text-xs">
                 {v.version} {v.current ? <Badge tone="emerald">current</Badge> : null}
+              </td>
+              <td className="px-3 py-2 font-mono text-xs text-slate-600" data-external-id={v.externalDeploymentId ?? ""}>
+                {v.externalDeploymentId ?? "—"}
               </td>
               <td className="px-3 py-2">{v.status ? <StatusBadge status={v.status} /> : <Badge title="DEVELOPMENT workers are not deployed">registered</Badge>}</td>
               <td className="px-3 py-2 text-right tabular-nums">{v.taskCount}</td>

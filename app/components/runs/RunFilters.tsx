@@ -14,9 +14,11 @@ export interface RunFilterValues {
   task: string;
   status: string;
   source: string;
+  externalDeploymentId: string;
 }
 
-export const isFiltered = (filters: RunFilterValues) => filters.task !== "" || filters.status !== "" || filters.source !== "";
+export const isFiltered = (filters: RunFilterValues) =>
+  filters.task !== "" || filters.status !== "" || filters.source !== "" || filters.externalDeploymentId !== "";
 
 /**
  * A GET form, so the filters live in the URL: environment, task (with the environment's slugs as
@@ -77,6 +79,10 @@ export function RunFilters({ page, filters }: { page: RunsPage; filters: RunFilt
             </option>
           ))}
         </select>
+      </label>
+      <label className="text-xs font-medium text-slate-600">
+        External deployment id
+        <input name="externalDeploymentId" type="search" defaultValue={filters.externalDeploymentId} placeholder="any" className={`mt-1 w-44 ${inputClass}`} />
       </label>
       <button type="submit" className="rounded-md bg-indigo-600 px-3 py-1.5 text-sm font-semibold text-white shadow-sm hover:bg-indigo-500">
         Apply

@@ -55,7 +55,14 @@ function RunTableRow({ environmentId, run }: { environmentId: string; run: RunRo
           </div>
         ) : null}
       </td>
-      <td className="px-3 py-2 font-mono text-xs text-slate-600">{run.lockedVersion ?? "—"}</td>
+      <td className="px-3 py-2 font-mono text-xs text-slate-600">
+        {run.lockedVersion ?? "—"}
+        {run.externalDeploymentId ? (
+          <div className="text-slate-400" title="externalDeploymentId: the run is pinned to the deploy with this id">
+            pinned {run.externalDeploymentId}
+          </div>
+        ) : null}
+      </td>
       <td className="px-3 py-2">
         <div className="flex max-w-48 flex-wrap gap-1">
           {run.tags.map((tag) => (

@@ -81,8 +81,9 @@ export class BatchResolver {
         results[index] = itemError(index, error);
         return;
       }
-      if (!input.lockToVersion) return current.push({ index, input, ttl: prepared.triggerTtlSeconds, override: prepared.override });
-      const key = JSON.stringify([input.lockToVersion, input.taskSlug, prepared.override ?? null, input.ttl ?? null]);
+      // Pinned items (externalDeploymentId) go through the single resolver like locked ones.
+      if (!input.lockToVersion && !input.externalDeploymentId) return current.push({ index, input, ttl: prepared.triggerTtlSeconds, override: prepared.override });
+      const key = JSON.stringify([input.lockToVersion ?? null, input.externalDeploymentId ?? null, input.taskSlug, prepared.override ?? null, input.ttl ?? null]);
       let answer = locked.get(key);
       if (!answer) {
         answer = this.resolver.resolve(input);

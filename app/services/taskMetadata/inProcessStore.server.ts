@@ -1,7 +1,7 @@
 import { LRUCache } from "lru-cache";
 import { noopCacheEventSink, type CacheEventSink } from "~/domain/cacheEvents";
 import type { TaskEntry, WorkerMetadataSnapshot } from "~/domain/taskMetadataEntry";
-import type { LockedFill, LockedTaskRead, TaskMetadataStore } from "~/services/taskMetadata/store.server";
+import type { LockedFill, LockedTaskRead, PinnedTaskRead, TaskMetadataStore } from "~/services/taskMetadata/store.server";
 
 /**
  * The in-process tier of the task metadata cache (docs/operations.md, "In-process tier and staleness bound";
@@ -43,10 +43,13 @@ interface Stored {
 // Keys: environment id first (ours, never contains NUL), then a kind letter. A slug is caller input,
 // so where another caller-chosen part follows it, its length is spelled out to keep keys unambiguous.
 const currentKey = (environmentId: string, slug: string) => `${environmentId}\u0000c\u0000${slug}`;
-const lockedKey = (environmentId: string, version: string, slug: string, queueName: string | undefined) =>
+const lockedKey = (environmentId: string, version: string, slug: string, queueName: string | undefined, kind = "l") =>
   queueName === undefined
-    ? `${environmentId}\u0000l\u0000${version.length}\u0000${version}\u0000${slug}`
-    : `${environmentId}\u0000q\u0000${version.length}\u0000${version}\u0000${slug.length}\u0000${slug}\u0000${queueName}`;
+    ? `${environmentId}\u0000${kind}\u0000${version.length}\u0000${version}\u0000${slug}`
+    : `${environmentId}\u0000${kind}q\u0000${version.length}\u0000${version}\u0000${slug.length}\u0000${slug}\u0000${queueName}`;
+/** A pinned answer (external id instead of version): the locked key's shape under its own kind letter. */
+const pinnedKey = (environmentId: string, externalId: string, slug: string, queueName: string | undefined) =>
+  lockedKey(environmentId, externalId, slug, queueName, "p");
 
 export class InProcessTaskMetadataStore implements TaskMetadataStore {
   private readonly store: TaskMetadataStore;
@@ -176,6 +179,30 @@ export class InProcessTaskMetadataStore implements TaskMetadataStore {
     return result;
   }
 
+  /**
+   * Like {@link getLockedTask}, keyed by external id. Only complete answers are kept: the negative
+   * entry ("not deployed yet") is asked of Redis every time, so a deploy's pin is seen at once.
+   */
+  async getPinnedTask(environmentId: string, externalId: string, slug: string, queueName?: string): Promise<PinnedTaskRead> {
+    const key = pinnedKey(environmentId, externalId, slug, queueName);
+    if (this.isLive) {
+      const hit = this.entries.get(key);
+      if (hit !== undefined) {
+        const result = hit.value as PinnedTaskRead;
+        this.events.record(result.task!.found ? "hit" : "negative_hit", "l1");
+        return result;
+      }
+    }
+    this.events.record("miss", "l1");
+    const generation = this.generation;
+    const result = await this.store.getPinnedTask(environmentId, externalId, slug, queueName);
+    if (result.workerId && result.task && (queueName === undefined || result.queueId)) {
+      Object.freeze(result.task);
+      this.remember(generation, environmentId, key, Object.freeze(result));
+    }
+    return result;
+  }
+
   // ---- writes: through to Redis, then drop or refresh what this process holds ------------------
 
   async replaceCurrent(environmentId: string, snapshot: WorkerMetadataSnapshot): Promise<void> {
@@ -230,6 +257,15 @@ export class InProcessTaskMetadataStore implements TaskMetadataStore {
     // Nothing to drop (the read that missed here is why this fill happens) and locked answers are
     // cached per (version, slug, queue), which a fill of one half alone cannot build.
     return this.store.backfillLocked(environmentId, version, workerId, fill);
+  }
+
+  backfillPinned(environmentId: string, externalId: string, workerId: string, fill: LockedFill): Promise<boolean> {
+    // As backfillLocked: the answer is cached per (id, slug, queue) by the next read.
+    return this.store.backfillPinned(environmentId, externalId, workerId, fill);
+  }
+
+  markNotDeployed(environmentId: string, externalId: string): Promise<boolean> {
+    return this.store.markNotDeployed(environmentId, externalId);
   }
 
   // ---- bookkeeping -------------------------------------------------------------------------

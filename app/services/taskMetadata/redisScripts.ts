@@ -105,6 +105,38 @@ if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
 return 1
 `;
 
+/**
+ * Points an external deployment id at a worker whose locked hash was just committed: copies the
+ * locked hash to the pinned key and records the version and generation there
+ * (docs/decisions/0070-pinned-hash-by-external-id.md). Set-if-newer: a pinned hash holding a
+ * higher generation is left alone, so an older deploy's late write never undoes a forced
+ * re-deploy. A negative entry (`w` = "-") or a back-filled hash (no generation) is replaced.
+ * KEYS: locked, pinned   ARGV: workerId, version, generation, ttlSeconds
+ * Returns 1 when written, 0 when refused (the locked hash is not that worker's, or newer is held).
+ */
+const PIN_EXTERNAL = `
+if redis.call('HGET', KEYS[1], 'w') ~= ARGV[1] then return 0 end
+local held = tonumber(redis.call('HGET', KEYS[2], 's') or '0')
+if held > tonumber(ARGV[3]) then return 0 end
+redis.call('COPY', KEYS[1], KEYS[2], 'REPLACE')
+redis.call('HSET', KEYS[2], 'v', ARGV[2], 's', ARGV[3])
+local ttl = tonumber(ARGV[4])
+if ttl > 0 then redis.call('EXPIRE', KEYS[2], ttl) else redis.call('PERSIST', KEYS[2]) end
+return 1
+`;
+
+/**
+ * The short negative entry of an external id no worker has yet: written only where nothing is, so
+ * a deploy's pin that landed first is never hidden. KEYS: pinned   ARGV: marker, ttlMs
+ * Returns 1 when written.
+ */
+const PIN_ABSENT = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'w', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`;
+
 declare module "ioredis" {
   interface RedisCommander<Context> {
     tmCommitReplace(
@@ -129,6 +161,8 @@ declare module "ioredis" {
       ...fieldsAndValues: string[]
     ): Result<number, Context>;
     tmBackfillLocked(locked: string, workerId: string, ttlSeconds: number, ...fieldsAndValues: string[]): Result<number, Context>;
+    tmPinExternal(locked: string, pinned: string, workerId: string, version: string, generation: number, ttlSeconds: number): Result<number, Context>;
+    tmPinAbsent(pinned: string, marker: string, ttlMs: number): Result<number, Context>;
   }
 }
 
@@ -141,5 +175,7 @@ export function defineTaskMetadataScripts(client: Redis | Cluster): void {
   client.defineCommand("tmClearCurrent", { numberOfKeys: 2, lua: CLEAR_CURRENT });
   client.defineCommand("tmBackfillCurrent", { numberOfKeys: 2, lua: BACKFILL_CURRENT });
   client.defineCommand("tmBackfillLocked", { numberOfKeys: 1, lua: BACKFILL_LOCKED });
+  client.defineCommand("tmPinExternal", { numberOfKeys: 2, lua: PIN_EXTERNAL });
+  client.defineCommand("tmPinAbsent", { numberOfKeys: 1, lua: PIN_ABSENT });
   registered.add(client);
 }

@@ -6,6 +6,7 @@ import {
   lockedQueueField,
   lockedTaskField,
   NO_CURRENT_WORKER,
+  NOT_DEPLOYED,
   type EnvironmentKeys,
 } from "~/domain/cacheKeys";
 import { noopCacheEventSink, type CacheEventSink, type Keyspace } from "~/domain/cacheEvents";
@@ -26,6 +27,7 @@ import {
   TaskMetadataCacheError,
   type LockedFill,
   type LockedTaskRead,
+  type PinnedTaskRead,
   type TaskMetadataStore,
 } from "~/services/taskMetadata/store.server";
 
@@ -51,6 +53,8 @@ export interface RedisStoreOptions {
   currentTtlSeconds: number;
   /** TTL of the locked hashes (one per worker), sliding on each write; 0 = no expiry. */
   workerTtlSeconds: number;
+  /** Lifetime of the negative entry of an external id no worker has yet (0070); 20 s by default. */
+  notDeployedTtlMs?: number;
   /** Upper bound of one read or back-fill; the caller then asks Postgres. */
   commandTimeoutMs: number;
   /** Upper bound of one replace (staging plus commit). */
@@ -75,6 +79,7 @@ export class RedisTaskMetadataStore implements TaskMetadataStore {
   private readonly writeTimeoutMs: number;
   private readonly events: CacheEventSink;
   private readonly stagingChunkSize: number;
+  private readonly notDeployedTtlMs: number;
   private readonly onCurrentReplaced: ((environmentId: string) => Promise<unknown>) | undefined;
   private readonly errorLog = new RepeatedErrorLog();
   private readonly redis: FailOpen;
@@ -89,6 +94,7 @@ export class RedisTaskMetadataStore implements TaskMetadataStore {
     this.writeTimeoutMs = options.writeTimeoutMs ?? Math.max(5_000, options.commandTimeoutMs);
     this.events = options.events ?? noopCacheEventSink;
     this.stagingChunkSize = options.stagingChunkSize ?? 1_000;
+    this.notDeployedTtlMs = options.notDeployedTtlMs ?? 20_000;
     this.onCurrentReplaced = options.onCurrentReplaced;
     this.redis = new FailOpen({
       readClient: options.client,
@@ -143,11 +149,27 @@ export class RedisTaskMetadataStore implements TaskMetadataStore {
     );
   }
 
-  async getLockedTask(environmentId: string, version: string, slug: string, queueName?: string): Promise<LockedTaskRead> {
-    const key = this.keys(environmentId).locked(version);
-    const context = { environmentId, version, slug, key };
-    // One HMGET of one hash (0055): the worker, the task and the override's queue association.
-    const raw = await this.redis.read("getLockedTask", "version", context, (client) =>
+  getLockedTask(environmentId: string, version: string, slug: string, queueName?: string): Promise<LockedTaskRead> {
+    return this.readWorkerHash("getLockedTask", this.keys(environmentId).locked(version), { environmentId, version, slug }, slug, queueName);
+  }
+
+  async getPinnedTask(environmentId: string, externalId: string, slug: string, queueName?: string): Promise<PinnedTaskRead> {
+    const key = this.keys(environmentId).pinned(externalId);
+    const read = await this.readWorkerHash("getPinnedTask", key, { environmentId, externalId, slug }, slug, queueName);
+    if (read.workerId === NOT_DEPLOYED) return { workerId: null, task: null, queueId: read.queueId, notDeployed: true };
+    return { workerId: read.workerId, task: read.task, queueId: read.queueId, notDeployed: false };
+  }
+
+  /** One HMGET of one worker's hash (locked 0055, pinned 0070): the worker, the task and the override's queue association. */
+  private async readWorkerHash(
+    operation: string,
+    key: string,
+    fields: Record<string, string>,
+    slug: string,
+    queueName: string | undefined,
+  ): Promise<LockedTaskRead> {
+    const context = { ...fields, key };
+    const raw = await this.redis.read(operation, "version", context, (client) =>
       queueName === undefined
         ? client.hmget(key, LOCKED_WORKER_FIELD, lockedTaskField(slug))
         : client.hmget(key, LOCKED_WORKER_FIELD, lockedTaskField(slug), lockedQueueField(queueName)),
@@ -158,6 +180,10 @@ export class RedisTaskMetadataStore implements TaskMetadataStore {
       return { workerId: null, task: null, queueId: asked };
     }
     const [rawWorker, rawTask, rawQueue] = raw.value;
+    if (rawWorker === NOT_DEPLOYED) {
+      this.events.record("negative_hit", "version");
+      return { workerId: NOT_DEPLOYED, task: null, queueId: asked };
+    }
     const workerId = this.decodeRead("version", { ok: true, value: rawWorker }, decodeWorkerId, context);
     if (workerId === null) return { workerId: null, task: null, queueId: asked };
     const task = this.decodeRead("worker", { ok: true, value: rawTask }, decodeTaskEntry, context, isAbsent);
@@ -220,16 +246,21 @@ export class RedisTaskMetadataStore implements TaskMetadataStore {
         withCurrent ? "1" : "0",
         this.currentTtlMs,
       );
+      // The external id's pinned hash, from the locked hash just committed (0070); refused, changing nothing, when a newer generation holds it.
+      const external = snapshot.external;
+      if (external) {
+        pipeline.tmPinExternal(keys.locked(snapshot.version), keys.pinned(external.id), snapshot.workerId, snapshot.version, external.generation, this.workerTtlSeconds);
+      }
       const results = await pipeline.exec();
       if (!results) throw new TaskMetadataCacheError("pipeline returned no results");
-      // The commit is last; its outcome is the replace's (a failed staging write shows up there as STAGING_INCOMPLETE).
-      const [commitError] = results[results.length - 1];
-      if (commitError) throw commitError;
+      // The commit's outcome (and the pin's) is the replace's (a failed staging write shows up there as STAGING_INCOMPLETE).
+      for (const [error] of results.slice(external ? -2 : -1)) if (error) throw error;
     });
     if (!outcome.ok) {
       throw new TaskMetadataCacheError(`${operation} for environment ${environmentId} failed`, { cause: outcome.error });
     }
-    if (withCurrent) await this.onCurrentReplaced?.(environmentId);
+    // A pin may have moved an id to another worker: other instances' in-process tiers drop their answers too.
+    if (withCurrent || snapshot.external) await this.onCurrentReplaced?.(environmentId);
   }
 
   // ---- back-fills --------------------------------------------------------------------------
@@ -272,17 +303,34 @@ export class RedisTaskMetadataStore implements TaskMetadataStore {
     return written;
   }
 
-  async backfillLocked(environmentId: string, version: string, workerId: string, fill: LockedFill): Promise<boolean> {
+  backfillLocked(environmentId: string, version: string, workerId: string, fill: LockedFill): Promise<boolean> {
     const key = this.keys(environmentId).locked(version);
+    return this.backfillWorkerHash("backfillLocked", key, workerId, fill, { environmentId, version, workerId });
+  }
+
+  private async backfillWorkerHash(operation: string, key: string, workerId: string, fill: LockedFill, context: Record<string, unknown>): Promise<boolean> {
     const fields: string[] = [];
     if (fill.task) fields.push(lockedTaskField(fill.task.slug), encodeTaskEntry(fill.task.entry));
     if (fill.queue) fields.push(lockedQueueField(fill.queue.name), encodeQueueRef(fill.queue.id));
-    const outcome = await this.redis.read("backfillLocked", "worker", { environmentId, version, workerId }, (client) =>
+    const outcome = await this.redis.read(operation, "worker", context, (client) =>
       client.tmBackfillLocked(key, workerId, this.workerTtlSeconds, ...fields),
     );
     const written = outcome.ok && outcome.value === 1;
     if (written) this.events.record("backfill", "worker");
     return written;
+  }
+
+  async backfillPinned(environmentId: string, externalId: string, workerId: string, fill: LockedFill): Promise<boolean> {
+    const key = this.keys(environmentId).pinned(externalId);
+    return this.backfillWorkerHash("backfillPinned", key, workerId, fill, { environmentId, externalId, workerId });
+  }
+
+  async markNotDeployed(environmentId: string, externalId: string): Promise<boolean> {
+    const key = this.keys(environmentId).pinned(externalId);
+    const outcome = await this.redis.read("markNotDeployed", "version", { environmentId, externalId }, (client) =>
+      client.tmPinAbsent(key, NOT_DEPLOYED, this.notDeployedTtlMs),
+    );
+    return outcome.ok && outcome.value === 1;
   }
 
   private readonly decodedValues = new WeakMap<object, Map<string, unknown>>();

@@ -3,12 +3,13 @@ import { prisma } from "~/db.server";
 import { getEnv } from "~/env.server";
 import type { CacheEventSink } from "~/domain/cacheEvents";
 import type { EnvironmentRef, TaskKind } from "~/domain/environments";
-import { ValidationError } from "~/domain/errors";
+import { BadRequestError, ValidationError } from "~/domain/errors";
 import { defaultQueueName, sanitizeQueueName } from "~/domain/queueNames";
-import type { TaskEntry } from "~/domain/taskMetadataEntry";
+import { ABSENT_TASK, type TaskEntry } from "~/domain/taskMetadataEntry";
 import { effectiveTtl, parseTriggerTtl } from "~/domain/ttl";
 import type { PrismaClient } from "~/generated/prisma/client.ts";
 import { cacheEvents, taskMetadataCache, taskMetadataSource } from "~/services/taskMetadata/instance.server";
+import { NOT_DEPLOYED_YET, pinnedTaskLookup, type NotDeployedYet, type PinnedAnswer } from "~/services/taskMetadata/pinnedLookup.server";
 import { CacheMiss, ReadThrough, type Lookup, type ReadThroughOptions, type ReadThroughResult } from "~/services/taskMetadata/readThrough.server";
 import {
   postgresTaskMetadataSource,
@@ -32,6 +33,8 @@ export interface ResolveInput {
   /** Raw trigger `options.ttl`. */
   ttl?: string | number;
   lockToVersion?: string;
+  /** Pins the run to the worker registered with this external deployment id (exclusive with lockToVersion). */
+  externalDeploymentId?: string;
 }
 
 export interface ResolvedTask {
@@ -46,6 +49,8 @@ export interface ResolvedTask {
   taskFound: boolean;
   /** "database" when any lookup of this resolve missed the cache. */
   source: "cache" | "database";
+  /** Pinned to an external deployment id no worker has yet: the run waits for that deploy (PENDING_VERSION). */
+  awaitingDeployment: boolean;
 }
 
 export interface QueueResolverDeps {
@@ -63,12 +68,15 @@ export interface QueueResolverDeps {
 
 const lockedVersionNotFound = (version: string) =>
   `Task locked to version '${version}', but no worker found with that version.`;
-const lockedQueueNotFound = (queue: string, version: string) =>
-  `Specified queue '${queue}' not found or not associated with locked version '${version}'.`;
-const lockedTaskNotFound = (slug: string, version: string) =>
-  `Task '${slug}' not found on locked version '${version}'.`;
-const lockedDefaultQueueMissing = (slug: string, version: string) =>
-  `Default queue configuration for task '${slug}' missing on locked version '${version}'.`;
+// `target` names the worker: `locked version '<v>'` or `the deployment with external id '<id>'`.
+const lockedQueueNotFound = (queue: string, target: string) =>
+  `Specified queue '${queue}' not found or not associated with ${target}.`;
+const lockedTaskNotFound = (slug: string, target: string) =>
+  `Task '${slug}' not found on ${target}.`;
+const lockedDefaultQueueMissing = (slug: string, target: string) =>
+  `Default queue configuration for task '${slug}' missing on ${target}.`;
+const lockedTarget = (version: string) => `locked version '${version}'`;
+const pinnedTarget = (externalId: string) => `the deployment with external id '${externalId}'`;
 
 interface LockedAnswer {
   workerId: string;
@@ -82,6 +90,7 @@ export class QueueResolver {
   private readonly lookups: {
     current: ReturnType<typeof currentTaskLookup>;
     locked: ReturnType<typeof lockedTaskLookup>;
+    pinned: ReturnType<typeof pinnedTaskLookup>;
   };
   private defaultSource: TaskMetadataSource | undefined;
 
@@ -112,7 +121,7 @@ export class QueueResolver {
         return resolver.source;
       },
     };
-    this.lookups = { current: currentTaskLookup(io), locked: lockedTaskLookup(io) };
+    this.lookups = { current: currentTaskLookup(io), locked: lockedTaskLookup(io), pinned: pinnedTaskLookup(io) };
   }
 
   async resolve(input: ResolveInput): Promise<ResolvedTask> {
@@ -121,7 +130,9 @@ export class QueueResolver {
     const { triggerTtlSeconds, override } = prepareInput(input);
     const resolved = input.lockToVersion
       ? await this.resolveLocked(input, input.lockToVersion, override)
-      : await this.resolveCurrent(input, override);
+      : input.externalDeploymentId
+        ? await this.resolvePinned(input, input.externalDeploymentId, override)
+        : await this.resolveCurrent(input, override);
     const result = resolvedTask(input, resolved, triggerTtlSeconds, this.maxTtlSeconds);
     this.events.observeResolve(result.source, performance.now() - started, input.environment.id);
     return result;
@@ -144,25 +155,23 @@ export class QueueResolver {
   private async resolveLocked(input: ResolveInput, version: string, override: string | undefined) {
     const { environment, taskSlug } = input;
     const queueName = override !== undefined ? sanitizeQueueName(override, taskSlug) : undefined;
-    const { workerId, entry, queueId, fromDatabase } = lockedAnswer(
-      await this.lockedTask(environment.id, version, taskSlug, queueName),
-      version,
-    );
+    const answer = lockedAnswer(await this.lockedTask(environment.id, version, taskSlug, queueName), version);
+    return workerRule(input, answer, queueName, lockedTarget(version));
+  }
 
-    if (queueName !== undefined) {
-      if (!queueId) throw new ValidationError(lockedQueueNotFound(input.queue ?? queueName, version));
-      // The task missing on the locked worker is tolerated here: kind STANDARD, no task TTL.
-      return { entry, fromDatabase, queueName, lockedQueueId: queueId, lockedWorkerId: workerId };
+  /**
+   * Pinned to an external deployment id: that worker's entry with the locked checks, or, while no
+   * worker has the id, a run that waits for its deploy on the override or the default queue.
+   */
+  private async resolvePinned(input: ResolveInput, externalId: string, override: string | undefined): Promise<ResolvedRule> {
+    const { environment, taskSlug } = input;
+    const queueName = override !== undefined ? sanitizeQueueName(override, taskSlug) : undefined;
+    const answer = await this.readThrough.read(this.lookups.pinned, { environmentId: environment.id, externalId, slug: taskSlug, queueName });
+    const found = pinnedAnswer(answer);
+    if (!found) {
+      return { entry: ABSENT_TASK, fromDatabase: answer.fromDatabase, queueName: queueName ?? defaultQueueName(taskSlug), lockedQueueId: null, lockedWorkerId: null, awaiting: true };
     }
-    if (!entry.found) throw new ValidationError(lockedTaskNotFound(taskSlug, version));
-    if (!entry.queueId || !entry.queueName) throw new ValidationError(lockedDefaultQueueMissing(taskSlug, version));
-    return {
-      entry,
-      fromDatabase,
-      queueName: sanitizeQueueName(entry.queueName, taskSlug),
-      lockedQueueId: entry.queueId,
-      lockedWorkerId: workerId,
-    };
+    return workerRule(input, found, queueName, pinnedTarget(externalId));
   }
 
   // ---- lookups -----------------------------------------------------------------------------
@@ -187,10 +196,20 @@ export interface ResolvedRule {
   queueName: string;
   lockedQueueId: string | null;
   lockedWorkerId: string | null;
+  /** Pinned to an external id no worker has yet. */
+  awaiting?: boolean;
 }
 
-/** The checks made before any I/O: the trigger TTL parses (or throws a 400), a blank override is none. */
+/**
+ * The checks made before any I/O: a run is locked to a version or pinned to an external id, never
+ * both (a 400); the trigger TTL parses (or throws a 400); a blank override is none.
+ */
 export function prepareInput(input: ResolveInput): { triggerTtlSeconds: number | undefined; override: string | undefined } {
+  if (input.lockToVersion !== undefined && input.externalDeploymentId !== undefined) {
+    throw new BadRequestError("options.lockToVersion and options.externalDeploymentId cannot be used together; send one of them", {
+      field: "options.externalDeploymentId",
+    });
+  }
   const triggerTtlSeconds = parseTriggerTtl(input.ttl);
   return { triggerTtlSeconds, override: input.queue?.trim() ? input.queue : undefined };
 }
@@ -223,7 +242,44 @@ export function resolvedTask(input: ResolveInput, resolved: ResolvedRule, trigge
     taskKind: resolved.entry.found ? resolved.entry.kind : "STANDARD",
     taskFound: resolved.entry.found,
     source: resolved.fromDatabase ? "database" : "cache",
+    awaitingDeployment: resolved.awaiting === true,
   };
+}
+
+/** A locked or pinned worker's answer with the checks of docs/api.md; `target` names the worker in the errors. */
+function workerRule(
+  input: ResolveInput,
+  answer: { workerId: string; entry: TaskEntry; queueId: string | null; fromDatabase: boolean },
+  queueName: string | undefined,
+  target: string,
+): ResolvedRule {
+  const { workerId, entry, queueId, fromDatabase } = answer;
+  const { taskSlug } = input;
+  if (queueName !== undefined) {
+    if (!queueId) throw new ValidationError(lockedQueueNotFound(input.queue ?? queueName, target));
+    // The task missing on the locked worker is tolerated here: kind STANDARD, no task TTL.
+    return { entry, fromDatabase, queueName, lockedQueueId: queueId, lockedWorkerId: workerId };
+  }
+  if (!entry.found) throw new ValidationError(lockedTaskNotFound(taskSlug, target));
+  if (!entry.queueId || !entry.queueName) throw new ValidationError(lockedDefaultQueueMissing(taskSlug, target));
+  return {
+    entry,
+    fromDatabase,
+    queueName: sanitizeQueueName(entry.queueName, taskSlug),
+    lockedQueueId: entry.queueId,
+    lockedWorkerId: workerId,
+  };
+}
+
+/** The pinned lookup's answer from either side; null while no worker has the id. */
+function pinnedAnswer(answer: ReadThroughResult<PinnedAnswer | NotDeployedYet, LockedLookup | null>) {
+  if (!answer.fromDatabase) {
+    if (answer.value === NOT_DEPLOYED_YET) return null;
+    const { workerId, entry, queueId } = answer.value as PinnedAnswer;
+    return { workerId, entry, queueId, fromDatabase: false };
+  }
+  const found = answer.value;
+  return found && { workerId: found.workerId, entry: found.entry, queueId: found.overrideQueueId ?? null, fromDatabase: true };
 }
 
 /** The locked lookup's answer, from either side; an unknown version is the locked-version error. */

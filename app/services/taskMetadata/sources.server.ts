@@ -113,6 +113,9 @@ export async function findCurrentWorkerId(db: PrismaClient, environment: Environ
   return rows[0]?.workerId ?? null;
 }
 
+/** Which worker a locked (by version) or pinned (by external deployment id) trigger names; by id once a cache read knew it. */
+export type WorkerSelector = { version: string } | { externalDeploymentId: string } | { id: string };
+
 export interface LockedLookup {
   workerId: string;
   entry: TaskEntry;
@@ -128,12 +131,17 @@ export interface LockedLookup {
 export async function findLockedTask(
   db: PrismaClient,
   environmentId: string,
-  worker: { version: string } | { id: string },
+  worker: WorkerSelector,
   slug: string,
   overrideQueueName?: string,
 ): Promise<LockedLookup | null> {
-  // Two spellings of the filter rather than one CASE, so each uses its unique index.
-  const whichWorker = "version" in worker ? Prisma.sql`w.version = ${worker.version}` : Prisma.sql`w.id = ${worker.id}`;
+  // One spelling of the filter per selector rather than one CASE, so each uses its unique index.
+  const whichWorker =
+    "version" in worker
+      ? Prisma.sql`w.version = ${worker.version}`
+      : "externalDeploymentId" in worker
+        ? Prisma.sql`w."externalDeploymentId" = ${worker.externalDeploymentId}`
+        : Prisma.sql`w.id = ${worker.id}`;
   const queueName = overrideQueueName ?? null;
   const rows = await db.$queryRaw<(TaskJoinRow & { overrideQueueId: string | null })[]>`
     SELECT w.id AS "workerId", t.id AS "taskId", t.ttl, t."triggerSource"::text AS "triggerSource",
@@ -159,7 +167,13 @@ export async function findLockedTask(
 export async function loadWorkerSnapshot(db: PrismaClient, workerId: string): Promise<WorkerMetadataSnapshot | null> {
   const worker = await db.backgroundWorker.findUnique({
     where: { id: workerId },
-    select: { id: true, version: true, tasks: { select: { slug: true, ...taskSelect } } },
+    select: {
+      id: true,
+      version: true,
+      externalDeploymentId: true,
+      externalIdGeneration: true,
+      tasks: { select: { slug: true, ...taskSelect } },
+    },
   });
   if (!worker) return null;
   const queues = new Map<string, string>();
@@ -172,6 +186,8 @@ export async function loadWorkerSnapshot(db: PrismaClient, workerId: string): Pr
     version: worker.version,
     tasks,
     queues: [...queues].map(([name, id]) => ({ name, id })),
+    external:
+      worker.externalDeploymentId === null ? null : { id: worker.externalDeploymentId, generation: worker.externalIdGeneration ?? 1 },
   };
 }
 
@@ -182,12 +198,7 @@ export async function loadWorkerSnapshot(db: PrismaClient, workerId: string): Pr
 export interface TaskMetadataSource {
   findCurrentTask(environment: EnvironmentRef, slug: string): Promise<{ workerId: string | null; entry: TaskEntry }>;
   findCurrentTasks(environment: EnvironmentRef, slugs: readonly string[]): Promise<CurrentTasksLookup>;
-  findLockedTask(
-    environmentId: string,
-    worker: { version: string } | { id: string },
-    slug: string,
-    overrideQueueName?: string,
-  ): Promise<LockedLookup | null>;
+  findLockedTask(environmentId: string, worker: WorkerSelector, slug: string, overrideQueueName?: string): Promise<LockedLookup | null>;
 }
 
 export function postgresTaskMetadataSource(db: PrismaClient): TaskMetadataSource {
@@ -219,7 +230,7 @@ export function singleFlightSource(source: TaskMetadataSource, flights = new Sin
         JSON.stringify([
           "locked",
           environmentId,
-          "version" in worker ? ["version", worker.version] : ["id", worker.id],
+          Object.entries(worker)[0],
           slug,
           overrideQueueName ?? null,
         ]),

@@ -18,6 +18,11 @@ export interface TaskMetadataStore {
    * on it and, when `queueName` is given, the id of that queue if the worker's tasks use it.
    */
   getLockedTask(environmentId: string, version: string, slug: string, queueName?: string): Promise<LockedTaskRead>;
+  /**
+   * A pinned caller's lookup (`externalDeploymentId`), in one read of the id's pinned hash: the same
+   * answer as {@link getLockedTask}, or `notDeployed` while the short negative entry says no worker has the id.
+   */
+  getPinnedTask(environmentId: string, externalId: string, slug: string, queueName?: string): Promise<PinnedTaskRead>;
 
   /** Promotion / dev registration: current hash, the worker's hashes, owner and version, atomically. Throws on failure. */
   replaceCurrent(environmentId: string, snapshot: WorkerMetadataSnapshot): Promise<void>;
@@ -36,6 +41,10 @@ export interface TaskMetadataStore {
   ): Promise<boolean>;
   /** Writes into the locked hash of `version` if it belongs to `workerId` (or to no worker yet). */
   backfillLocked(environmentId: string, version: string, workerId: string, fill: LockedFill): Promise<boolean>;
+  /** Writes into the pinned hash of `externalId` if it belongs to `workerId` (or to no worker yet). */
+  backfillPinned(environmentId: string, externalId: string, workerId: string, fill: LockedFill): Promise<boolean>;
+  /** The short negative entry of an external id no worker has; never over a hash that exists. */
+  markNotDeployed(environmentId: string, externalId: string): Promise<boolean>;
 }
 
 export interface LockedTaskRead {
@@ -44,6 +53,11 @@ export interface LockedTaskRead {
   task: TaskEntry | null;
   /** Null on a miss, undefined when no queue was asked for. */
   queueId: string | null | undefined;
+}
+
+export interface PinnedTaskRead extends LockedTaskRead {
+  /** The negative entry: no worker had this external id a moment ago (then `workerId` is null). */
+  notDeployed: boolean;
 }
 
 export interface LockedFill {
@@ -70,6 +84,9 @@ export class NoopTaskMetadataStore implements TaskMetadataStore {
   async getLockedTask(): Promise<LockedTaskRead> {
     return { workerId: null, task: null, queueId: null };
   }
+  async getPinnedTask(): Promise<PinnedTaskRead> {
+    return { workerId: null, task: null, queueId: null, notDeployed: false };
+  }
   async replaceCurrent() {}
   async clearCurrent() {}
   async replaceWorker() {}
@@ -80,6 +97,12 @@ export class NoopTaskMetadataStore implements TaskMetadataStore {
     return false;
   }
   async backfillLocked() {
+    return false;
+  }
+  async backfillPinned() {
+    return false;
+  }
+  async markNotDeployed() {
     return false;
   }
 }

@@ -72,6 +72,7 @@ export function bufferedStoredRun(run: BufferedRun): StoredRun {
     region: run.region ?? null,
     payload: run.payload ?? null,
     payloadType: run.payloadType ?? "application/json",
+    externalDeploymentId: run.externalDeploymentId ?? null,
   };
 }
 
@@ -86,6 +87,7 @@ export function bufferedRunView(run: BufferedRun): RunView {
     expiresAt: run.expiresAt?.toISOString() ?? null,
     taskKind: run.taskKind,
     lockedToVersion: null,
+    externalDeploymentId: run.externalDeploymentId ?? null,
     idempotencyKey: run.idempotencyKey,
     tags: run.tags,
     payload: run.payload ?? null,

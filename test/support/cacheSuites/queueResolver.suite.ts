@@ -129,6 +129,7 @@ export function queueResolverSuite(backend: () => CacheTestBackend, { scope = "a
         taskKind: "AGENT",
         taskFound: true,
         source: "cache",
+        awaitingDeployment: false,
       });
     });
 
