@@ -17,14 +17,16 @@ export function DriftBadge({ cell }: { cell: DriftCell | null }) {
       </span>
     );
   }
-  const text = describeDrift(record);
+  const drifting = state === "drift";
+  const text = drifting ? describeDrift(record) : describeDrift({ fields: record.seenFields, ownerMismatch: record.seenOwnerMismatch });
+  const seen = drifting ? record.checkedAt : (record.seenAt ?? record.checkedAt);
   return (
     <span className="flex flex-col gap-0.5" data-drift={state} title={record.sample.join("\n")}>
-      <span className={`w-fit rounded px-1.5 py-0.5 text-xs font-bold text-white ${state === "drift" ? "bg-red-700" : "bg-amber-700"}`}>
-        {state === "drift" ? `${text} drift` : `${text} drifted · repaired`}
+      <span className={`w-fit rounded px-1.5 py-0.5 text-xs font-bold text-white ${drifting ? "bg-red-700" : "bg-amber-700"}`}>
+        {drifting ? `${text} drift` : `${text} drifted · repaired`}
       </span>
       <span className="text-xs text-slate-600">
-        seen <Timestamp iso={record.checkedAt} />
+        seen <Timestamp iso={seen} />
       </span>
     </span>
   );

@@ -17,8 +17,9 @@ export const DriftRecordSchema = z.object({
   repaired: z.boolean(),
   /** The last check that found drift (ISO), kept while later checks find none; null if never. */
   seenAt: z.string().nullable(),
-  /** Drifting fields at `seenAt`. */
+  /** Drifting fields at `seenAt`, and whether the owner was wrong then. */
   seenFields: z.number().int().min(0),
+  seenOwnerMismatch: z.boolean().default(false),
   /** A few of the differences found at `seenAt`, for a human ("send-email: queue name: Redis 'a', Postgres 'b'"). */
   sample: z.array(z.string()).max(10),
 });
@@ -52,18 +53,26 @@ export function nextDriftRecord(previous: DriftRecord | null, outcome: CheckOutc
     repaired: outcome.repaired,
     seenAt: found ? outcome.at.toISOString() : (previous?.seenAt ?? null),
     seenFields: found ? outcome.fields : (previous?.seenFields ?? 0),
+    seenOwnerMismatch: found ? outcome.ownerMismatch : (previous?.seenOwnerMismatch ?? false),
     sample: found ? outcome.sample.slice(0, 10) : (previous?.sample ?? []),
   };
 }
 
 export type DriftState = "drift" | "repaired" | "in-sync" | "unchecked";
 
-/** Drifting now (found and left as is), found and repaired by the last check, in sync, or never checked. */
-export function driftState(record: DriftRecord | null): DriftState {
+/** How long a repaired drift stays on the pages after it was last seen. */
+export const RECENT_DRIFT_MS = 24 * 3_600_000;
+
+/**
+ * Drifting now (found at the last check and left as is); repaired (drift seen within the last
+ * day, gone now or rebuilt by that check); in sync; or never checked.
+ */
+export function driftState(record: DriftRecord | null, nowMs: number): DriftState {
   if (!record) return "unchecked";
   const found = record.fields > 0 || record.ownerMismatch;
-  if (!found) return "in-sync";
-  return record.repaired ? "repaired" : "drift";
+  if (found && !record.repaired) return "drift";
+  if (record.seenAt && nowMs - Date.parse(record.seenAt) <= RECENT_DRIFT_MS) return "repaired";
+  return "in-sync";
 }
 
 /** "3 fields drift", "owner and 2 fields drift", … for badges and banners. */

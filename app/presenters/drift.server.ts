@@ -23,7 +23,8 @@ export interface DriftCell {
 export async function driftCells(environmentIds: string[], deps: { admin?: TaskMetadataCacheAdmin } = {}): Promise<DriftCell[] | null> {
   try {
     const records = await readDriftRecords(deps.admin ?? taskMetadataCacheAdmin(), environmentIds);
-    return records.map((record) => ({ state: driftState(record), record }));
+    const now = Date.now();
+    return records.map((record) => ({ state: driftState(record, now), record }));
   } catch (error) {
     logger.warn("admin page: drift records unavailable", { error });
     return null;

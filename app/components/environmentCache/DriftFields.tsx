@@ -19,7 +19,7 @@ export function DriftBanner({ drift, driftOnly, href }: { drift: CacheDrift; dri
       The sweep last checked at <Timestamp iso={record.checkedAt} /> UTC
       {record.seenAt ? (
         <>
-          ; it last saw drift ({describeDrift({ fields: record.seenFields, ownerMismatch: false })}) at <Timestamp iso={record.seenAt} />
+          ; it last saw drift ({describeDrift({ fields: record.seenFields, ownerMismatch: record.seenOwnerMismatch })}) at <Timestamp iso={record.seenAt} />
           {record.repaired && record.seenAt === record.checkedAt ? ", and repaired it" : ""}
         </>
       ) : null}

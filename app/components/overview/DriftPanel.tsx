@@ -5,7 +5,7 @@ import type { OverviewDrift } from "~/presenters/drift.server";
 
 /**
  * The overview's drift line: which environments' current hashes disagree with Postgres (or did
- * at the sweep's last check and were repaired), each linking to its cache page. Green only when
+ * in the last day and were repaired), each linking to its cache page. Green only when
  * the sweep has checked and found nothing.
  */
 export function DriftPanel({ drift }: { drift: OverviewDrift }) {
@@ -21,7 +21,7 @@ export function DriftPanel({ drift }: { drift: OverviewDrift }) {
           : drifting.length
             ? `${drifting.length} environment${drifting.length === 1 ? "" : "s"} serving cached metadata that disagrees with Postgres`
             : environments.length
-              ? `repaired in ${environments.length} environment${environments.length === 1 ? "" : "s"} at the last sweep`
+              ? `repaired in ${environments.length} environment${environments.length === 1 ? "" : "s"} in the last 24 hours`
               : drift.checked
                 ? "none — every checked current hash matches Postgres"
                 : "not checked yet"}
