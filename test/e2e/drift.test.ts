@@ -1,13 +1,14 @@
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { environmentKeys, reconcileLockKey } from "~/domain/cacheKeys";
+import { emptyCounts, metricsBucketKey, minuteOf, toBucketFields } from "~/domain/metricsMath";
 import { decodeTaskEntry, encodeTaskEntry, ABSENT_TASK } from "~/domain/taskMetadataEntry";
 import { upsertUser } from "~/models/user.server";
 import { keyPrefix, redis } from "~/redis.server";
 import { readDriftRecords } from "~/services/taskMetadata/driftRecords.server";
 import { disconnectTaskMetadataCache, disconnectTaskMetadataCacheAdmin, taskMetadataCacheAdmin } from "~/services/taskMetadata/index.server";
 import { startAppServer, type AppServer } from "../support/appServer";
-import { openCells, type Cell } from "../support/adminViews";
+import { inViewport, openCells, type Cell } from "../support/adminViews";
 import { launchBrowser, screenshot } from "../support/browser";
 import { eventually } from "../support/cacheTesting";
 import { createTestProject, registerAndPromote, testTasks, type TestProject } from "../support/fixtures";
@@ -82,6 +83,29 @@ describe("drift everywhere", () => {
       expect(cell.errors, cell.name).toEqual([]);
     }
   }, 120_000);
+
+  it("the overview's Errors tile links to where the errors happened (the keyspace table)", async () => {
+    // A minute of traffic with decode errors on the current hash, as an app instance flushes it.
+    const counts = emptyCounts();
+    counts.events.hit.current = 20;
+    counts.events.decode_error.current = 3;
+    counts.resolves.cache[3] = 20;
+    const key = metricsBucketKey(keyPrefix(), minuteOf(Date.now()));
+    const pipeline = redis().pipeline();
+    for (const [field, n] of toBucketFields(counts)) pipeline.hincrby(key, field, n);
+    await pipeline.expire(key, 3_600).exec();
+    for (const cell of cells) {
+      const { page } = cell;
+      await page.goto(`${server.url}/admin`);
+      const tile = page.getByTestId("tile-errors");
+      expect(await tile.getAttribute("href"), cell.name).toBe("#by-keyspace");
+      await tile.click();
+      await page.waitForURL(/#by-keyspace$/);
+      expect(await inViewport(page, "#by-keyspace"), cell.name).toBe(true);
+      expect(await page.locator("#by-keyspace").innerText(), cell.name).toMatch(/Decode errors/i);
+      expect(cell.errors, cell.name).toEqual([]);
+    }
+  }, 60_000);
 
   it("hand-written drift appears on the overview and Environments within one sweep, and is repaired by it", async () => {
     const released = Date.now();
