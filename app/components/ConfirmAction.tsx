@@ -1,5 +1,5 @@
 import { Form, Link, useNavigate, useNavigation } from "@remix-run/react";
-import { useEffect, useRef, useState, type ReactNode } from "react";
+import { useEffect, useRef, useState, type ReactNode, type RefObject } from "react";
 
 /**
  * The second step of a destructive admin action: says what will happen, names the exact Redis key
@@ -38,30 +38,11 @@ export function ConfirmAction({
   typeToConfirm?: string;
 }) {
   const navigation = useNavigation();
-  const navigate = useNavigate();
   const busy = navigation.state === "submitting";
   const dialog = useRef<HTMLElement>(null);
   const typed = useRef<HTMLInputElement>(null);
   const [typedValue, setTypedValue] = useState("");
-
-  useEffect(() => {
-    const node = dialog.current;
-    if (!node) return;
-    node.scrollIntoView({ block: "center" });
-    (typed.current ?? node).focus({ preventScroll: true });
-    const onKey = (event: KeyboardEvent) => {
-      if (event.key === "Escape") {
-        event.preventDefault();
-        navigate(cancelTo, { preventScrollReset: true });
-      }
-    };
-    document.addEventListener("keydown", onKey);
-    return () => {
-      document.removeEventListener("keydown", onKey);
-      // Closed (Escape, Cancel, or done): focus goes back to what opened it, once the page settled.
-      if (returnFocusTo) setTimeout(() => document.querySelector<HTMLElement>(returnFocusTo)?.focus());
-    };
-  }, [cancelTo, navigate, returnFocusTo]);
+  useDialogFocus(dialog, typed, cancelTo, returnFocusTo);
 
   const typedOk = typeToConfirm === undefined || typedValue === typeToConfirm;
   return (
@@ -86,22 +67,7 @@ export function ConfirmAction({
         {Object.entries(fields).map(([name, value]) => (
           <input key={name} type="hidden" name={name} value={value} />
         ))}
-        {typeToConfirm !== undefined ? (
-          <label className="flex w-full flex-col gap-1 text-sm text-slate-800 sm:w-auto">
-            <span>
-              Type <code className="rounded bg-white px-1 font-mono text-xs ring-1 ring-slate-300">{typeToConfirm}</code> to confirm
-            </span>
-            <input
-              ref={typed}
-              name="typedConfirmation"
-              autoComplete="off"
-              spellCheck={false}
-              value={typedValue}
-              onChange={(event) => setTypedValue(event.target.value)}
-              className="rounded-md border border-slate-300 px-2.5 py-1.5 font-mono text-sm shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/30"
-            />
-          </label>
-        ) : null}
+        {typeToConfirm !== undefined ? <TypedConfirmation text={typeToConfirm} value={typedValue} onChange={setTypedValue} inputRef={typed} /> : null}
         <button
           type="submit"
           disabled={busy || !typedOk}
@@ -116,5 +82,50 @@ export function ConfirmAction({
         </Link>
       </Form>
     </section>
+  );
+}
+
+/**
+ * Opens the dialog where the user is: scrolled into view and focused (the typed field when there
+ * is one); Escape goes to `cancelTo`; on close, focus returns to `returnFocusTo`.
+ */
+function useDialogFocus(dialog: RefObject<HTMLElement>, typed: RefObject<HTMLInputElement>, cancelTo: string, returnFocusTo?: string) {
+  const navigate = useNavigate();
+  useEffect(() => {
+    const node = dialog.current;
+    if (!node) return;
+    node.scrollIntoView({ block: "center" });
+    (typed.current ?? node).focus({ preventScroll: true });
+    const onKey = (event: KeyboardEvent) => {
+      if (event.key === "Escape") {
+        event.preventDefault();
+        navigate(cancelTo, { preventScrollReset: true });
+      }
+    };
+    document.addEventListener("keydown", onKey);
+    return () => {
+      document.removeEventListener("keydown", onKey);
+      // Closed (Escape, Cancel, or done): focus goes back to what opened it, once the page settled.
+      if (returnFocusTo) setTimeout(() => document.querySelector<HTMLElement>(returnFocusTo)?.focus());
+    };
+  }, [dialog, typed, cancelTo, navigate, returnFocusTo]);
+}
+
+function TypedConfirmation({ text, value, onChange, inputRef }: { text: string; value: string; onChange: (value: string) => void; inputRef: RefObject<HTMLInputElement> }) {
+  return (
+    <label className="flex w-full flex-col gap-1 text-sm text-slate-800 sm:w-auto">
+      <span>
+        Type <code className="rounded bg-white px-1 font-mono text-xs ring-1 ring-slate-300">{text}</code> to confirm
+      </span>
+      <input
+        ref={inputRef}
+        name="typedConfirmation"
+        autoComplete="off"
+        spellCheck={false}
+        value={value}
+        onChange={(event) => onChange(event.target.value)}
+        className="rounded-md border border-slate-300 px-2.5 py-1.5 font-mono text-sm shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/30"
+      />
+    </label>
   );
 }

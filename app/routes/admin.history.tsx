@@ -58,54 +58,7 @@ export default function HistoryPage() {
       {rows.length === 0 ? (
         <EmptyState title="Nothing recorded yet">Promotions, roll-backs and cache repairs appear here as they happen.</EmptyState>
       ) : (
-        <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white">
-          <table className="min-w-full divide-y divide-slate-200 text-sm" aria-label="History">
-            <thead className="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
-              <tr>
-                <th className="px-3 py-2">When (UTC)</th>
-                <th className="px-3 py-2">What</th>
-                <th className="px-3 py-2">Environment</th>
-                <th className="px-3 py-2">From → to</th>
-                <th className="px-3 py-2">Who</th>
-                <th className="px-3 py-2">How</th>
-              </tr>
-            </thead>
-            <tbody className="divide-y divide-slate-100">
-              {rows.map((row) => (
-                <tr key={row.id} data-action={row.action} className="align-top">
-                  <td className="px-3 py-2 text-xs text-slate-600">
-                    <Timestamp iso={row.createdAt} />
-                  </td>
-                  <td className="px-3 py-2 font-medium text-slate-900">{row.what}</td>
-                  <td className="px-3 py-2">
-                    {row.environmentId && row.environmentLabel ? (
-                      <Link to={`/admin/environments/${row.environmentId}/cache`} className="text-indigo-700 hover:underline">
-                        {row.environmentLabel}
-                      </Link>
-                    ) : (
-                      <span className="text-slate-500">{row.environmentId ?? "—"}</span>
-                    )}
-                  </td>
-                  <td className="px-3 py-2 font-mono text-xs" data-column="from-to">
-                    {row.from !== null || row.to !== null ? (
-                      <>
-                        {row.from ?? "—"} → {row.to ?? "—"}
-                      </>
-                    ) : (
-                      "—"
-                    )}
-                  </td>
-                  <td className="px-3 py-2" data-column="who">
-                    <Badge tone={ACTOR_TONES[row.actorKind] ?? "slate"}>{row.who}</Badge>
-                  </td>
-                  <td className="px-3 py-2 text-slate-600" data-column="how">
-                    {row.how}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <HistoryTable rows={rows} />
       )}
       {nextBefore ? (
         <Link to={href({ before: nextBefore })} className="inline-block text-sm font-medium text-indigo-600 hover:underline">
@@ -113,5 +66,58 @@ export default function HistoryPage() {
         </Link>
       ) : null}
     </div>
+  );
+}
+
+function HistoryTable({ rows }: { rows: ReturnType<typeof useLoaderData<typeof loader>>["rows"] }) {
+  return (
+  <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white">
+    <table className="min-w-full divide-y divide-slate-200 text-sm" aria-label="History">
+      <thead className="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
+        <tr>
+          <th className="px-3 py-2">When (UTC)</th>
+          <th className="px-3 py-2">What</th>
+          <th className="px-3 py-2">Environment</th>
+          <th className="px-3 py-2">From → to</th>
+          <th className="px-3 py-2">Who</th>
+          <th className="px-3 py-2">How</th>
+        </tr>
+      </thead>
+      <tbody className="divide-y divide-slate-100">
+        {rows.map((row) => (
+          <tr key={row.id} data-action={row.action} className="align-top">
+            <td className="px-3 py-2 text-xs text-slate-600">
+              <Timestamp iso={row.createdAt} />
+            </td>
+            <td className="px-3 py-2 font-medium text-slate-900">{row.what}</td>
+            <td className="px-3 py-2">
+              {row.environmentId && row.environmentLabel ? (
+                <Link to={`/admin/environments/${row.environmentId}/cache`} className="text-indigo-700 hover:underline">
+                  {row.environmentLabel}
+                </Link>
+              ) : (
+                <span className="text-slate-500">{row.environmentId ?? "—"}</span>
+              )}
+            </td>
+            <td className="px-3 py-2 font-mono text-xs" data-column="from-to">
+              {row.from !== null || row.to !== null ? (
+                <>
+                  {row.from ?? "—"} → {row.to ?? "—"}
+                </>
+              ) : (
+                "—"
+              )}
+            </td>
+            <td className="px-3 py-2" data-column="who">
+              <Badge tone={ACTOR_TONES[row.actorKind] ?? "slate"}>{row.who}</Badge>
+            </td>
+            <td className="px-3 py-2 text-slate-600" data-column="how">
+              {row.how}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  </div>
   );
 }
