@@ -22,13 +22,7 @@ export function PromotionDiff({ preview }: { preview: PromotionPreview }) {
       {tasks.added.length ? (
         <div>
           <h3 className="font-semibold text-slate-900">Added</h3>
-          <ul className="mt-1 flex flex-wrap gap-1.5" data-testid="diff-added">
-            {tasks.added.map((t) => (
-              <li key={t.slug} className="rounded bg-white px-1.5 py-0.5 font-mono text-xs ring-1 ring-emerald-200">
-                {t.slug}
-              </li>
-            ))}
-          </ul>
+          <SlugList testId="diff-added" slugs={tasks.added.map((t) => t.slug)} ring="ring-emerald-200" />
         </div>
       ) : null}
       {tasks.changed.length ? <ChangedTasks changed={tasks.changed} /> : null}
@@ -51,13 +45,7 @@ function RemovedTasks({ preview }: { preview: PromotionPreview }) {
       <h3 className="font-semibold text-red-800">
         Removed: {tasks.removed.length} task{tasks.removed.length === 1 ? "" : "s"} would wait for a deploy (PENDING_VERSION)
       </h3>
-      <ul className="mt-1 flex flex-wrap gap-1.5" data-testid="diff-removed">
-        {tasks.removed.map((t) => (
-          <li key={t.slug} className="rounded bg-white px-1.5 py-0.5 font-mono text-xs ring-1 ring-red-200">
-            {t.slug}
-          </li>
-        ))}
-      </ul>
+      <SlugList testId="diff-removed" slugs={tasks.removed.map((t) => t.slug)} ring="ring-red-200" />
       <p className="mt-1" data-testid="removed-triggers">
         {removedTaskTriggers.total === 0
           ? `None of them was triggered in the last ${removedTaskTriggers.windowMinutes} minutes.`
@@ -97,5 +85,17 @@ function ChangedTasks({ changed }: { changed: PromotionPreview["tasks"]["changed
         </tbody>
       </table>
     </div>
+  );
+}
+
+function SlugList({ slugs, ring, testId }: { slugs: string[]; ring: string; testId: string }) {
+  return (
+    <ul className="mt-1 flex flex-wrap gap-1.5" data-testid={testId}>
+      {slugs.map((slug) => (
+        <li key={slug} className={`rounded bg-white px-1.5 py-0.5 font-mono text-xs ring-1 ${ring}`}>
+          {slug}
+        </li>
+      ))}
+    </ul>
   );
 }
