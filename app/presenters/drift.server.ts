@@ -1,10 +1,10 @@
 import { prisma, readPrisma } from "~/db.server";
-import { driftState, type DriftRecord, type DriftState } from "~/domain/driftRecord";
+import { driftState, RECENT_DRIFT_MS, type DriftRecord, type DriftState } from "~/domain/driftRecord";
 import type { EnvironmentRef } from "~/domain/environments";
 import { compareTaskField } from "~/domain/taskMetadataDrift";
 import { logger } from "~/services/logger.server";
 import { compareCurrentContents } from "~/services/taskMetadata/contentDrift.server";
-import { readDriftRecords } from "~/services/taskMetadata/driftRecords.server";
+import { readDriftRecords, recentDrift } from "~/services/taskMetadata/driftRecords.server";
 import { findCurrentWorkerId, loadWorkerSnapshot, taskMetadataCacheAdmin, type TaskMetadataCacheAdmin } from "~/services/taskMetadata/index.server";
 import type { FieldRow } from "~/presenters/environmentCache.server";
 
@@ -40,25 +40,38 @@ export interface OverviewDrift {
   lastCheckedAt: string | null;
 }
 
-/** Environments drifting now or repaired at their last check, for the overview's drift panel. */
-export async function overviewDrift(deps: { admin?: TaskMetadataCacheAdmin } = {}): Promise<OverviewDrift> {
-  const environments = await readPrisma().runtimeEnvironment.findMany({
-    select: { id: true, slug: true, project: { select: { slug: true } } },
-    orderBy: [{ project: { slug: "asc" } }, { slug: "asc" }],
-  });
-  const cells = await driftCells(
-    environments.map((e) => e.id),
-    deps,
-  );
-  const checkedAt = (cells ?? []).map((c) => c.record?.checkedAt).filter((at): at is string => Boolean(at));
+/**
+ * Environments drifting now or repaired in the last day, for the overview's drift panel: the few
+ * recent ones from the sweep's index, never a walk over every environment.
+ */
+export async function overviewDrift(deps: { admin?: TaskMetadataCacheAdmin; now?: number } = {}): Promise<OverviewDrift> {
+  const admin = deps.admin ?? taskMetadataCacheAdmin();
+  const now = deps.now ?? Date.now();
+  const [environmentCount, recent] = await Promise.all([
+    readPrisma().runtimeEnvironment.count(),
+    recentDrift(admin, now - RECENT_DRIFT_MS).catch((error: unknown) => {
+      logger.warn("cache overview: drift records unavailable", { error });
+      return null;
+    }),
+  ]);
+  if (!recent) return { environments: null, environmentCount, checked: 0, lastCheckedAt: null };
+  const [cells, environments] = await Promise.all([
+    driftCells(recent.environmentIds, deps),
+    recent.environmentIds.length
+      ? readPrisma().runtimeEnvironment.findMany({ where: { id: { in: recent.environmentIds } }, select: { id: true, slug: true, project: { select: { slug: true } } } })
+      : Promise.resolve([]),
+  ]);
+  const labels = new Map(environments.map((e) => [e.id, `${e.project.slug} / ${e.slug}`]));
   return {
-    environmentCount: environments.length,
-    checked: checkedAt.length,
-    lastCheckedAt: checkedAt.sort().at(-1) ?? null,
+    environmentCount,
+    checked: recent.checked,
+    lastCheckedAt: recent.lastCheckedAt,
     environments: cells
-      ? environments
-          .map((e, i) => ({ id: e.id, label: `${e.project.slug} / ${e.slug}`, cell: cells[i] }))
-          .filter((e) => e.cell.state === "drift" || e.cell.state === "repaired")
+      ? recent.environmentIds
+          .map((id, i) => ({ id, label: labels.get(id) ?? id, cell: cells[i] }))
+          // Deleted environments drop out; the rest sorted by label, drifting ones first.
+          .filter((e) => labels.has(e.id) && (e.cell.state === "drift" || e.cell.state === "repaired"))
+          .sort((a, b) => Number(b.cell.state === "drift") - Number(a.cell.state === "drift") || a.label.localeCompare(b.label))
       : null,
   };
 }
