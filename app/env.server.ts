@@ -99,6 +99,11 @@ const EnvSchema = z.object({
   TASK_META_CACHE_INVALIDATION_CHANNEL: optional(z.string().min(1)),
   /** How often one instance compares every current hash's owner with Postgres and rebuilds strays (0: never). */
   TASK_META_CACHE_RECONCILE_INTERVAL_MS: optional(nonNegativeInt).transform((v) => v ?? 60_000),
+  /**
+   * Whether the sweep rebuilds a current hash whose contents drift from Postgres (a field with
+   * another queue, TTL or kind). Off: drift is only recorded and shown (docs/operations.md).
+   */
+  TASK_META_CACHE_REPAIR_DRIFT: booleanString(true),
 
   /**
    * In-process tier of the API-key cache (apiKeyL1.server.ts): a warm trigger authenticates from

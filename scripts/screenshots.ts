@@ -137,6 +137,7 @@ try {
   await shoot(page, "deployments", "/admin/deployments");
   const prodId = prodCache.split("/")[3];
   await shoot(page, "runs", `/admin/runs?${new URLSearchParams({ env: prodId, source: "SCHEDULED" })}`);
+  await shoot(page, "history", "/admin/history");
 } finally {
   await load.stop().catch(() => {});
   await browser.close();

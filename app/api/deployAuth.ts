@@ -1,4 +1,6 @@
+import { displayPrefix } from "~/domain/apiKeys";
 import { BadRequestError, NotFoundError } from "~/domain/errors";
+import type { PromotionActor } from "~/services/promotionAudit.server";
 import { authenticateAuthorizationHeader, type AuthenticatedEnvironment } from "~/services/apiKeyAuth.server";
 import { authenticateSignedRequest, SIGNATURE_HEADER } from "~/services/webhookSignature.server";
 import { readJsonBody } from "./body";
@@ -14,6 +16,8 @@ import type { ApiRequest } from "./http";
 export interface AuthenticatedBody {
   environment: AuthenticatedEnvironment;
   body: unknown;
+  /** Who sent it, for the audit of a promotion: the key's display prefix, or the signature scheme. */
+  actor: Exclude<PromotionActor, { kind: "user" }>;
 }
 
 function stringField(body: unknown, field: string): string | undefined {
@@ -33,7 +37,8 @@ export async function authenticateDeployRequest(request: ApiRequest): Promise<Au
     if (named !== undefined && named !== environment.slug) {
       throw new NotFoundError(`Environment '${named}' not found for this API key (the key belongs to '${environment.slug}')`);
     }
-    return { environment, body: value };
+    const key = authorization!.replace(/^Bearer\s+/i, "");
+    return { environment, body: value, actor: { kind: "api-key", key: displayPrefix(key) } };
   }
   const { raw, value } = await readJsonBody(request);
   const environmentSlug = stringField(value, "environment");
@@ -48,5 +53,5 @@ export async function authenticateDeployRequest(request: ApiRequest): Promise<Au
     environmentSlug,
     project: stringField(value, "project"),
   });
-  return { environment, body: value };
+  return { environment, body: value, actor: { kind: "signature", scheme: /(^|,)\s*v2=/.test(signature) ? "v2" : "v1" } };
 }

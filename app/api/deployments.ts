@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { TRIGGER_SOURCES } from "~/domain/environments";
+import { auditPromotion } from "~/services/promotionAudit.server";
 import { promoteVersion, registerWorker } from "~/services/workers.server";
 import { authenticateDeployRequest } from "./deployAuth";
 import { json, type ApiRequest, type ApiResponse } from "./http";
@@ -36,7 +37,7 @@ const DeployBody = z.object({
 });
 
 export async function createDeployment(request: ApiRequest): Promise<ApiResponse> {
-  const { environment, body } = await authenticateDeployRequest(request);
+  const { environment, body, actor } = await authenticateDeployRequest(request);
   const parsed = DeployBody.safeParse(body);
   if (!parsed.success) throw parsed.error;
   const input = parsed.data;
@@ -53,7 +54,8 @@ export async function createDeployment(request: ApiRequest): Promise<ApiResponse
     // In DEVELOPMENT the newest registered worker is current by definition; there is nothing to promote.
     promoted = registered.created;
   } else if (input.promote) {
-    await promoteVersion({ environmentId: environment.id, version: registered.version });
+    const result = await promoteVersion({ environmentId: environment.id, version: registered.version });
+    await auditPromotion({ environmentId: environment.id, promoted: result, actor, via: "deploy-webhook" });
     promoted = true;
   }
   return json(200, {

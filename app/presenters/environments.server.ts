@@ -1,6 +1,7 @@
 import { readPrisma } from "~/db.server";
 import { CURRENT_LABEL, currentWorkerOf, LATEST_WORKER_FIRST } from "~/domain/environments";
 import { byProjectThenSlug, environmentSummary, environmentSummarySelect, type EnvironmentSummary } from "~/presenters/environmentSummary.server";
+import { driftCells, type DriftCell } from "~/presenters/drift.server";
 import { redisUnavailableNotice } from "~/presenters/pageData.server";
 import { taskMetadataCacheAdmin, type CurrentHashStatus, type TaskMetadataCacheAdmin } from "~/services/taskMetadata/index.server";
 
@@ -15,6 +16,8 @@ export interface EnvironmentRow extends EnvironmentSummary {
   workerCount: number;
   /** Null when Redis could not be read. */
   cache: (CurrentHashStatus & { ownerMatches: boolean }) | null;
+  /** What the sweep last found comparing contents (null when Redis could not be read). */
+  drift: DriftCell | null;
 }
 
 export interface EnvironmentsPage {
@@ -45,6 +48,8 @@ export async function environmentsPage(deps: { admin?: TaskMetadataCacheAdmin } 
     }
   }
 
+  const drift = redisError ? null : await driftCells(environments.map((e) => e.id), deps);
+
   return {
     redisError,
     environments: environments.map((env, i) => {
@@ -56,6 +61,7 @@ export async function environmentsPage(deps: { admin?: TaskMetadataCacheAdmin } 
         currentVersion: current?.version ?? null,
         workerCount: env._count.workers,
         cache: status && { ...status, ownerMatches: status.ownerWorkerId === (current?.id ?? null) },
+        drift: drift?.[i] ?? null,
       };
     }),
   };

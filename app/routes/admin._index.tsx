@@ -2,6 +2,7 @@ import { data, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFuncti
 import { useLoaderData } from "@remix-run/react";
 import { CacheOverviewCharts } from "~/components/CacheOverviewCharts";
 import { EmptyState } from "~/components/EmptyState";
+import { DriftPanel } from "~/components/overview/DriftPanel";
 import { EnvironmentsTable } from "~/components/overview/EnvironmentsTable";
 import { RefreshControls, WindowChooser } from "~/components/overview/PageControls";
 import { RedisServerTiles } from "~/components/overview/RedisServerTiles";
@@ -12,6 +13,7 @@ import { RouteErrorPanel } from "~/components/RouteErrorPanel";
 import { METRICS_WINDOWS, parseWindow } from "~/domain/metricsMath";
 import { httpError } from "~/httpError.server";
 import { getCacheOverview } from "~/presenters/cacheOverview.server";
+import { overviewDrift } from "~/presenters/drift.server";
 import { loadPageData } from "~/presenters/pageData.server";
 import { getTriggerBufferOverview } from "~/presenters/triggerBuffer.server";
 import { requireAdminAction, requireUser } from "~/services/session.server";
@@ -21,8 +23,12 @@ export const meta: MetaFunction = () => [{ title: "Cache overview · Hotpath" }]
 export async function loader({ request }: LoaderFunctionArgs) {
   await requireUser(request);
   const window = parseWindow(new URL(request.url).searchParams.get("window"));
-  const [overview, triggerBuffer] = await Promise.all([loadPageData("cache overview", () => getCacheOverview(window)), getTriggerBufferOverview()]);
-  return data({ ...overview, triggerBuffer }, { headers: { "Cache-Control": "no-store" } });
+  const [overview, triggerBuffer, drift] = await Promise.all([
+    loadPageData("cache overview", () => getCacheOverview(window)),
+    getTriggerBufferOverview(),
+    loadPageData("cache overview", () => overviewDrift()),
+  ]);
+  return data({ ...overview, triggerBuffer, drift }, { headers: { "Cache-Control": "no-store" } });
 }
 
 // The overview only reads. Its action is guarded like every admin action, so a forged POST without
@@ -59,6 +65,7 @@ export default function OverviewPage() {
         }
       />
       <RedisProblems problems={overview.problems} />
+      <DriftPanel drift={overview.drift} />
       {summary ? <SummaryTiles summary={summary} windowLabel={windowLabel} /> : null}
       {noTraffic ? (
         <EmptyState title={`No cache traffic in the last ${windowLabel} yet`}>

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { CacheActionButtons } from "~/components/environmentCache/CacheActionButtons";
 import { CacheActionConfirmation } from "~/components/environmentCache/CacheActionConfirmation";
 import { CurrentHashFields } from "~/components/environmentCache/CurrentHashFields";
+import { DriftBanner, DriftOnlyFields } from "~/components/environmentCache/DriftFields";
 import { NotCachedYetList } from "~/components/environmentCache/NotCachedYetList";
 import { PostgresAndRedisSummary } from "~/components/environmentCache/PostgresAndRedisSummary";
 import { WorkerHashes } from "~/components/environmentCache/WorkerHashes";
@@ -14,6 +15,7 @@ import { RouteErrorPanel } from "~/components/RouteErrorPanel";
 import { useSearchHref } from "~/components/useSearchHref";
 import { isScanCursor, SCAN_CURSOR_MESSAGE } from "~/domain/scanCursor";
 import { httpError } from "~/httpError.server";
+import { cacheDrift } from "~/presenters/drift.server";
 import { environmentCachePage } from "~/presenters/environmentCache.server";
 import { loadPageData } from "~/presenters/pageData.server";
 import { runAdminAction } from "~/services/adminAction.server";
@@ -42,6 +44,7 @@ const QuerySchema = z.object({
   q: z.preprocess(blank, z.string().max(200).default("")),
   confirm: z.preprocess(blank, z.enum(["rebuild", "invalidate", "delete-field"]).optional()),
   field: z.preprocess(blank, z.string().max(512).optional()),
+  drift: z.preprocess(blank, z.enum(["1"]).optional()),
 });
 
 function environmentIdParam(value: string | undefined): string {
@@ -62,10 +65,15 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
     environmentCachePage(environmentId, { cursor: query.cursor, filter: query.q, workersCursor: query.wcursor }),
   );
   if (!page) throw httpError(404, `No environment with id '${environmentId}'.`);
+  // Drift now, field by field where the digests differ (the banner and the drift-only filter).
+  const drift = page.redis.ok ? await loadPageData("environment cache", () => cacheDrift(page.environment)) : null;
   const { flash, headers } = await readFlash(request);
   const isAdmin = user.role === "ADMIN";
-  const confirm = isAdmin && query.confirm && (query.confirm !== "delete-field" || query.field) ? { intent: query.confirm, field: query.field ?? null } : null;
-  return data({ page, isAdmin, confirm, filter: query.q, flash }, { headers });
+  // Every action here writes the cache: while its Redis cannot be read, they are disabled with the reason.
+  const writeBlocked = page.redis.ok ? null : "Disabled while Redis (the task metadata cache) is unreachable: these actions write it. Try again once GET /healthz reports Redis up.";
+  const confirm =
+    isAdmin && !writeBlocked && query.confirm && (query.confirm !== "delete-field" || query.field) ? { intent: query.confirm, field: query.field ?? null } : null;
+  return data({ page, isAdmin, confirm, filter: query.q, driftOnly: query.drift === "1", drift, writeBlocked, flash }, { headers });
 }
 
 const ActionSchema = z.discriminatedUnion("intent", [
@@ -112,7 +120,7 @@ export async function action({ request, params }: ActionFunctionArgs) {
 export const ErrorBoundary = RouteErrorPanel;
 
 export default function EnvironmentCachePage() {
-  const { page, isAdmin, confirm, filter, flash } = useLoaderData<typeof loader>();
+  const { page, isAdmin, confirm, filter, driftOnly, drift, writeBlocked, flash } = useLoaderData<typeof loader>();
   const href = useSearchHref();
   const { environment, currentWorker, keys, redis } = page;
   return (
@@ -127,7 +135,7 @@ export default function EnvironmentCachePage() {
             </Link>
           </>
         }
-        actions={<CacheActionButtons isAdmin={isAdmin} href={href} />}
+        actions={<CacheActionButtons isAdmin={isAdmin} href={href} blocked={writeBlocked} />}
       />
       <FlashMessage flash={flash} />
       <CacheActionConfirmation confirm={confirm} keys={keys} currentWorker={currentWorker} cancel={href({ confirm: null, field: null })} />
@@ -140,7 +148,12 @@ export default function EnvironmentCachePage() {
               current worker is {currentWorker ? `version ${currentWorker.version}` : "none"}. Rebuild from Postgres to repair it.
             </Notice>
           ) : null}
-          <CurrentHashFields redis={redis} filter={filter} isAdmin={isAdmin} href={href} />
+          {drift ? <DriftBanner drift={drift} driftOnly={driftOnly} href={href} /> : null}
+          {driftOnly && drift ? (
+            <DriftOnlyFields rows={drift.rows} isAdmin={isAdmin} href={href} />
+          ) : (
+            <CurrentHashFields redis={redis} filter={filter} isAdmin={isAdmin} href={href} />
+          )}
           <NotCachedYetList notCachedYet={redis.notCachedYet} />
           <WorkerHashes environmentId={environment.id} redis={redis} href={href} />
         </>

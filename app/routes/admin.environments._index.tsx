@@ -1,6 +1,7 @@
 import { type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Link, useLoaderData } from "@remix-run/react";
 import { Badge } from "~/components/Badge";
+import { DriftBadge } from "~/components/DriftBadge";
 import { EmptyState } from "~/components/EmptyState";
 import { KeyTtl } from "~/components/KeyTtl";
 import { Notice } from "~/components/Notice";
@@ -34,7 +35,7 @@ export default function EnvironmentsPage() {
     <div className="space-y-6">
       <PageHeader
         title="Environments"
-        description="Each environment's current worker (Postgres) beside its current hash in the task metadata cache (Redis)."
+        description="Each environment's current worker (Postgres) beside its current hash in the task metadata cache (Redis), and what the sweep last found comparing the two."
       />
       {redisError ? <Notice title="Redis is unavailable">{redisError}</Notice> : null}
       {environments.length === 0 ? (
@@ -52,7 +53,10 @@ export default function EnvironmentsPage() {
                 <th className="px-3 py-2">Current key</th>
                 <th className="px-3 py-2 text-right">Fields</th>
                 <th className="px-3 py-2">TTL</th>
-                <th className="px-3 py-2" />
+                <th className="px-3 py-2">Drift (last sweep)</th>
+                <th className="px-3 py-2">
+                  <span className="sr-only">Links</span>
+                </th>
               </tr>
             </thead>
             <tbody className="divide-y divide-slate-100">
@@ -89,6 +93,9 @@ export default function EnvironmentsPage() {
                   </td>
                   <td className="px-3 py-2 text-right tabular-nums">{env.cache?.exists ? env.cache.fieldCount : "—"}</td>
                   <td className="px-3 py-2">{env.cache ? <KeyTtl seconds={env.cache.ttlSeconds} /> : "—"}</td>
+                  <td className="px-3 py-2" data-column="drift">
+                    <DriftBadge cell={env.drift} />
+                  </td>
                   <td className="px-3 py-2 text-right">
                     <Link to={`/admin/environments/${env.id}/cache`} className="text-xs font-medium text-indigo-600 hover:underline">
                       Cache →

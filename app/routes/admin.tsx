@@ -17,6 +17,7 @@ const NAV = [
   { to: "/admin/environments", label: "Environments", end: false },
   { to: "/admin/deployments", label: "Deployments", end: false },
   { to: "/admin/runs", label: "Runs", end: false },
+  { to: "/admin/history", label: "History", end: false },
   { to: "/admin/users", label: "Users", end: false },
 ] as const;
 

@@ -90,6 +90,9 @@ describe("deployments page", () => {
     expect(await page.getByRole("dialog").innerText()).toContain(keys.current);
     expect((await currentPromotion()).worker.version).toBe("1.0.0");
     await screenshot(page, "admin-deployments-confirm");
+    // A production environment: the version must be typed before the button works.
+    expect(await page.getByRole("dialog").getByRole("button", { name: "Promote" }).isDisabled()).toBe(true);
+    await page.getByRole("dialog").getByLabel(/Type 1.1.0 to confirm/).fill("1.1.0");
     await page.getByRole("dialog").getByRole("button", { name: "Promote" }).click();
     await page.getByRole("status").filter({ hasText: "Promoted version 1.1.0 (was 1.0.0)" }).waitFor();
     expect(await prodSection().getByTestId("current-version").innerText()).toBe("1.1.0");
@@ -98,6 +101,7 @@ describe("deployments page", () => {
 
     await prodSection().locator('tr[data-version="1.0.0"]').getByRole("link", { name: "Roll back" }).click();
     expect(await page.getByTestId("confirm-target").innerText()).toBe("1.0.0");
+    await page.getByRole("dialog").getByLabel(/Type 1.0.0 to confirm/).fill("1.0.0");
     await page.getByRole("dialog").getByRole("button", { name: "Roll back" }).click();
     await page.getByRole("status").filter({ hasText: "Rolled back to version 1.0.0 (was 1.1.0)" }).waitFor();
     expect(await prodSection().getByTestId("current-version").innerText()).toBe("1.0.0");

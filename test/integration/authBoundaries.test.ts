@@ -207,7 +207,7 @@ async function cookieFor(user: { email: string; password: string }): Promise<str
 
 /** A form each action would accept from an ADMIN (confirmed), so that a refusal is the guard's doing. */
 function validForm(route: AdminRoute): Record<string, string> {
-  if (route.file === "admin.deployments.tsx") return { intent: "promote", environmentId: project.prod.id, version: "v2", confirmTarget: "v2" };
+  if (route.file === "admin.deployments.tsx") return { intent: "promote", environmentId: project.prod.id, version: "v2", confirmTarget: "v2", typedConfirmation: "v2" };
   if (route.file === "admin.environments.$envId.cache.tsx") {
     return { intent: "invalidate", confirmTarget: taskMetadataCacheAdmin().keys(project.prod.id).current };
   }

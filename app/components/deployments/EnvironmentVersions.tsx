@@ -1,4 +1,5 @@
 import { Link } from "@remix-run/react";
+import type { ReactNode } from "react";
 import { Badge, StatusBadge } from "~/components/Badge";
 import { EmptyState } from "~/components/EmptyState";
 import { Timestamp } from "~/components/Timestamp";
@@ -7,16 +8,22 @@ import type { EnvironmentDeployments, VersionRow } from "~/presenters/deployment
 
 /**
  * One environment's versions, newest first: which is current since when, and for an ADMIN a
- * promote or roll-back link on each promotable one (it opens the confirmation).
+ * promote or roll-back link on each promotable one (it opens the confirmation, drawn right below
+ * this environment's versions). While the cache's Redis is unreachable the links are disabled
+ * buttons saying why.
  */
 export function EnvironmentVersions(props: {
   environment: EnvironmentDeployments;
   isAdmin: boolean;
+  /** Why write actions are disabled now (Redis unreachable); null when they are not. */
+  writeBlocked: string | null;
   /** Whether the page shows this environment alone (all its versions). */
   focused: boolean;
   confirmHref: (workerId: string) => string;
+  /** The open confirmation of one of this environment's versions. */
+  confirmation: ReactNode;
 }) {
-  const { environment: env, isAdmin, focused, confirmHref } = props;
+  const { environment: env, isAdmin, writeBlocked, focused, confirmHref, confirmation } = props;
   return (
     <section className="space-y-2" aria-label={`${env.projectSlug} / ${env.slug}`} data-environment={`${env.projectSlug}/${env.slug}`}>
       <div className="flex flex-wrap items-baseline justify-between gap-2">
@@ -36,8 +43,9 @@ export function EnvironmentVersions(props: {
       {env.versions.length === 0 ? (
         <EmptyState title="No versions registered">Deploy with POST /api/v1/deployments and the version appears here.</EmptyState>
       ) : (
-        <VersionsTable label={`Versions of ${env.projectSlug} / ${env.slug}`} versions={env.versions} isAdmin={isAdmin} confirmHref={confirmHref} />
+        <VersionsTable label={`Versions of ${env.projectSlug} / ${env.slug}`} versions={env.versions} isAdmin={isAdmin} writeBlocked={writeBlocked} confirmHref={confirmHref} />
       )}
+      {confirmation}
       <AwaitingExternalIds environmentId={env.id} awaiting={env.awaiting} />
       {env.type === "DEVELOPMENT" ? (
         <p className="text-xs text-slate-500">In DEVELOPMENT the most recently registered worker is always current; there is nothing to promote.</p>
@@ -51,7 +59,19 @@ export function EnvironmentVersions(props: {
   );
 }
 
-function VersionsTable({ label, versions, isAdmin, confirmHref }: { label: string; versions: VersionRow[]; isAdmin: boolean; confirmHref: (workerId: string) => string }) {
+function VersionsTable({
+  label,
+  versions,
+  isAdmin,
+  writeBlocked,
+  confirmHref,
+}: {
+  label: string;
+  versions: VersionRow[];
+  isAdmin: boolean;
+  writeBlocked: string | null;
+  confirmHref: (workerId: string) => string;
+}) {
   return (
     <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white">
       <table className="min-w-full divide-y divide-slate-200 text-sm" aria-label={label}>
@@ -79,7 +99,7 @@ function VersionsTable({ label, versions, isAdmin, confirmHref }: { label: strin
               <td className="px-3 py-2 text-xs text-slate-600">
                 <Timestamp iso={v.createdAt} />
               </td>
-              <td className="px-3 py-2 text-right">{isAdmin && v.promotable ? <PromoteLink version={v} to={confirmHref(v.workerId)} /> : null}</td>
+              <td className="px-3 py-2 text-right">{isAdmin && v.promotable ? <PromoteLink version={v} to={confirmHref(v.workerId)} blocked={writeBlocked} /> : null}</td>
             </tr>
           ))}
         </tbody>
@@ -88,17 +108,22 @@ function VersionsTable({ label, versions, isAdmin, confirmHref }: { label: strin
   );
 }
 
-function PromoteLink({ version, to }: { version: VersionRow; to: string }) {
+function PromoteLink({ version, to, blocked }: { version: VersionRow; to: string; blocked: string | null }) {
   const rollback = version.promoteKind === "rollback";
+  const label = rollback ? "Roll back" : "Promote";
+  const className = `rounded-md px-2.5 py-1 text-xs font-semibold ${
+    rollback ? "border border-amber-300 bg-white text-amber-800 hover:bg-amber-50" : "bg-indigo-600 text-white hover:bg-indigo-500"
+  }`;
+  if (blocked) {
+    return (
+      <button type="button" disabled title={blocked} aria-label={`${label} (disabled: Redis unreachable)`} className={`${className} cursor-not-allowed opacity-60`}>
+        {label}
+      </button>
+    );
+  }
   return (
-    <Link
-      to={to}
-      preventScrollReset
-      className={`rounded-md px-2.5 py-1 text-xs font-semibold ${
-        rollback ? "border border-amber-300 bg-white text-amber-800 hover:bg-amber-50" : "bg-indigo-600 text-white hover:bg-indigo-500"
-      }`}
-    >
-      {rollback ? "Roll back" : "Promote"}
+    <Link to={to} preventScrollReset data-promote-for={version.workerId} className={className}>
+      {label}
     </Link>
   );
 }

@@ -16,7 +16,14 @@ export function CacheActionConfirmation(props: {
   const { confirm, keys, currentWorker, cancel } = props;
   if (confirm?.intent === "rebuild") {
     return (
-      <ConfirmAction title="Rebuild the current hash from Postgres?" target={keys.current} intent="rebuild" submitLabel="Rebuild this key" cancelTo={cancel}>
+      <ConfirmAction
+        title="Rebuild the current hash from Postgres?"
+        target={keys.current}
+        intent="rebuild"
+        submitLabel="Rebuild this key"
+        cancelTo={cancel}
+        returnFocusTo='[data-action="rebuild"]'
+      >
         {currentWorker
           ? `Replaces the hash and its owner atomically with the ${currentWorker.taskCount} tasks of version ${currentWorker.version} (the same write as a promotion).`
           : "Postgres has no current worker for this environment, so the hash and its owner are cleared."}
@@ -25,7 +32,15 @@ export function CacheActionConfirmation(props: {
   }
   if (confirm?.intent === "invalidate") {
     return (
-      <ConfirmAction title="Invalidate the current hash?" target={keys.current} intent="invalidate" submitLabel="Delete this key" cancelTo={cancel} danger>
+      <ConfirmAction
+        title="Invalidate the current hash?"
+        target={keys.current}
+        intent="invalidate"
+        submitLabel="Delete this key"
+        cancelTo={cancel}
+        danger
+        returnFocusTo='[data-action="invalidate"]'
+      >
         Deletes this key and <code className="font-mono text-xs">{keys.owner}</code>. Triggers then read Postgres and back-fill the hash field by field.
       </ConfirmAction>
     );
@@ -40,6 +55,7 @@ export function CacheActionConfirmation(props: {
         submitLabel="Delete this field"
         cancelTo={cancel}
         danger
+        returnFocusTo={`tr[data-field="${confirm.field.replace(/["\\]/g, "\\$&")}"] a`}
       >
         Removes the field <code className="font-mono text-xs">{confirm.field}</code> from this key; the next trigger of that task back-fills it from Postgres.
       </ConfirmAction>

@@ -36,6 +36,7 @@ export function SummaryTiles({ summary, windowLabel }: { summary: NonNullable<Ca
         value={count(summary.errors)}
         hint={`${count(summary.decodeErrors)} decode · ${count(summary.redisErrors)} Redis · ${count(summary.breakerOpens)} breaker opens`}
         className={summary.errors ? "border-red-200 bg-red-50 text-red-700" : undefined}
+        href={summary.errors ? "#by-keyspace" : undefined}
       />
       <Tile label="Ops/s" value={perSecond(summary.opsPerSecond)} hint={`lookups per second over ${windowLabel}`} />
     </div>
@@ -45,7 +46,7 @@ export function SummaryTiles({ summary, windowLabel }: { summary: NonNullable<Ca
 /** Raw cache events per keyspace (the in-process tier, current, worker, version). */
 export function KeyspaceTable({ keyspaces }: { keyspaces: CacheOverview["keyspaces"] }) {
   return (
-    <Section title="By keyspace" description="Raw cache events. One lookup can touch several keyspaces (the in-process tier, then Redis), so the hit rate above counts lookups instead.">
+    <Section id="by-keyspace" title="By keyspace" description="Raw cache events. One lookup can touch several keyspaces (the in-process tier, then Redis), so the hit rate above counts lookups instead.">
       <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white">
         <table className="min-w-full text-sm">
           <thead className="bg-slate-50 text-left text-xs uppercase tracking-wide text-slate-500">

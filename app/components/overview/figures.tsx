@@ -14,24 +14,36 @@ export const TONE_CLASSES = {
   none: "border-slate-200 bg-white text-slate-400",
 } as const;
 
-export function Tile({ label, value, hint, className = "border-slate-200 bg-white text-slate-900" }: {
+export function Tile({ label, value, hint, className = "border-slate-200 bg-white text-slate-900", href }: {
   label: string;
   value: ReactNode;
   hint: string;
   className?: string;
+  /** Where the figure comes from in detail (the whole tile links there). */
+  href?: string;
 }) {
-  return (
-    <div className={`rounded-lg border px-4 py-3 ${className}`} data-testid={`tile-${label.toLowerCase().replace(/[^a-z]+/g, "-")}`}>
+  const body = (
+    <>
       <p className="text-xs font-medium uppercase tracking-wide text-slate-500">{label}</p>
       <p className="mt-1 text-2xl font-semibold tabular-nums">{value}</p>
       <p className="mt-0.5 text-xs text-slate-500">{hint}</p>
+    </>
+  );
+  const testId = `tile-${label.toLowerCase().replace(/[^a-z]+/g, "-")}`;
+  return href ? (
+    <a href={href} className={`block rounded-lg border px-4 py-3 hover:ring-2 hover:ring-indigo-300 ${className}`} data-testid={testId}>
+      {body}
+    </a>
+  ) : (
+    <div className={`rounded-lg border px-4 py-3 ${className}`} data-testid={testId}>
+      {body}
     </div>
   );
 }
 
-export function Section({ title, description, children }: { title: string; description?: string; children: ReactNode }) {
+export function Section({ title, description, children, id }: { title: string; description?: string; children: ReactNode; id?: string }) {
   return (
-    <section className="space-y-3">
+    <section className="scroll-mt-6 space-y-3" id={id}>
       <div>
         <h2 className="text-base font-semibold text-slate-900">{title}</h2>
         {description ? <p className="text-sm text-slate-500">{description}</p> : null}

@@ -7,6 +7,7 @@ import { Prisma } from "~/generated/prisma/client.ts";
 import { getEnv } from "~/env.server";
 import { logger } from "~/services/logger.server";
 import { taskMetadataCacheAdmin, type TaskMetadataCacheAdmin } from "~/services/taskMetadata/admin.server";
+import { checkSweptEnvironment } from "~/services/taskMetadata/contentDrift.server";
 import { currentWorkerIdSql } from "~/services/taskMetadata/sources.server";
 import { inLinkedSpan } from "~/services/tracing.server";
 import { rebuildCurrentCache } from "~/services/workers.server";
@@ -17,7 +18,8 @@ import { rebuildCurrentCache } from "~/services/workers.server";
  * repair lives in that process's memory), a Redis restored from an old snapshot, a hand edit.
  *
  * For each environment it compares the owner key (the worker the hash was written for) with
- * Postgres' current worker, and rebuilds the hash where they differ. An absent owner needs
+ * Postgres' current worker, and rebuilds the hash where they differ; where they agree it compares
+ * the contents (contentDrift.server.ts: a digest, then field by field) and repairs by policy. An absent owner needs
  * nothing: the first miss back-fills from Postgres. Off the hot path: environments are read a
  * batch at a time with one statement each, owners with one GET per environment on the admin
  * connection, and a Redis lock lets one instance sweep per interval.
@@ -33,6 +35,8 @@ export interface ReconcileReport {
   repaired: string[];
   /** Environments whose rebuild failed (Redis down, say); the next sweep tries again. */
   failed: string[];
+  /** Environments whose current hash held fields that disagree with Postgres (contentDrift.server.ts). */
+  drift: { environmentId: string; fields: number }[];
 }
 
 interface EnvironmentRow {
@@ -58,7 +62,7 @@ function currentWorkers(after: string): Promise<EnvironmentRow[]> {
  */
 export async function reconcileCurrentHashes(options: { lockMs?: number; admin?: TaskMetadataCacheAdmin } = {}): Promise<ReconcileReport> {
   const admin = options.admin ?? taskMetadataCacheAdmin();
-  const report: ReconcileReport = { skipped: false, checked: 0, repaired: [], failed: [] };
+  const report: ReconcileReport = { skipped: false, checked: 0, repaired: [], failed: [], drift: [] };
   if (options.lockMs) {
     // Never released: the lock is the interval, so that one instance sweeps per interval.
     if (!(await admin.takeReconcileLock(options.lockMs, randomUUID()))) return { ...report, skipped: true };
@@ -73,19 +77,41 @@ export async function reconcileCurrentHashes(options: { lockMs?: number; admin?:
     for (const [i, environment] of batch.entries()) {
       const owner = owners[i];
       // No owner: nothing to repair, the first miss back-fills from Postgres.
-      if (owner === null || owner.workerId === environment.workerId) continue;
+      if (owner === null) continue;
+      if (owner.workerId === environment.workerId) {
+        await checkContents(admin, environment, { mismatch: false }, report);
+        continue;
+      }
       logger.warn("current hash written for another worker than Postgres' current; rebuilding it", {
         environmentId: environment.id,
         cachedOwner: owner.workerId,
         currentWorkerId: environment.workerId,
       });
       // The rebuild reads Postgres again, so a promotion that lands meanwhile is what gets written.
-      if (await rebuildCurrentCache({ id: environment.id, type: environment.type })) report.repaired.push(environment.id);
+      const rebuilt = await rebuildCurrentCache({ id: environment.id, type: environment.type });
+      if (rebuilt) report.repaired.push(environment.id);
       else report.failed.push(environment.id);
+      await checkContents(admin, environment, { mismatch: true, repaired: rebuilt }, report);
     }
     if (batch.length < BATCH) break;
   }
   return report;
+}
+
+/**
+ * Contents drift and the per-environment record (contentDrift.server.ts). A failure there is one
+ * environment's: logged, counted as failed, and the sweep goes on.
+ */
+async function checkContents(admin: TaskMetadataCacheAdmin, environment: EnvironmentRow, owner: Parameters<typeof checkSweptEnvironment>[2], report: ReconcileReport) {
+  try {
+    const check = await checkSweptEnvironment(admin, environment, owner);
+    if (check.fields > 0) report.drift.push({ environmentId: environment.id, fields: check.fields });
+    if (!owner.mismatch && check.repaired) report.repaired.push(environment.id);
+    if (!owner.mismatch && check.failed) report.failed.push(environment.id);
+  } catch (error) {
+    logger.warn("current hash contents check failed; the next sweep tries again", { environmentId: environment.id, error });
+    if (!report.failed.includes(environment.id)) report.failed.push(environment.id);
+  }
 }
 
 let timer: NodeJS.Timeout | undefined;
@@ -103,7 +129,7 @@ export function startCacheReconciler(): void {
   const sweep = async () => {
     try {
       const report = await inLinkedSpan(SPAN.sweep, SWEEP_SPAN, () => reconcileCurrentHashes({ lockMs: intervalMs }));
-      if (report.repaired.length || report.failed.length) logger.info("current hash sweep", { ...report });
+      if (report.repaired.length || report.failed.length || report.drift.length) logger.info("current hash sweep", { ...report });
     } catch (error) {
       logger.warn("current hash sweep failed; the next one runs in its interval", { intervalMs, error });
     }
