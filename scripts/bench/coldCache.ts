@@ -36,6 +36,10 @@ export class ColdTaskMetadataCache implements TaskMetadataStore {
     return this.redis.getLockedTask(this.readEnvironment(environmentId), version, slug, queueName);
   }
 
+  getLockedTasks(...[environmentId, ...rest]: Parameters<TaskMetadataStore["getLockedTasks"]>) {
+    return this.redis.getLockedTasks(this.readEnvironment(environmentId), ...rest);
+  }
+
   backfillCurrentTask(...[environmentId, ...rest]: Parameters<TaskMetadataStore["backfillCurrentTask"]>) {
     return this.redis.backfillCurrentTask(this.sinkEnvironment(environmentId), ...rest);
   }

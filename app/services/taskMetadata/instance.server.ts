@@ -16,6 +16,7 @@ import {
   findCurrentTask,
   findCurrentTasks,
   findLockedTask,
+  findLockedTasks,
   replicaFirstSource,
   singleFlightSource,
   type TaskMetadataSource,
@@ -79,6 +80,7 @@ function readsDisabled(store: TaskMetadataStore): TaskMetadataStore {
     getCurrentTask: () => noop.getCurrentTask(),
     getCurrentTasks: (environmentId, slugs) => noop.getCurrentTasks(environmentId, slugs),
     getLockedTask: () => noop.getLockedTask(),
+    getLockedTasks: (environmentId, version, requests) => noop.getLockedTasks(environmentId, version, requests),
     backfillCurrentTask: () => noop.backfillCurrentTask(),
     backfillCurrentTasks: () => noop.backfillCurrentTasks(),
     backfillLocked: () => noop.backfillLocked(),
@@ -207,6 +209,7 @@ function onDatabase(db: () => PrismaClient, tier: "replica" | "primary"): TaskMe
     findLockedTask: (environmentId, worker, slug, overrideQueueName) => (
       markSourceTier(tier), findLockedTask(db(), environmentId, worker, slug, overrideQueueName)
     ),
+    findLockedTasks: (environmentId, worker, requests) => (markSourceTier(tier), findLockedTasks(db(), environmentId, worker, requests)),
   };
 }
 

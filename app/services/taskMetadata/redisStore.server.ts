@@ -25,6 +25,7 @@ import { defineTaskMetadataScripts } from "~/services/taskMetadata/redisScripts"
 import {
   TaskMetadataCacheError,
   type LockedFill,
+  type LockedRequest,
   type LockedTaskRead,
   type TaskMetadataStore,
 } from "~/services/taskMetadata/store.server";
@@ -143,26 +144,37 @@ export class RedisTaskMetadataStore implements TaskMetadataStore {
     );
   }
 
-  async getLockedTask(environmentId: string, version: string, slug: string, queueName?: string): Promise<LockedTaskRead> {
+  getLockedTask(environmentId: string, version: string, slug: string, queueName?: string): Promise<LockedTaskRead> {
+    return this.getLockedTasks(environmentId, version, [{ slug, queueName }]).then(([answer]) => answer);
+  }
+
+  /**
+   * One HMGET of the version's locked hash (0055): `w`, then each distinct `t:<slug>` and
+   * `q:<queue>` asked for, whatever the number of requests.
+   */
+  async getLockedTasks(environmentId: string, version: string, requests: readonly LockedRequest[]): Promise<LockedTaskRead[]> {
     const key = this.keys(environmentId).locked(version);
-    const context = { environmentId, version, slug, key };
-    // One HMGET of one hash (0055): the worker, the task and the override's queue association.
+    const slugs = [...new Set(requests.map(({ slug }) => slug))];
+    const queues = [...new Set(requests.flatMap(({ queueName }) => (queueName === undefined ? [] : [queueName])))];
+    const context = { environmentId, version, key, ...(requests.length === 1 ? { slug: requests[0].slug } : { tasks: slugs.length }) };
     const raw = await this.redis.read("getLockedTask", "version", context, (client) =>
-      queueName === undefined
-        ? client.hmget(key, LOCKED_WORKER_FIELD, lockedTaskField(slug))
-        : client.hmget(key, LOCKED_WORKER_FIELD, lockedTaskField(slug), lockedQueueField(queueName)),
+      client.hmget(key, LOCKED_WORKER_FIELD, ...slugs.map(lockedTaskField), ...queues.map(lockedQueueField)),
     );
-    const asked = queueName === undefined ? undefined : null;
+    const unanswered = ({ queueName }: LockedRequest): LockedTaskRead => ({ workerId: null, task: null, queueId: queueName === undefined ? undefined : null });
     if (!raw.ok) {
       this.events.record("miss", "version");
-      return { workerId: null, task: null, queueId: asked };
+      return requests.map(unanswered);
     }
-    const [rawWorker, rawTask, rawQueue] = raw.value;
-    const workerId = this.decodeRead("version", { ok: true, value: rawWorker }, decodeWorkerId, context);
-    if (workerId === null) return { workerId: null, task: null, queueId: asked };
-    const task = this.decodeRead("worker", { ok: true, value: rawTask }, decodeTaskEntry, context, isAbsent);
-    const queueId = asked === null ? this.decodeRead("worker", { ok: true, value: rawQueue ?? null }, decodeQueueRef, context) : undefined;
-    return { workerId, task, queueId };
+    const workerId = this.decodeRead("version", { ok: true, value: raw.value[0] }, decodeWorkerId, context);
+    if (workerId === null) return requests.map(unanswered);
+    const field = (i: number) => ({ ok: true as const, value: raw.value[i] ?? null });
+    const tasks = new Map(slugs.map((slug, i) => [slug, this.decodeRead("worker", field(1 + i), decodeTaskEntry, { ...context, slug }, isAbsent)]));
+    const queueIds = new Map(queues.map((name, i) => [name, this.decodeRead("worker", field(1 + slugs.length + i), decodeQueueRef, { ...context, queue: name })]));
+    return requests.map(({ slug, queueName }) => ({
+      workerId,
+      task: tasks.get(slug)!,
+      queueId: queueName === undefined ? undefined : queueIds.get(queueName)!,
+    }));
   }
 
   // ---- replaces ----------------------------------------------------------------------------
@@ -274,14 +286,15 @@ export class RedisTaskMetadataStore implements TaskMetadataStore {
 
   async backfillLocked(environmentId: string, version: string, workerId: string, fill: LockedFill): Promise<boolean> {
     const key = this.keys(environmentId).locked(version);
-    const fields: string[] = [];
-    if (fill.task) fields.push(lockedTaskField(fill.task.slug), encodeTaskEntry(fill.task.entry));
-    if (fill.queue) fields.push(lockedQueueField(fill.queue.name), encodeQueueRef(fill.queue.id));
+    const fields = [
+      ...(fill.tasks ?? []).flatMap(({ slug, entry }) => [lockedTaskField(slug), encodeTaskEntry(entry)]),
+      ...(fill.queues ?? []).flatMap(({ name, id }) => [lockedQueueField(name), encodeQueueRef(id)]),
+    ];
     const outcome = await this.redis.read("backfillLocked", "worker", { environmentId, version, workerId }, (client) =>
       client.tmBackfillLocked(key, workerId, this.workerTtlSeconds, ...fields),
     );
     const written = outcome.ok && outcome.value === 1;
-    if (written) this.events.record("backfill", "worker");
+    if (written) this.events.record("backfill", "worker", fill.tasks?.length || 1);
     return written;
   }
 

@@ -142,27 +142,9 @@ export class QueueResolver {
 
   /** Locked to a version: that worker's entry, with the checks of docs/api.md. */
   private async resolveLocked(input: ResolveInput, version: string, override: string | undefined) {
-    const { environment, taskSlug } = input;
-    const queueName = override !== undefined ? sanitizeQueueName(override, taskSlug) : undefined;
-    const { workerId, entry, queueId, fromDatabase } = lockedAnswer(
-      await this.lockedTask(environment.id, version, taskSlug, queueName),
-      version,
-    );
-
-    if (queueName !== undefined) {
-      if (!queueId) throw new ValidationError(lockedQueueNotFound(input.queue ?? queueName, version));
-      // The task missing on the locked worker is tolerated here: kind STANDARD, no task TTL.
-      return { entry, fromDatabase, queueName, lockedQueueId: queueId, lockedWorkerId: workerId };
-    }
-    if (!entry.found) throw new ValidationError(lockedTaskNotFound(taskSlug, version));
-    if (!entry.queueId || !entry.queueName) throw new ValidationError(lockedDefaultQueueMissing(taskSlug, version));
-    return {
-      entry,
-      fromDatabase,
-      queueName: sanitizeQueueName(entry.queueName, taskSlug),
-      lockedQueueId: entry.queueId,
-      lockedWorkerId: workerId,
-    };
+    const queueName = lockedQueueName(input.taskSlug, override);
+    const answer = lockedAnswer(await this.lockedTask(input.environment.id, version, input.taskSlug, queueName));
+    return lockedRule(input, version, queueName, answer);
   }
 
   // ---- lookups -----------------------------------------------------------------------------
@@ -226,15 +208,46 @@ export function resolvedTask(input: ResolveInput, resolved: ResolvedRule, trigge
   };
 }
 
-/** The locked lookup's answer, from either side; an unknown version is the locked-version error. */
-function lockedAnswer(answer: ReadThroughResult<LockedAnswer, LockedLookup | null>, version: string) {
-  if (!answer.fromDatabase) {
-    const { workerId, entry, queueId } = answer.value;
-    return { workerId, entry, queueId, fromDatabase: false };
+/** The queue a locked item asks its version about: the sanitised override, if any. */
+export function lockedQueueName(taskSlug: string, override: string | undefined): string | undefined {
+  return override !== undefined ? sanitizeQueueName(override, taskSlug) : undefined;
+}
+
+/** A locked lookup's answer, from the cache or from Postgres; null when the version is unknown. */
+export interface LockedRuleAnswer {
+  workerId: string;
+  entry: TaskEntry;
+  /** The override's queue id; null when not associated with the version (or no override). */
+  queueId: string | null;
+  fromDatabase: boolean;
+}
+
+/** Locked to a version: the checks of docs/api.md on that worker's answer, with their exact messages. */
+export function lockedRule(input: ResolveInput, version: string, queueName: string | undefined, answer: LockedRuleAnswer | null): ResolvedRule {
+  if (!answer) throw new ValidationError(lockedVersionNotFound(version));
+  const { workerId, entry, queueId, fromDatabase } = answer;
+  const { taskSlug } = input;
+  if (queueName !== undefined) {
+    if (!queueId) throw new ValidationError(lockedQueueNotFound(input.queue ?? queueName, version));
+    // The task missing on the locked worker is tolerated here: kind STANDARD, no task TTL.
+    return { entry, fromDatabase, queueName, lockedQueueId: queueId, lockedWorkerId: workerId };
   }
+  if (!entry.found) throw new ValidationError(lockedTaskNotFound(taskSlug, version));
+  if (!entry.queueId || !entry.queueName) throw new ValidationError(lockedDefaultQueueMissing(taskSlug, version));
+  return {
+    entry,
+    fromDatabase,
+    queueName: sanitizeQueueName(entry.queueName, taskSlug),
+    lockedQueueId: entry.queueId,
+    lockedWorkerId: workerId,
+  };
+}
+
+/** The single lookup's answer in the rule's shape. */
+function lockedAnswer(answer: ReadThroughResult<LockedAnswer, LockedLookup | null>): LockedRuleAnswer | null {
+  if (!answer.fromDatabase) return { ...answer.value, fromDatabase: false };
   const found = answer.value;
-  if (!found) throw new ValidationError(lockedVersionNotFound(version));
-  return { workerId: found.workerId, entry: found.entry, queueId: found.overrideQueueId ?? null, fromDatabase: true };
+  return found && { workerId: found.workerId, entry: found.entry, queueId: found.overrideQueueId ?? null, fromDatabase: true };
 }
 
 /** Where the lookups read and write: the resolver's cache and source, looked up on each use. */
@@ -291,8 +304,8 @@ function lockedTaskLookup(io: LookupIo): Lookup<LockedArgs, LockedAnswer, Locked
       found &&
       (() =>
         io.cache.backfillLocked(environmentId, version, found.workerId, {
-          task: { slug, entry: found.entry },
-          queue: queueName !== undefined && found.overrideQueueId ? { name: queueName, id: found.overrideQueueId } : undefined,
+          tasks: [{ slug, entry: found.entry }],
+          queues: queueName !== undefined && found.overrideQueueId ? [{ name: queueName, id: found.overrideQueueId }] : [],
         })),
   };
 }

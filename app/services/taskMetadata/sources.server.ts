@@ -4,6 +4,7 @@ import { CURRENT_LABEL, type EnvironmentRef } from "~/domain/environments";
 import { SingleFlight } from "~/domain/singleFlight";
 import { ABSENT_TASK, type TaskEntry, type TaskMetadata, type WorkerMetadataSnapshot } from "~/domain/taskMetadataEntry";
 import { logger } from "~/services/logger.server";
+import type { LockedRequest } from "~/services/taskMetadata/store.server";
 
 /**
  * The Postgres side of task metadata: what the cache holds, read from the source of truth. Used
@@ -155,6 +156,42 @@ export async function findLockedTask(
   };
 }
 
+/**
+ * {@link findLockedTask} for many (task, queue) pairs of one worker, in one statement (a batch's
+ * locked group): one answer per request, in order; null when no such worker exists.
+ */
+export async function findLockedTasks(
+  db: PrismaClient,
+  environmentId: string,
+  worker: { version: string } | { id: string },
+  requests: readonly LockedRequest[],
+): Promise<LockedLookup[] | null> {
+  const whichWorker = "version" in worker ? Prisma.sql`w.version = ${worker.version}` : Prisma.sql`w.id = ${worker.id}`;
+  const slugs = [...new Set(requests.map(({ slug }) => slug))];
+  const queues = [...new Set(requests.flatMap(({ queueName }) => (queueName === undefined ? [] : [queueName])))];
+  const rows = await db.$queryRaw<{ workerId: string; tasks: (TaskJoinRow & { slug: string })[] | null; queues: { name: string; id: string }[] | null }[]>`
+    SELECT w.id AS "workerId",
+      (SELECT json_agg(json_build_object('slug', s.slug, 'taskId', t.id, 'ttl', t.ttl, 'triggerSource', t."triggerSource"::text,
+                                         'queueId', q.id, 'queueName', q.name))
+         FROM unnest(${slugs}::text[]) AS s(slug)
+         LEFT JOIN "BackgroundWorkerTask" t ON t."workerId" = w.id AND t.slug = s.slug
+         LEFT JOIN "TaskQueue" q ON q.id = t."queueId") AS tasks,
+      (SELECT json_agg(json_build_object('name', o.name, 'id', o.id)) FROM "TaskQueue" o
+        WHERE o."environmentId" = w."environmentId" AND o.name = ANY(${queues}::text[])
+          AND EXISTS (SELECT 1 FROM "BackgroundWorkerTask" u WHERE u."queueId" = o.id AND u."workerId" = w.id)) AS queues
+    FROM "BackgroundWorker" w
+    WHERE w."environmentId" = ${environmentId} AND ${whichWorker}`;
+  const row = rows[0];
+  if (!row) return null;
+  const tasks = new Map((row.tasks ?? []).map((task) => [task.slug, task]));
+  const queueIds = new Map((row.queues ?? []).map(({ name, id }) => [name, id]));
+  return requests.map(({ slug, queueName }) => ({
+    workerId: row.workerId,
+    entry: rowEntry(tasks.get(slug)),
+    overrideQueueId: queueName === undefined ? undefined : (queueIds.get(queueName) ?? null),
+  }));
+}
+
 /** Everything a replace writes for one worker; null when the worker does not exist. */
 export async function loadWorkerSnapshot(db: PrismaClient, workerId: string): Promise<WorkerMetadataSnapshot | null> {
   const worker = await db.backgroundWorker.findUnique({
@@ -188,6 +225,7 @@ export interface TaskMetadataSource {
     slug: string,
     overrideQueueName?: string,
   ): Promise<LockedLookup | null>;
+  findLockedTasks(environmentId: string, worker: { version: string } | { id: string }, requests: readonly LockedRequest[]): Promise<LockedLookup[] | null>;
 }
 
 export function postgresTaskMetadataSource(db: PrismaClient): TaskMetadataSource {
@@ -196,6 +234,7 @@ export function postgresTaskMetadataSource(db: PrismaClient): TaskMetadataSource
     findCurrentTasks: (environment, slugs) => findCurrentTasks(db, environment, slugs),
     findLockedTask: (environmentId, worker, slug, overrideQueueName) =>
       findLockedTask(db, environmentId, worker, slug, overrideQueueName),
+    findLockedTasks: (environmentId, worker, requests) => findLockedTasks(db, environmentId, worker, requests),
   };
 }
 
@@ -225,6 +264,8 @@ export function singleFlightSource(source: TaskMetadataSource, flights = new Sin
         ]),
         () => source.findLockedTask(environmentId, worker, slug, overrideQueueName),
       ),
+    findLockedTasks: (environmentId, worker, requests) =>
+      flights.run(JSON.stringify(["lockedMany", environmentId, worker, requests]), () => source.findLockedTasks(environmentId, worker, requests)),
   };
 }
 
@@ -320,6 +361,14 @@ export function replicaFirstSource(options: ReplicaFirstSourceOptions): TaskMeta
         () => replica.findLockedTask(environmentId, worker, slug, overrideQueueName),
         () => primary.findLockedTask(environmentId, worker, slug, overrideQueueName),
         (answer) => lockedNeedsPrimary(answer, overrideQueueName),
+      ),
+    findLockedTasks: (environmentId, worker, requests) =>
+      read(
+        "findLockedTasks",
+        { environmentId, worker, tasks: requests.length },
+        () => replica.findLockedTasks(environmentId, worker, requests),
+        () => primary.findLockedTasks(environmentId, worker, requests),
+        (answers) => answers === null || answers.some((answer, i) => lockedNeedsPrimary(answer, requests[i].queueName)),
       ),
   };
 }

@@ -18,6 +18,11 @@ export interface TaskMetadataStore {
    * on it and, when `queueName` is given, the id of that queue if the worker's tasks use it.
    */
   getLockedTask(environmentId: string, version: string, slug: string, queueName?: string): Promise<LockedTaskRead>;
+  /**
+   * {@link getLockedTask} for many (task, queue) pairs of ONE version, in one read (an HMGET of that
+   * version's locked hash, 0055): one answer per request, in order.
+   */
+  getLockedTasks(environmentId: string, version: string, requests: readonly LockedRequest[]): Promise<LockedTaskRead[]>;
 
   /** Promotion / dev registration: current hash, the worker's hashes, owner and version, atomically. Throws on failure. */
   replaceCurrent(environmentId: string, snapshot: WorkerMetadataSnapshot): Promise<void>;
@@ -46,9 +51,16 @@ export interface LockedTaskRead {
   queueId: string | null | undefined;
 }
 
+/** One locked lookup: a task of the version and, for a queue override, that queue's association. */
+export interface LockedRequest {
+  slug: string;
+  queueName?: string;
+}
+
+/** What a locked back-fill writes into one version's hash (tasks, absent ones included, and queue associations). */
 export interface LockedFill {
-  task?: { slug: string; entry: TaskEntry };
-  queue?: { name: string; id: string };
+  tasks?: readonly { slug: string; entry: TaskEntry }[];
+  queues?: readonly { name: string; id: string }[];
 }
 
 /** A replace or clear that did not reach the cache: its caller must repair the committed change. */
@@ -69,6 +81,9 @@ export class NoopTaskMetadataStore implements TaskMetadataStore {
   }
   async getLockedTask(): Promise<LockedTaskRead> {
     return { workerId: null, task: null, queueId: null };
+  }
+  async getLockedTasks(_environmentId: string, _version: string, requests: readonly LockedRequest[]): Promise<LockedTaskRead[]> {
+    return requests.map(({ queueName }) => ({ workerId: null, task: null, queueId: queueName === undefined ? undefined : null }));
   }
   async replaceCurrent() {}
   async clearCurrent() {}
