@@ -4,7 +4,10 @@ import { HotpathError, NotFoundError } from "~/domain/errors";
 import { idempotencyKeyExpiresAt } from "~/domain/runSchedule";
 import type { TriggerHeaders } from "~/domain/triggerOptions";
 import { getEnv } from "~/env.server";
-import { resolveMany, type ResolvedTask } from "~/services/taskMetadata/index.server";
+import { SPAN } from "~/domain/traceAttributes";
+import { resolveMany, type BatchResolveSummary, type ResolvedTask } from "~/services/taskMetadata/index.server";
+import { inSpan } from "~/services/tracing.server";
+import { batchInsertSpan, batchResolveSpan } from "~/services/triggerSpans.server";
 import { newRun, planRun, type TriggerRunInput } from "~/services/triggerRun.server";
 import type { NewRun } from "~/services/runs.server";
 import {
@@ -168,7 +171,10 @@ export class BatchWriter {
         errors.push(this.fail(outcome, error));
       }
     }
-    const resolved = await resolveMany(this.environment, fresh.map(({ plan }) => plan.resolve));
+    const summary: BatchResolveSummary = { groups: { current: 0, locked: 0 } };
+    const resolved = await inSpan(SPAN.batchResolve, batchResolveSpan(fresh.length, summary), () =>
+      resolveMany(this.environment, fresh.map(({ plan }) => plan.resolve), summary),
+    );
     const runs: NewRun[] = [];
     resolved.forEach((result, i) => {
       const { item, input, plan } = fresh[i];
@@ -190,7 +196,9 @@ export class BatchWriter {
 
   /** Inserts the runs; returns the items answered by an existing run (their key's). */
   private async insert(runs: NewRun[], now: Date): Promise<{ index: number; runId: string }[]> {
-    const { inserted, counters } = await insertRunChunk(this.batch.id, this.environment.id, runs, now);
+    const { inserted, counters } = await inSpan(SPAN.batchInsert, batchInsertSpan(runs.length), () =>
+      insertRunChunk(this.batch.id, this.environment.id, runs, now),
+    );
     this.advance(counters);
     const skipped = runs.filter((run) => !inserted.has(run.batchIndex!));
     for (const run of runs) {

@@ -10,6 +10,7 @@ import {
   type ProxyTracerProvider,
   type AttributeValue,
   type Span,
+  type SpanContext,
   type TextMapGetter,
 } from "@opentelemetry/api";
 import type { NodeSDK } from "@opentelemetry/sdk-node";
@@ -143,6 +144,8 @@ function endWith<T>(span: Span, work: Promise<T>, onResult?: (span: Span, result
 export interface SpanOptions<T> {
   kind?: SpanKind;
   attributes?: Attributes;
+  /** Linked spans only: further causes beside the active span (e.g. the traceparents of buffered triggers). */
+  links?: readonly string[];
   /** Attributes from the result (set before the span ends). */
   onResult?: (span: Span, result: T) => void;
 }
@@ -166,11 +169,23 @@ export function inLinkedSpan<T>(name: string, options: SpanOptions<T>, work: () 
   if (!enabled) return work();
   const cause = trace.getActiveSpan()?.spanContext();
   const links = cause && isSpanContextValid(cause) ? [{ context: cause }] : [];
+  for (const parent of options.links ?? []) {
+    const linked = parseTraceparent(parent);
+    if (linked) links.push({ context: linked });
+  }
   return tracer().startActiveSpan(
     name,
     { root: true, links, kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes },
     (span) => endWith(span, work(), options.onResult),
   );
+}
+
+/** A W3C `traceparent` header's span context, or undefined when it is not one. */
+function parseTraceparent(header: string): SpanContext | undefined {
+  const match = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(header.trim());
+  if (!match) return undefined;
+  const context: SpanContext = { traceId: match[1], spanId: match[2], traceFlags: Number.parseInt(match[3], 16) & 1, isRemote: true };
+  return isSpanContextValid(context) ? context : undefined;
 }
 
 export interface ServerRequest {
