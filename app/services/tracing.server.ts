@@ -12,6 +12,7 @@ import {
   type Span,
   type SpanContext,
   type TextMapGetter,
+  type Tracer,
 } from "@opentelemetry/api";
 import type { NodeSDK } from "@opentelemetry/sdk-node";
 import { getEnv, type TracingConfig } from "~/env.server";
@@ -26,7 +27,9 @@ import { ATTR } from "~/domain/traceAttributes";
 
 let enabled = false;
 let sdk: NodeSDK | undefined;
-const tracer = () => trace.getTracer("hotpath");
+let cachedTracer: Tracer | undefined;
+/** Looked up once per start: `trace.getTracer` builds a key and asks the provider on every call. */
+const tracer = () => (cachedTracer ??= trace.getTracer("hotpath"));
 
 export function tracingEnabled(): boolean {
   return enabled;
@@ -49,6 +52,7 @@ export async function startTracing(config: TracingConfig | null = getEnv().traci
     logRecordProcessors: [],
   });
   sdk.start();
+  cachedTracer = undefined;
   enabled = true;
 }
 
@@ -94,6 +98,7 @@ export async function stopTracing(): Promise<void> {
   const current = sdk;
   sdk = undefined;
   enabled = false;
+  cachedTracer = undefined;
   if (!current) return;
   await current.shutdown();
   trace.disable();
