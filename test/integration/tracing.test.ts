@@ -200,6 +200,12 @@ describe("tracing a trigger", () => {
   });
 
   it("a batch's item stream: batch resolve and chunk insert spans, children of the request span, with their attributes", async () => {
+    // The cold-miss test flushed the cache: rewrite the locked hash (as a registration does), so no
+    // back-fill runs here, whose timeout on a busy machine would open this file's one-failure breaker.
+    const { loadWorkerSnapshot, taskMetadataCache } = await import("~/services/taskMetadata/index.server");
+    const { prisma } = await import("~/db.server");
+    const worker = await prisma().backgroundWorker.findFirstOrThrow({ where: { environmentId: project.prod.id, version }, select: { id: true } });
+    await taskMetadataCache().replaceWorker(project.prod.id, (await loadWorkerSnapshot(prisma(), worker.id))!);
     const headers = bearer(project.prod.apiKey);
     const created = await overHttp(leanUrl, { path: "/api/v3/batches", headers, body: { runCount: 600 } });
     expect(created.status).toBe(200);
