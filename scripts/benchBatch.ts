@@ -6,7 +6,9 @@
  * per batch, and the ratio batch items/s ÷ single-trigger req/s per repetition, with its spread.
  * Method and a real run: docs/benchmarks.md, "Batches".
  *
- *   npm run bench:batch -- [--reps 3] [--keep-db]
+ *   npm run bench:batch -- [--reps 3] [--keep-db] [--profile DIR]
+ *
+ * `--profile DIR` starts the server with `--cpu-prof`: DIR receives its .cpuprofile at the end.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -35,9 +37,14 @@ import { positiveIntFlag } from "./bench/flags";
 import { statementsSent } from "./bench/postgresCost";
 import { pairedRatio, spread, type Spread } from "./bench/stats";
 
-const USAGE = "usage: npm run bench:batch -- [--reps N] [--keep-db]";
+const USAGE = "usage: npm run bench:batch -- [--reps N] [--keep-db] [--profile DIR]";
 const { values: flags } = parseArgs({
-  options: { reps: { type: "string", default: "3" }, "keep-db": { type: "boolean", default: false }, help: { type: "boolean", default: false } },
+  options: {
+    reps: { type: "string", default: "3" },
+    "keep-db": { type: "boolean", default: false },
+    profile: { type: "string" },
+    help: { type: "boolean", default: false },
+  },
   strict: true,
 });
 if (flags.help) {
@@ -59,7 +66,8 @@ interface Cost {
 
 function startServer(env: Record<string, string>, port: number): { child: ChildProcess; output: () => string } {
   let output = "";
-  const child = spawn(process.execPath, ["--import", "tsx", "server.ts"], {
+  const profile = flags.profile ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(flags.profile)}`] : [];
+  const child = spawn(process.execPath, ["--import", "tsx", ...profile, "server.ts"], {
     cwd: projectRoot,
     env: { ...process.env, ...env, PORT: String(port), METRICS_TOKEN },
     stdio: ["ignore", "pipe", "pipe"],
@@ -149,7 +157,10 @@ runBenchmark("bench:batch", async (serverUrl) => {
     report(reps);
   } finally {
     await counter.close();
+    const exited = new Promise((resolve) => server.child.once("exit", resolve));
     server.child.kill("SIGTERM");
+    // The profile is written when the server exits.
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 15_000).unref())]);
     await Promise.all([disconnectDb(), disconnectRedis(), disconnectApiKeyCache(), disconnectTaskMetadataCache()].map((p) => p.catch(() => undefined)));
     if (!flags["keep-db"]) await dropBenchDatabase(serverUrl);
     await redis.stop();

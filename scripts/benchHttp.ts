@@ -52,7 +52,7 @@ import { positiveIntFlag } from "./bench/flags";
 import { startOtlpSink, tracingVariables, type OtlpSink } from "./bench/tracingTargets";
 
 const USAGE =
-  "usage: npm run bench:http -- [--duration seconds] [--connections N] [--reps N] [--warmup seconds] [--write-load N] [--keep-db] [--tracing [--before DIR]]";
+  "usage: npm run bench:http -- [--duration seconds] [--connections N] [--reps N] [--warmup seconds] [--write-load N] [--keep-db] [--tracing [--before DIR]] [--profile DIR]";
 
 const positiveInt = positiveIntFlag(USAGE);
 
@@ -66,6 +66,7 @@ const { values: flags } = parseArgs({
     "keep-db": { type: "boolean", default: false },
     tracing: { type: "boolean", default: false },
     before: { type: "string" },
+    profile: { type: "string" },
     help: { type: "boolean", default: false },
   },
   strict: true,
@@ -149,7 +150,9 @@ function freePort(): Promise<number> {
 
 function start(target: HttpTarget, databaseUrl: string) {
   const args = target.script === "server.ts" ? [] : ["--port", String(target.port), ...target.args];
-  const child = spawn(process.execPath, ["--import", "tsx", target.script, ...args], {
+  // --profile DIR: each server writes a CPU profile into DIR/<application name> when it exits.
+  const profile = flags.profile ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(flags.profile, target.applicationName)}`] : [];
+  const child = spawn(process.execPath, ["--import", "tsx", ...profile, target.script, ...args], {
     cwd: target.cwd ?? projectRoot,
     env: {
       ...process.env,

@@ -11,6 +11,12 @@ export const SPAN = {
   resolve: "hotpath.resolve",
   /** Child of the request span (database client conventions): the run's INSERT. */
   runInsert: "INSERT TaskRun",
+  /** Child of the request span (a batch's item stream): one chunk's items through the cache tiers at once. */
+  batchResolve: "hotpath.batch.resolve",
+  /** Child of the request span (database client conventions): one chunk's runs in one statement. */
+  batchInsert: "BATCH INSERT TaskRun",
+  /** Linked to the triggers it writes: one chunk of the trigger buffer moved into Postgres. */
+  bufferDrain: "hotpath.trigger_buffer.drain",
   /** Linked to the request whose miss scheduled it: writing Postgres' answer into the cache. */
   backfill: "hotpath.cache.backfill",
   /** Linked to the request (promotion, registration, repair) that changed the current worker. */
@@ -46,7 +52,21 @@ export const ATTR = {
   cacheKeyspace: "hotpath.cache.keyspace",
   /** Whether the insert found an existing run for the idempotency key (the trigger is answered with it). */
   runCached: "hotpath.run.cached",
-  /** Run lifecycle: runs moved by the tick; sweep: hashes rebuilt. */
+  /** Items in a batch's chunk (resolve). */
+  batchItems: "hotpath.batch.items",
+  /** Groups of a chunk, each one cache read: the current hash's, and one per locked version. */
+  batchCurrentGroups: "hotpath.batch.groups.current",
+  batchLockedGroups: "hotpath.batch.groups.locked",
+  /** Items of a chunk that failed their rules (a 4xx of their own), or answered from Postgres. */
+  batchFailed: "hotpath.batch.failed",
+  batchFromDatabase: "hotpath.batch.from_database",
+  /** Runs the chunk's statement inserted (the rest were already stored or held by an idempotency key). */
+  batchInserted: "hotpath.batch.inserted",
+  /** Trigger buffer drain: the stream drained, and the runs inserted or aliased to an existing run. */
+  bufferStream: "hotpath.trigger_buffer.stream",
+  bufferInserted: "hotpath.trigger_buffer.inserted",
+  bufferAliased: "hotpath.trigger_buffer.aliased",
+  /** Run lifecycle: runs moved by the tick; sweep: hashes rebuilt; drain: entries settled. */
   count: "hotpath.count",
 } as const;
 

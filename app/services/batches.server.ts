@@ -4,7 +4,10 @@ import { HotpathError, NotFoundError } from "~/domain/errors";
 import { idempotencyKeyExpiresAt } from "~/domain/runSchedule";
 import type { TriggerHeaders } from "~/domain/triggerOptions";
 import { getEnv } from "~/env.server";
-import { resolveMany, type ResolvedTask } from "~/services/taskMetadata/index.server";
+import { SPAN } from "~/domain/traceAttributes";
+import { resolveMany, type BatchResolveSummary, type ResolvedTask } from "~/services/taskMetadata/index.server";
+import { inSpan } from "~/services/tracing.server";
+import { batchInsertSpan, batchResolveSpan } from "~/services/triggerSpans.server";
 import { newRun, planRun, type TriggerRunInput } from "~/services/triggerRun.server";
 import type { NewRun } from "~/services/runs.server";
 import {
@@ -59,9 +62,14 @@ export async function requireBatch(environment: BatchEnvironment, friendlyId: st
   return batch;
 }
 
+/** Chunk inserts in flight at once while the next chunk is read (docs/decisions/0091-pipelined-chunk-inserts.md). */
+const CHUNKS_IN_FLIGHT = 2;
+
 /**
- * Processes an NDJSON item stream, CHUNK_SIZE items at a time. A bad line stops the stream with a
- * 400 naming it, after storing the items before it.
+ * Processes an NDJSON item stream, CHUNK_SIZE items at a time. A chunk is resolved and inserted
+ * while the next one is read, parsed and resolved: at most CHUNKS_IN_FLIGHT chunks are being
+ * written at once, so memory stays bounded. A bad line stops the stream with a 400 naming it,
+ * after storing the items before it.
  */
 export async function streamItems(
   environment: BatchEnvironment,
@@ -70,18 +78,41 @@ export async function streamItems(
   headers: TriggerHeaders,
 ) {
   const writer = new BatchWriter(environment, batch, headers);
+  const window = new WriteWindow(CHUNKS_IN_FLIGHT);
   let pending: BatchItemLine[] = [];
   try {
     for await (const [lineNumber, text] of lines) {
       pending.push(parseItemLine(text, lineNumber, batch.runCount));
-      if (pending.length >= CHUNK_SIZE) await writer.write(pending.splice(0));
+      if (pending.length >= CHUNK_SIZE) await window.add(writer.write(pending.splice(0)));
     }
   } catch (error) {
-    if (pending.length) await writer.write(pending);
+    if (pending.length) window.add(writer.write(pending)).catch(() => undefined);
+    await window.drain();
     throw error;
   }
-  if (pending.length) await writer.write(pending);
+  if (pending.length) await window.add(writer.write(pending));
+  await window.drain();
   return writer.summary();
+}
+
+/** Chunk writes in flight, oldest first; adding one beyond the limit waits for the oldest. */
+class WriteWindow {
+  private readonly writes: Promise<void>[] = [];
+  constructor(private readonly limit: number) {}
+
+  async add(write: Promise<void>): Promise<void> {
+    // Awaited below or in drain(); until then its failure must not count as unhandled.
+    write.catch(() => undefined);
+    this.writes.push(write);
+    if (this.writes.length >= this.limit) await this.writes.shift();
+  }
+
+  /** Waits for every write; the first failure is thrown once all have settled. */
+  async drain(): Promise<void> {
+    const settled = await Promise.allSettled(this.writes.splice(0));
+    const failed = settled.find((result) => result.status === "rejected");
+    if (failed) throw failed.reason;
+  }
 }
 
 /** Writes one batch's items chunk by chunk; remembers what this request saw. */
@@ -140,7 +171,10 @@ export class BatchWriter {
         errors.push(this.fail(outcome, error));
       }
     }
-    const resolved = await resolveMany(this.environment, fresh.map(({ plan }) => plan.resolve));
+    const summary: BatchResolveSummary = { groups: { current: 0, locked: 0 } };
+    const resolved = await inSpan(SPAN.batchResolve, batchResolveSpan(fresh.length, summary), () =>
+      resolveMany(this.environment, fresh.map(({ plan }) => plan.resolve), summary),
+    );
     const runs: NewRun[] = [];
     resolved.forEach((result, i) => {
       const { item, input, plan } = fresh[i];
@@ -148,13 +182,24 @@ export class BatchWriter {
       runs.push(this.run(input, plan, result.value, item.index));
     });
     const cached = runs.length ? await this.insert(runs, now) : [];
-    if (cached.length || errors.length) this.counters = await recordOutcomes(this.batch.id, cached, errors, now);
+    if (cached.length || errors.length) this.advance(await recordOutcomes(this.batch.id, cached, errors, now));
+  }
+
+  /**
+   * Chunks of one request may be written at once; their updates of the batch row are serialised
+   * by its row lock, so the counters that count more items are the later ones.
+   */
+  private advance(counters: BatchCounters) {
+    const count = (c: BatchCounters) => c.itemsAccepted + c.errorCount;
+    if (count(counters) >= count(this.counters)) this.counters = counters;
   }
 
   /** Inserts the runs; returns the items answered by an existing run (their key's). */
   private async insert(runs: NewRun[], now: Date): Promise<{ index: number; runId: string }[]> {
-    const { inserted, counters } = await insertRunChunk(this.batch.id, this.environment.id, runs, now);
-    this.counters = counters;
+    const { inserted, counters } = await inSpan(SPAN.batchInsert, batchInsertSpan(runs.length), () =>
+      insertRunChunk(this.batch.id, this.environment.id, runs, now),
+    );
+    this.advance(counters);
     const skipped = runs.filter((run) => !inserted.has(run.batchIndex!));
     for (const run of runs) {
       const runId = inserted.get(run.batchIndex!);

@@ -10,7 +10,9 @@ import {
   type ProxyTracerProvider,
   type AttributeValue,
   type Span,
+  type SpanContext,
   type TextMapGetter,
+  type Tracer,
 } from "@opentelemetry/api";
 import type { NodeSDK } from "@opentelemetry/sdk-node";
 import { getEnv, type TracingConfig } from "~/env.server";
@@ -25,7 +27,9 @@ import { ATTR } from "~/domain/traceAttributes";
 
 let enabled = false;
 let sdk: NodeSDK | undefined;
-const tracer = () => trace.getTracer("hotpath");
+let cachedTracer: Tracer | undefined;
+/** Looked up once per start: `trace.getTracer` builds a key and asks the provider on every call. */
+const tracer = () => (cachedTracer ??= trace.getTracer("hotpath"));
 
 export function tracingEnabled(): boolean {
   return enabled;
@@ -48,6 +52,7 @@ export async function startTracing(config: TracingConfig | null = getEnv().traci
     logRecordProcessors: [],
   });
   sdk.start();
+  cachedTracer = undefined;
   enabled = true;
 }
 
@@ -93,6 +98,7 @@ export async function stopTracing(): Promise<void> {
   const current = sdk;
   sdk = undefined;
   enabled = false;
+  cachedTracer = undefined;
   if (!current) return;
   await current.shutdown();
   trace.disable();
@@ -143,6 +149,8 @@ function endWith<T>(span: Span, work: Promise<T>, onResult?: (span: Span, result
 export interface SpanOptions<T> {
   kind?: SpanKind;
   attributes?: Attributes;
+  /** Linked spans only: further causes beside the active span (e.g. the traceparents of buffered triggers). */
+  links?: readonly string[];
   /** Attributes from the result (set before the span ends). */
   onResult?: (span: Span, result: T) => void;
 }
@@ -166,11 +174,23 @@ export function inLinkedSpan<T>(name: string, options: SpanOptions<T>, work: () 
   if (!enabled) return work();
   const cause = trace.getActiveSpan()?.spanContext();
   const links = cause && isSpanContextValid(cause) ? [{ context: cause }] : [];
+  for (const parent of options.links ?? []) {
+    const linked = parseTraceparent(parent);
+    if (linked) links.push({ context: linked });
+  }
   return tracer().startActiveSpan(
     name,
     { root: true, links, kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes },
     (span) => endWith(span, work(), options.onResult),
   );
+}
+
+/** A W3C `traceparent` header's span context, or undefined when it is not one. */
+function parseTraceparent(header: string): SpanContext | undefined {
+  const match = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(header.trim());
+  if (!match) return undefined;
+  const context: SpanContext = { traceId: match[1], spanId: match[2], traceFlags: Number.parseInt(match[3], 16) & 1, isRemote: true };
+  return isSpanContextValid(context) ? context : undefined;
 }
 
 export interface ServerRequest {

@@ -1,7 +1,8 @@
 import { SpanKind, type Attributes } from "@opentelemetry/api";
 import { getEnv } from "~/env.server";
 import { ATTR } from "~/domain/traceAttributes";
-import type { ResolvedTask } from "~/services/taskMetadata/index.server";
+import type { ChunkResult } from "~/services/batchStore.server";
+import type { BatchResolveSummary, ItemResolution, ResolvedTask } from "~/services/taskMetadata/index.server";
 import type { CreatedRun } from "~/services/runs.server";
 import type { SpanOptions } from "~/services/tracing.server";
 
@@ -26,7 +27,7 @@ export function resolveSpan(locked: boolean): SpanOptions<ResolvedTask> {
 let insertAttributes: Attributes | undefined;
 
 /** Database client semantic conventions: the system, the statement's operation and table, where it went. */
-export function runInsertSpan(): SpanOptions<CreatedRun> {
+function databaseAttributes(): Attributes {
   if (!insertAttributes) {
     const url = new URL(getEnv().DATABASE_URL);
     insertAttributes = {
@@ -38,5 +39,42 @@ export function runInsertSpan(): SpanOptions<CreatedRun> {
       "server.port": Number(url.port || 5432),
     };
   }
-  return { kind: SpanKind.CLIENT, attributes: insertAttributes, onResult: (span, run) => span.setAttribute(ATTR.runCached, run.isCached) };
+  return insertAttributes;
+}
+
+export function runInsertSpan(): SpanOptions<CreatedRun> {
+  return { kind: SpanKind.CLIENT, attributes: databaseAttributes(), onResult: (span, run) => span.setAttribute(ATTR.runCached, run.isCached) };
+}
+
+// ---- a batch's chunk: its resolve and its insert ------------------------------------------------
+
+/** The chunk's resolve: its size, its groups (one cache read each) and what the items learnt. */
+export function batchResolveSpan(items: number, summary: BatchResolveSummary): SpanOptions<ItemResolution[]> {
+  return {
+    attributes: { [ATTR.batchItems]: items, [ATTR.cacheBreaker]: "closed", [ATTR.cacheNegative]: false },
+    onResult: (span, results) => {
+      let failed = 0;
+      let fromDatabase = 0;
+      for (const result of results) {
+        if (!result.ok) failed++;
+        else if (result.value.source === "database") fromDatabase++;
+      }
+      span.setAttributes({
+        [ATTR.batchCurrentGroups]: summary.groups.current,
+        [ATTR.batchLockedGroups]: summary.groups.locked,
+        [ATTR.batchFailed]: failed,
+        [ATTR.batchFromDatabase]: fromDatabase,
+        [ATTR.cacheHit]: fromDatabase === 0,
+      });
+    },
+  };
+}
+
+/** Database client conventions for a batch operation: `BATCH INSERT`, `db.operation.batch.size`. */
+export function batchInsertSpan(rows: number): SpanOptions<ChunkResult> {
+  return {
+    kind: SpanKind.CLIENT,
+    attributes: { ...databaseAttributes(), "db.operation.name": "BATCH INSERT", "db.operation.batch.size": rows },
+    onResult: (span, result) => span.setAttribute(ATTR.batchInserted, result.inserted.size),
+  };
 }

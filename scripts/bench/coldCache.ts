@@ -39,6 +39,10 @@ export class ColdTaskMetadataCache implements TaskMetadataStore {
     return this.redis.getPinnedTask(this.readEnvironment(environmentId), externalId, slug, queueName);
   }
 
+  getLockedTasks(...[environmentId, ...rest]: Parameters<TaskMetadataStore["getLockedTasks"]>) {
+    return this.redis.getLockedTasks(this.readEnvironment(environmentId), ...rest);
+  }
+
   backfillCurrentTask(...[environmentId, ...rest]: Parameters<TaskMetadataStore["backfillCurrentTask"]>) {
     return this.redis.backfillCurrentTask(this.sinkEnvironment(environmentId), ...rest);
   }

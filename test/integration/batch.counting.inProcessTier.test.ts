@@ -23,5 +23,5 @@ afterAll(async () => {
 });
 
 describe("batch cost, in-process tier on", () => {
-  batchCountingSuite(() => counter, { metadataRoundTrips: 0 });
+  batchCountingSuite(() => counter, { metadataRoundTrips: 0, lockedRoundTrips: 0 });
 });

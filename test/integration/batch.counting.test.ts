@@ -3,7 +3,7 @@ import { batchCountingSuite } from "../support/batchSuites/batchCounting.suite";
 import { startPrivateRedis } from "../support/privateRedis";
 import { RedisCommandCounter } from "../support/redisCommandCount";
 
-/** In-process task tier off: the batch's metadata is one HMGET per chunk of 500 (2 for 1,000 items). */
+/** In-process task tier off: the batch's metadata is one HMGET per group (current, each locked version) per chunk of 500: 2 for 1,000 current items, 6 with two locked versions. */
 const privateRedis = await startPrivateRedis();
 Object.assign(process.env, {
   REDIS_URL: privateRedis.url,
@@ -22,5 +22,5 @@ afterAll(async () => {
 });
 
 describe("batch cost, in-process tier off", () => {
-  batchCountingSuite(() => counter, { metadataRoundTrips: 2 });
+  batchCountingSuite(() => counter, { metadataRoundTrips: 2, lockedRoundTrips: 6 });
 });

@@ -134,6 +134,65 @@ describe("resolveMany", () => {
     expect(backfills).toHaveLength(0);
   });
 
+  it("locked groups: one read per version's hash; cold, one statement and one back-fill per version", async () => {
+    const workers = new WorkerService({ cache: redisStore });
+    await workers.registerWorker({ environmentId: project.prod.id, version: "2.0.0", tasks: TASKS });
+    const keys = environmentKeys(prefix, project.prod.id);
+    await backend.admin.del(keys.locked("1.0.0"), keys.locked("2.0.0"));
+    const { store, calls } = counting(redisStore);
+    const batch = batchResolver(store);
+    const lockedItems: BatchResolveItem[] = Array.from({ length: 1000 }, (_, i) => ({
+      taskSlug: ["send-email", "nightly", "no-queue"][i % 3],
+      lockToVersion: i % 2 ? "1.0.0" : "2.0.0",
+      // "no-queue" has no default queue: locked, it needs an override.
+      ...(i % 5 === 0 || i % 3 === 2 ? { queue: "emails" } : {}),
+    }));
+    const input = [...lockedItems, { taskSlug: "send-email", lockToVersion: "9.9.9" }, { taskSlug: "nightly", lockToVersion: "1.0.0", queue: "nope" }];
+    const before = dbQueryCount();
+    const cold = await batch.resolveMany(env(), input);
+    // Three groups (two known versions, one unknown): one statement each.
+    expect(dbQueryCount() - before).toBe(3);
+    expect(calls.sort()).toEqual(["getLockedTasks", "getLockedTasks", "getLockedTasks"]);
+    expect(cold.slice(0, 1000).every((r) => r.ok && r.value.source === "database")).toBe(true);
+    expect(cold[1000]).toMatchObject({ ok: false, index: 1000 });
+    expect(cold[1001]).toMatchObject({ ok: false, index: 1001 });
+    // One back-fill per known version; the unknown one is never cached.
+    expect(backfills).toHaveLength(2);
+    await Promise.all(backfills.splice(0).map((work) => work()));
+    expect(await backend.admin.exists(keys.locked("9.9.9"))).toBe(0);
+
+    calls.length = 0;
+    const single = new QueueResolver({ cache: redisStore, source: postgresTaskMetadataSource(prisma()) });
+    const warmBefore = dbQueryCount();
+    const warm = await batch.resolveMany(env(), lockedItems);
+    expect(dbQueryCount() - warmBefore).toBe(0);
+    expect(calls).toEqual(["getLockedTasks", "getLockedTasks"]);
+    expect(backfills).toHaveLength(0);
+    for (const i of [0, 1, 2, 3, 5, 10, 15]) {
+      const expected = await single.resolve({ ...lockedItems[i], environment: env() });
+      expect(warm[i]).toEqual({ ok: true, value: { ...expected, source: "cache" } });
+    }
+  });
+
+  it("a locked group with a warm version but a task and a queue not cached reads Postgres by the cached worker id", async () => {
+    const keys = environmentKeys(prefix, project.prod.id);
+    await backend.admin.hdel(keys.locked("1.0.0"), "t:nightly", "q:emails");
+    const { store, calls } = counting(redisStore);
+    const batch = batchResolver(store);
+    const before = dbQueryCount();
+    const results = await batch.resolveMany(env(), [
+      { taskSlug: "nightly", lockToVersion: "1.0.0" },
+      { taskSlug: "send-email", lockToVersion: "1.0.0" },
+      { taskSlug: "no-queue", lockToVersion: "1.0.0", queue: "emails" },
+    ]);
+    expect(dbQueryCount() - before).toBe(1);
+    expect(results.map((r) => r.ok && r.value.source)).toEqual(["database", "cache", "database"]);
+    await Promise.all(backfills.splice(0).map((work) => work()));
+    expect(calls).toEqual(["getLockedTasks", "backfillLocked"]);
+    expect(await backend.admin.hexists(keys.locked("1.0.0"), "t:nightly")).toBe(1);
+    expect(await backend.admin.hexists(keys.locked("1.0.0"), "q:emails")).toBe(1);
+  });
+
   it("with the in-process tier warm, the Redis store is not asked at all", async () => {
     const { store, calls } = counting(redisStore);
     const tier = new InProcessTaskMetadataStore({ store, maxEntries: 1000, ttlMs: 60_000, live: true });

@@ -58,6 +58,7 @@ function loggingSource(): TaskMetadataSource {
     findCurrentTask: (environment, slug) => started(() => postgres.findCurrentTask(environment, slug)),
     findCurrentTasks: (environment, slugs) => started(() => postgres.findCurrentTasks(environment, slugs)),
     findLockedTask: (...args) => started(() => postgres.findLockedTask(...args)),
+    findLockedTasks: (...args) => started(() => postgres.findLockedTasks(...args)),
   };
 }
 

@@ -75,8 +75,8 @@ function pinnedStoreRules(backendOf: () => CacheTestBackend) {
     const environmentId = env();
     await store.replaceWorker(environmentId, worker("w1", "1.0", { id: "sha", generation: 1 }));
     const entry = { found: true as const, kind: "STANDARD" as const, ttl: null, queueId: "x", queueName: "x" };
-    expect(await store.backfillPinned(environmentId, "sha", "w-other", { task: { slug: "other", entry } })).toBe(false);
-    expect(await store.backfillPinned(environmentId, "sha", "w1", { task: { slug: "other", entry } })).toBe(true);
+    expect(await store.backfillPinned(environmentId, "sha", "w-other", { tasks: [{ slug: "other", entry }] })).toBe(false);
+    expect(await store.backfillPinned(environmentId, "sha", "w1", { tasks: [{ slug: "other", entry }] })).toBe(true);
     expect(await store.getPinnedTask(environmentId, "sha", "other")).toMatchObject({ workerId: "w1", task: { queueName: "x" } });
   });
 }

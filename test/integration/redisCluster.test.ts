@@ -94,8 +94,8 @@ describe("cluster specifics", () => {
       await cache.replaceCurrent(environmentId, snapshot("w1", "1", 120));
       await cache.replaceWorker(environmentId, snapshot("w2", "2", 30));
       expect(await cache.backfillCurrentTask(environmentId, "w1", "late", { found: false })).toBe(true);
-      expect(await cache.backfillLocked(environmentId, "2", "w2", { task: { slug: "x", entry: { found: false } }, queue: { name: "q", id: "qid" } })).toBe(true);
-      expect(await cache.backfillLocked(environmentId, "0.9", "w0", { task: { slug: "x", entry: { found: false } } })).toBe(true);
+      expect(await cache.backfillLocked(environmentId, "2", "w2", { tasks: [{ slug: "x", entry: { found: false } }], queues: [{ name: "q", id: "qid" }] })).toBe(true);
+      expect(await cache.backfillLocked(environmentId, "0.9", "w0", { tasks: [{ slug: "x", entry: { found: false } }] })).toBe(true);
       expect(await cache.getLockedTask(environmentId, "2", "x", "q")).toEqual({ workerId: "w2", task: { found: false }, queueId: "qid" });
       await cache.replaceCurrent(environmentId, snapshot("w3", "3", 0));
       await cache.clearCurrent(environmentId);

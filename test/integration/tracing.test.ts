@@ -199,6 +199,95 @@ describe("tracing a trigger", () => {
     expect(spans.find((s) => s.name === "hotpath.cache.sweep")!.attributes["hotpath.count"]).toBeTypeOf("number");
   });
 
+  it("a batch's item stream: batch resolve and chunk insert spans, children of the request span, with their attributes", async () => {
+    // The cold-miss test flushed the cache: rewrite the locked hash (as a registration does), so no
+    // back-fill runs here, whose timeout on a busy machine would open this file's one-failure breaker.
+    const { loadWorkerSnapshot, taskMetadataCache } = await import("~/services/taskMetadata/index.server");
+    const { prisma } = await import("~/db.server");
+    const worker = await prisma().backgroundWorker.findFirstOrThrow({ where: { environmentId: project.prod.id, version }, select: { id: true } });
+    await taskMetadataCache().replaceWorker(project.prod.id, (await loadWorkerSnapshot(prisma(), worker.id))!);
+    const headers = bearer(project.prod.apiKey);
+    const created = await overHttp(leanUrl, { path: "/api/v3/batches", headers, body: { runCount: 600 } });
+    expect(created.status).toBe(200);
+    const tp = traceparent();
+    // 600 items: two chunks (500 + 100); every third locked to the worker's version, one item with a bad ttl.
+    const lines = Array.from({ length: 600 }, (_, index) =>
+      JSON.stringify({ index, task: `task-${index % 3}`, payload: {}, options: { ...(index % 3 === 1 ? { lockToVersion: version } : {}), ...(index === 507 ? { ttl: "soon" } : {}) } }),
+    ).join("\n");
+    const response = await overHttp(leanUrl, {
+      path: `/api/v3/batches/${created.body.id}/items`,
+      headers: { ...headers, traceparent: tp.header, "content-type": "application/x-ndjson" },
+      body: lines,
+    });
+    expect(response.status).toBe(200);
+    const route = "POST /api/v3/batches/:batchId/items";
+    await traceOf(tp.traceId, [route, "hotpath.batch.resolve", "BATCH INSERT TaskRun"]);
+    await tracing.flushTracing();
+    const spans = await receiver.waitFor((all) => all.filter((s) => s.traceId === tp.traceId && s.name === "BATCH INSERT TaskRun").length === 2);
+    const ours = spans.filter((s) => s.traceId === tp.traceId);
+    const server = ours.find((s) => s.name === route)!;
+    const resolves = ours.filter((s) => s.name === "hotpath.batch.resolve").sort((a, b) => Number(b.attributes["hotpath.batch.items"]) - Number(a.attributes["hotpath.batch.items"]));
+    const inserts = ours.filter((s) => s.name === "BATCH INSERT TaskRun").sort((a, b) => Number(b.attributes["db.operation.batch.size"]) - Number(a.attributes["db.operation.batch.size"]));
+    expect(resolves).toHaveLength(2);
+    for (const span of [...resolves, ...inserts]) expect(span.parentSpanId).toBe(server.spanId);
+    expect(resolves[0].attributes).toMatchObject({
+      "hotpath.batch.items": 500,
+      "hotpath.batch.groups.current": 1,
+      "hotpath.batch.groups.locked": 1,
+      "hotpath.batch.failed": 0,
+      "hotpath.cache.breaker": "closed",
+    });
+    expect(resolves[0].attributes["hotpath.cache.tier"]).toMatch(/^(l1|redis|replica|primary)$/);
+    expect(typeof resolves[0].attributes["hotpath.batch.from_database"]).toBe("number");
+    expect(typeof resolves[0].attributes["hotpath.cache.hit"]).toBe("boolean");
+    // The bad ttl fails its item alone: 100 items in the second chunk, 99 runs.
+    expect(resolves[1].attributes).toMatchObject({ "hotpath.batch.items": 100, "hotpath.batch.failed": 1 });
+    expect(inserts[0]).toMatchObject({ kind: 3 });
+    expect(inserts[0].attributes).toMatchObject({
+      "db.system.name": "postgresql",
+      "db.operation.name": "BATCH INSERT",
+      "db.collection.name": "TaskRun",
+      "db.operation.batch.size": 500,
+      "hotpath.batch.inserted": 500,
+    });
+    expect(inserts[1].attributes).toMatchObject({ "db.operation.batch.size": 99, "hotpath.batch.inserted": 99 });
+  });
+
+  it("the trigger buffer's drain: a trace of its own, linked to the buffered triggers' traceparent", async () => {
+    const { bufferRun } = await import("~/services/triggerBuffer/buffer.server");
+    const { friendlyRunId } = await import("~/services/runs.server");
+    const tp = traceparent();
+    const friendlyId = friendlyRunId();
+    const buffered = await bufferRun({
+      id: randomBytes(12).toString("hex"),
+      friendlyId,
+      environmentId: project.prod.id,
+      taskIdentifier: "task-0",
+      payload: { buffered: true },
+      queue: "task/task-0",
+      lockedQueueId: null,
+      lockedToVersionId: null,
+      ttl: null,
+      expiresAt: null,
+      taskKind: "STANDARD",
+      tags: [],
+      delayUntil: null,
+      status: "QUEUED",
+      idempotencyKey: null,
+      createdAt: new Date(),
+      traceparent: tp.header,
+    });
+    expect(buffered).toBeTruthy();
+    await tracing.flushTracing();
+    const spans = await receiver.waitFor((all) => all.some((s) => s.name === "hotpath.trigger_buffer.drain" && s.links.some((l) => l.traceId === tp.traceId)), 15_000);
+    const drain = spans.find((s) => s.name === "hotpath.trigger_buffer.drain" && s.links.some((l) => l.traceId === tp.traceId))!;
+    expect(drain.traceId).not.toBe(tp.traceId);
+    expect(drain.parentSpanId).toBe("");
+    expect(drain.links).toContainEqual({ traceId: tp.traceId, spanId: tp.parentId });
+    expect(drain.attributes).toMatchObject({ "hotpath.count": 1, "hotpath.trigger_buffer.inserted": 1, "hotpath.trigger_buffer.aliased": 0 });
+    expect(drain.attributes["hotpath.trigger_buffer.stream"]).toMatch(/trigger-buffer/);
+  });
+
   it("Redis outage: the breaker opens, the primary answers, and the warning logged inside the request carries its trace id", async () => {
     await cacheRedis.kill();
     await sleep(200);

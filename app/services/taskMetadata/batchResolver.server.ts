@@ -1,11 +1,11 @@
 import { performance } from "node:perf_hooks";
 import type { EnvironmentRef } from "~/domain/environments";
 import { HotpathError } from "~/domain/errors";
-import type { TaskEntry } from "~/domain/taskMetadataEntry";
+import { SPAN } from "~/domain/traceAttributes";
 import { logger } from "~/services/logger.server";
+import { groupOf, type GroupIo, type GroupResolve, type PendingItem, type RuleOutcome } from "~/services/taskMetadata/batchGroups.server";
 import { cacheEvents, taskMetadataCache, taskMetadataSource } from "~/services/taskMetadata/instance.server";
 import {
-  currentRule,
   defaultQueueResolver,
   prepareInput,
   resolvedTask,
@@ -13,20 +13,21 @@ import {
   type ResolveInput,
   type ResolvedTask,
 } from "~/services/taskMetadata/resolver.server";
+import { backfillWritten } from "~/services/taskMetadata/spans.server";
 import type { TaskMetadataSource } from "~/services/taskMetadata/sources.server";
 import type { TaskMetadataStore } from "~/services/taskMetadata/store.server";
+import { inLinkedSpan } from "~/services/tracing.server";
 import type { CacheEventSink } from "~/domain/cacheEvents";
 
 /**
- * A whole batch resolved at once (docs/architecture.md, "Batches"). Items not locked to a version
- * share ONE read of the current hash (an HMGET, or the in-process tier), whatever the number of
- * distinct tasks; what missed is read from Postgres in ONE statement and back-filled in ONE script
- * call. Items locked to a version are resolved per distinct (version, task, queue) through the
- * single resolver, so the same lookups and back-fills apply; a batch of 1,000 items over a few
- * locked tasks costs a few lookups, not 1,000.
+ * A whole batch resolved at once (docs/architecture.md, "Batches"). Items are grouped by the hash
+ * that answers them (batchGroups.server.ts): the current hash for items not locked, one hash per
+ * locked version. Each group is ONE cache read (an HMGET, or the in-process tier), whatever its
+ * number of distinct tasks; what missed is read from Postgres in ONE statement per group and
+ * back-filled in ONE script call. Groups are read concurrently (their commands share a pipeline).
  *
- * The rules are the single resolver's (prepareInput, currentRule, resolvedTask): same answers,
- * same errors, same messages. An item whose options are wrong fails alone, with its index.
+ * The rules are the single resolver's (prepareInput, currentRule, lockedRule, resolvedTask): same
+ * answers, same errors, same messages. An item whose options are wrong fails alone, with its index.
  */
 
 export type BatchResolveItem = Omit<ResolveInput, "environment">;
@@ -36,15 +37,17 @@ export type ItemResolution = { ok: true; value: ResolvedTask } | { ok: false; in
 export interface BatchResolverDeps {
   cache?: TaskMetadataStore;
   source?: TaskMetadataSource;
-  /** Resolves locked items; also the source of the TTL cap. */
+  /** The source of the TTL cap. */
   resolver?: QueueResolver;
   events?: CacheEventSink;
-  /** Back-fill scheduling (tests); by default started at once, not awaited. */
+  /** Back-fill scheduling (tests); by default started at once in a linked span, not awaited. */
   scheduleBackfill?: (backfill: () => Promise<unknown>) => void;
 }
 
+const BACKFILL_SPAN = { onResult: backfillWritten };
+
 function runInBackground(backfill: () => Promise<unknown>) {
-  backfill().catch((error) => logger.warn("task metadata batch back-fill failed", { error }));
+  inLinkedSpan(SPAN.backfill, BACKFILL_SPAN, backfill).catch((error) => logger.warn("task metadata batch back-fill failed", { error }));
 }
 
 /** A user error (4xx) fails its item; anything else (an outage, a bug) fails the batch. */
@@ -53,25 +56,30 @@ function itemError(index: number, error: unknown): ItemResolution {
   throw error;
 }
 
+/** What one resolveMany did, for the batch resolve span. */
+export interface BatchResolveSummary {
+  groups: { current: number; locked: number };
+}
+
 export class BatchResolver {
   constructor(private readonly deps: BatchResolverDeps = {}) {}
 
-  private get cache() {
-    return this.deps.cache ?? taskMetadataCache();
-  }
-  private get source() {
-    return this.deps.source ?? taskMetadataSource();
+  private get io(): GroupIo {
+    return {
+      cache: this.deps.cache ?? taskMetadataCache(),
+      source: this.deps.source ?? taskMetadataSource(),
+      backfill: this.deps.scheduleBackfill ?? runInBackground,
+    };
   }
   private get resolver() {
     return this.deps.resolver ?? defaultQueueResolver();
   }
 
-  async resolveMany(environment: EnvironmentRef, items: readonly BatchResolveItem[]): Promise<ItemResolution[]> {
+  async resolveMany(environment: EnvironmentRef, items: readonly BatchResolveItem[], summary?: BatchResolveSummary): Promise<ItemResolution[]> {
     const started = performance.now();
     const results: ItemResolution[] = new Array(items.length);
-    const current: { index: number; input: ResolveInput; ttl: number | undefined; override: string | undefined }[] = [];
-    const locked = new Map<string, Promise<ResolvedTask>>();
-    const lockedItems: { index: number; answer: Promise<ResolvedTask> }[] = [];
+    const groups = new Map<string, { resolve: GroupResolve; items: PendingItem[] }>();
+    const pinned: { index: number; input: ResolveInput }[] = [];
     items.forEach((item, index) => {
       const input: ResolveInput = { ...item, environment };
       let prepared: ReturnType<typeof prepareInput>;
@@ -81,48 +89,54 @@ export class BatchResolver {
         results[index] = itemError(index, error);
         return;
       }
-      // Pinned items (externalDeploymentId) go through the single resolver like locked ones.
-      if (!input.lockToVersion && !input.externalDeploymentId) return current.push({ index, input, ttl: prepared.triggerTtlSeconds, override: prepared.override });
-      const key = JSON.stringify([input.lockToVersion ?? null, input.externalDeploymentId ?? null, input.taskSlug, prepared.override ?? null, input.ttl ?? null]);
-      let answer = locked.get(key);
-      if (!answer) {
-        answer = this.resolver.resolve(input);
-        answer.catch(() => undefined);
-        locked.set(key, answer);
+      if (input.externalDeploymentId !== undefined) return pinned.push({ index, input });
+      const group = groupOf(input);
+      let members = groups.get(group.key);
+      if (!members) {
+        groups.set(group.key, (members = { resolve: group.resolve, items: [] }));
+        if (summary) summary.groups[group.kind]++;
       }
-      lockedItems.push({ index, answer });
+      members.items.push({ index, input, triggerTtlSeconds: prepared.triggerTtlSeconds, override: prepared.override });
     });
 
-    const entries = await this.currentEntries(environment, [...new Set(current.map(({ input }) => input.taskSlug))]);
+    const io = this.io;
     const maxSeconds = this.resolver.maxTtlSeconds;
-    for (const { index, input, ttl, override } of current) {
-      const { entry, fromDatabase } = entries.get(input.taskSlug)!;
-      results[index] = { ok: true, value: resolvedTask(input, currentRule(input.taskSlug, entry, override, fromDatabase), ttl, maxSeconds) };
-    }
-    for (const { index, answer } of lockedItems) {
-      results[index] = await answer.then((value): ItemResolution => ({ ok: true, value }), (error: unknown) => itemError(index, error));
-    }
-    this.observe(environment.id, results, performance.now() - started);
+    const [answered, pinnedResults] = await Promise.all([
+      Promise.all([...groups.values()].map(({ resolve, items: pending }) => resolve(io, environment, pending))),
+      this.resolvePinned(pinned),
+    ]);
+    [...groups.values()].forEach(({ items: pending }, g) =>
+      pending.forEach((item, i) => (results[item.index] = this.resolution(item, answered[g][i], maxSeconds))),
+    );
+    // The single resolver observed the pinned items already.
+    this.observe(environment.id, results.filter((result) => result !== undefined), performance.now() - started);
+    pinned.forEach(({ index }, i) => (results[index] = pinnedResults[i]));
     return results;
   }
 
-  /** The current hash's entries of `slugs`: one cache read; the misses in one statement, back-filled in one call. */
-  private async currentEntries(environment: EnvironmentRef, slugs: string[]) {
-    const entries = new Map<string, { entry: TaskEntry; fromDatabase: boolean }>();
-    if (slugs.length === 0) return entries;
-    const cached = await this.cache.getCurrentTasks(environment.id, slugs);
-    const missed = slugs.filter((slug, i) => {
-      const entry = cached[i];
-      if (entry) entries.set(slug, { entry, fromDatabase: false });
-      return !entry;
-    });
-    if (missed.length === 0) return entries;
-    const found = await this.source.findCurrentTasks(environment, missed);
-    const fills = missed.map((slug, i) => ({ slug, entry: found.entries[i] }));
-    for (const { slug, entry } of fills) entries.set(slug, { entry, fromDatabase: true });
-    const cache = this.cache;
-    (this.deps.scheduleBackfill ?? runInBackground)(() => cache.backfillCurrentTasks(environment.id, found.workerId, fills));
-    return entries;
+  /**
+   * Pinned items (externalDeploymentId, decision 0070) go through the single resolver, once per
+   * distinct request: each is one read of the id's pinned hash, and a batch rarely pins to many ids.
+   */
+  private async resolvePinned(items: readonly { index: number; input: ResolveInput }[]): Promise<ItemResolution[]> {
+    const answers = new Map<string, Promise<ResolvedTask>>();
+    return Promise.all(
+      items.map(async ({ index, input }) => {
+        const key = JSON.stringify([input.externalDeploymentId, input.taskSlug, input.queue ?? null, input.ttl ?? null]);
+        let answer = answers.get(key);
+        if (!answer) answers.set(key, (answer = this.resolver.resolve(input)));
+        try {
+          return { ok: true as const, value: await answer };
+        } catch (error) {
+          return itemError(index, error);
+        }
+      }),
+    );
+  }
+
+  private resolution({ index, input, triggerTtlSeconds }: PendingItem, outcome: RuleOutcome, maxSeconds: number): ItemResolution {
+    if (!outcome.ok) return itemError(index, outcome.error);
+    return { ok: true, value: resolvedTask(input, outcome.rule, triggerTtlSeconds, maxSeconds) };
   }
 
   /** One observation per item, as if each had been resolved alone in the batch's time. */
@@ -137,8 +151,8 @@ export class BatchResolver {
 
 let defaultBatchResolver: BatchResolver | undefined;
 
-/** Resolves a batch's items with the process's cache, miss-path source and single resolver. */
-export function resolveMany(environment: EnvironmentRef, items: readonly BatchResolveItem[]): Promise<ItemResolution[]> {
+/** Resolves a batch's items with the process's cache, miss-path source and TTL cap. */
+export function resolveMany(environment: EnvironmentRef, items: readonly BatchResolveItem[], summary?: BatchResolveSummary): Promise<ItemResolution[]> {
   defaultBatchResolver ??= new BatchResolver();
-  return defaultBatchResolver.resolveMany(environment, items);
+  return defaultBatchResolver.resolveMany(environment, items, summary);
 }

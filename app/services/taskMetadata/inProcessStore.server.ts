@@ -1,7 +1,7 @@
 import { LRUCache } from "lru-cache";
 import { noopCacheEventSink, type CacheEventSink } from "~/domain/cacheEvents";
 import type { TaskEntry, WorkerMetadataSnapshot } from "~/domain/taskMetadataEntry";
-import type { LockedFill, LockedTaskRead, PinnedTaskRead, TaskMetadataStore } from "~/services/taskMetadata/store.server";
+import type { LockedFill, LockedRequest, LockedTaskRead, PinnedTaskRead, TaskMetadataStore } from "~/services/taskMetadata/store.server";
 
 /**
  * The in-process tier of the task metadata cache (docs/operations.md, "In-process tier and staleness bound";
@@ -171,11 +171,7 @@ export class InProcessTaskMetadataStore implements TaskMetadataStore {
     this.events.record("miss", "l1");
     const generation = this.generation;
     const result = await this.store.getLockedTask(environmentId, version, slug, queueName);
-    // Only a complete answer: an unknown version, a null task or an unanswered queue lookup is a miss (or a failure).
-    if (result.workerId && result.task && (queueName === undefined || result.queueId)) {
-      Object.freeze(result.task);
-      this.remember(generation, environmentId, key, Object.freeze(result));
-    }
+    this.rememberLocked(generation, environmentId, key, queueName, result);
     return result;
   }
 
@@ -196,11 +192,40 @@ export class InProcessTaskMetadataStore implements TaskMetadataStore {
     this.events.record("miss", "l1");
     const generation = this.generation;
     const result = await this.store.getPinnedTask(environmentId, externalId, slug, queueName);
-    if (result.workerId && result.task && (queueName === undefined || result.queueId)) {
-      Object.freeze(result.task);
-      this.remember(generation, environmentId, key, Object.freeze(result));
-    }
+    this.rememberLocked(generation, environmentId, key, queueName, result);
     return result;
+  }
+
+  /** Hits answered here; the misses of the version together in one read of the store below. */
+  async getLockedTasks(environmentId: string, version: string, requests: readonly LockedRequest[]): Promise<LockedTaskRead[]> {
+    const answers: LockedTaskRead[] = new Array(requests.length);
+    const missed: number[] = [];
+    requests.forEach(({ slug, queueName }, i) => {
+      const hit = this.isLive ? this.entries.get(lockedKey(environmentId, version, slug, queueName)) : undefined;
+      if (hit === undefined) {
+        missed.push(i);
+        return this.events.record("miss", "l1");
+      }
+      const result = hit.value as LockedTaskRead;
+      this.events.record(result.task!.found ? "hit" : "negative_hit", "l1");
+      answers[i] = result;
+    });
+    if (missed.length === 0) return answers;
+    const generation = this.generation;
+    const fetched = await this.store.getLockedTasks(environmentId, version, missed.map((i) => requests[i]));
+    missed.forEach((i, j) => {
+      const { slug, queueName } = requests[i];
+      this.rememberLocked(generation, environmentId, lockedKey(environmentId, version, slug, queueName), queueName, fetched[j]);
+      answers[i] = fetched[j];
+    });
+    return answers;
+  }
+
+  /** Only a complete answer: an unknown version, a null task or an unanswered queue lookup is a miss (or a failure). */
+  private rememberLocked(generation: number, environmentId: string, key: string, queueName: string | undefined, result: LockedTaskRead) {
+    if (!result.workerId || !result.task || (queueName !== undefined && !result.queueId)) return;
+    Object.freeze(result.task);
+    this.remember(generation, environmentId, key, Object.freeze(result));
   }
 
   // ---- writes: through to Redis, then drop or refresh what this process holds ------------------

@@ -34,4 +34,10 @@ export { deleteCurrentHashField, invalidateCurrentHash, rebuildCurrentHash } fro
 export { reconcileCurrentHashes, startCacheReconciler, stopCacheReconciler } from "~/services/taskMetadata/reconciler.server";
 
 // A batch's items, resolved at once (one cache read per batch).
-export { BatchResolver, resolveMany, type BatchResolveItem, type ItemResolution } from "~/services/taskMetadata/batchResolver.server";
+export {
+  BatchResolver,
+  resolveMany,
+  type BatchResolveItem,
+  type BatchResolveSummary,
+  type ItemResolution,
+} from "~/services/taskMetadata/batchResolver.server";

@@ -16,6 +16,7 @@ import {
   findCurrentTask,
   findCurrentTasks,
   findLockedTask,
+  findLockedTasks,
   replicaFirstSource,
   singleFlightSource,
   type TaskMetadataSource,
@@ -80,6 +81,7 @@ function readsDisabled(store: TaskMetadataStore): TaskMetadataStore {
     getCurrentTasks: (environmentId, slugs) => noop.getCurrentTasks(environmentId, slugs),
     getLockedTask: () => noop.getLockedTask(),
     getPinnedTask: () => noop.getPinnedTask(),
+    getLockedTasks: (environmentId, version, requests) => noop.getLockedTasks(environmentId, version, requests),
     backfillCurrentTask: () => noop.backfillCurrentTask(),
     backfillCurrentTasks: () => noop.backfillCurrentTasks(),
     backfillLocked: () => noop.backfillLocked(),
@@ -210,6 +212,7 @@ function onDatabase(db: () => PrismaClient, tier: "replica" | "primary"): TaskMe
     findLockedTask: (environmentId, worker, slug, overrideQueueName) => (
       markSourceTier(tier), findLockedTask(db(), environmentId, worker, slug, overrideQueueName)
     ),
+    findLockedTasks: (environmentId, worker, requests) => (markSourceTier(tier), findLockedTasks(db(), environmentId, worker, requests)),
   };
 }
 

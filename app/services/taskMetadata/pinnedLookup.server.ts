@@ -54,8 +54,8 @@ export function pinnedTaskLookup(io: LookupIo): Lookup<PinnedArgs, PinnedAnswer 
       found
         ? () =>
             io.cache.backfillPinned(environmentId, externalId, found.workerId, {
-              task: { slug, entry: found.entry },
-              queue: queueName !== undefined && found.overrideQueueId ? { name: queueName, id: found.overrideQueueId } : undefined,
+              tasks: [{ slug, entry: found.entry }],
+              queues: queueName !== undefined && found.overrideQueueId ? [{ name: queueName, id: found.overrideQueueId }] : [],
             })
         : () => io.cache.markNotDeployed(environmentId, externalId),
   };

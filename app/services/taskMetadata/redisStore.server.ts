@@ -17,15 +17,16 @@ import {
   decodeWorkerId,
   encodeQueueRef,
   encodeTaskEntry,
-  type Decoded,
   type TaskEntry,
   type WorkerMetadataSnapshot,
 } from "~/domain/taskMetadataEntry";
-import { FailOpen, RepeatedErrorLog, type Outcome } from "~/services/taskMetadata/failOpen.server";
+import { FailOpen, RepeatedErrorLog } from "~/services/taskMetadata/failOpen.server";
 import { defineTaskMetadataScripts } from "~/services/taskMetadata/redisScripts";
+import { StoredValues } from "~/services/taskMetadata/storedValues.server";
 import {
   TaskMetadataCacheError,
   type LockedFill,
+  type LockedRequest,
   type LockedTaskRead,
   type PinnedTaskRead,
   type TaskMetadataStore,
@@ -83,6 +84,7 @@ export class RedisTaskMetadataStore implements TaskMetadataStore {
   private readonly onCurrentReplaced: ((environmentId: string) => Promise<unknown>) | undefined;
   private readonly errorLog = new RepeatedErrorLog();
   private readonly redis: FailOpen;
+  private readonly values: StoredValues;
 
   constructor(options: RedisStoreOptions) {
     const writeClient = options.writeClient ?? options.client;
@@ -96,6 +98,7 @@ export class RedisTaskMetadataStore implements TaskMetadataStore {
     this.stagingChunkSize = options.stagingChunkSize ?? 1_000;
     this.notDeployedTtlMs = options.notDeployedTtlMs ?? 20_000;
     this.onCurrentReplaced = options.onCurrentReplaced;
+    this.values = new StoredValues(this.events, this.errorLog);
     this.redis = new FailOpen({
       readClient: options.client,
       writeClient,
@@ -131,7 +134,7 @@ export class RedisTaskMetadataStore implements TaskMetadataStore {
     const raw = await this.redis.read("getCurrentTask", "current", { environmentId, slug }, (client) =>
       client.hget(keys.current, slug),
     );
-    return this.decodeRead("current", raw, decodeTaskEntry, { environmentId, slug, key: keys.current }, isAbsent);
+    return this.values.decodeRead("current", raw, decodeTaskEntry, { environmentId, slug, key: keys.current }, isAbsent);
   }
 
   async getCurrentTasks(environmentId: string, slugs: readonly string[]): Promise<(TaskEntry | null)[]> {
@@ -145,50 +148,63 @@ export class RedisTaskMetadataStore implements TaskMetadataStore {
       return slugs.map(() => null);
     }
     return slugs.map((slug, i) =>
-      this.decodeRead("current", { ok: true, value: raw.value[i] ?? null }, decodeTaskEntry, { environmentId, slug, key: keys.current }, isAbsent),
+      this.values.decodeRead("current", { ok: true, value: raw.value[i] ?? null }, decodeTaskEntry, { environmentId, slug, key: keys.current }, isAbsent),
     );
   }
 
   getLockedTask(environmentId: string, version: string, slug: string, queueName?: string): Promise<LockedTaskRead> {
-    return this.readWorkerHash("getLockedTask", this.keys(environmentId).locked(version), { environmentId, version, slug }, slug, queueName);
+    return this.getLockedTasks(environmentId, version, [{ slug, queueName }]).then(([answer]) => answer);
+  }
+
+  /** Many (task, queue) pairs of one version in one read of its locked hash (0055). */
+  async getLockedTasks(environmentId: string, version: string, requests: readonly LockedRequest[]): Promise<LockedTaskRead[]> {
+    const key = this.keys(environmentId).locked(version);
+    return (await this.readWorkerHash("getLockedTask", key, { environmentId, version }, requests)).reads;
   }
 
   async getPinnedTask(environmentId: string, externalId: string, slug: string, queueName?: string): Promise<PinnedTaskRead> {
     const key = this.keys(environmentId).pinned(externalId);
-    const read = await this.readWorkerHash("getPinnedTask", key, { environmentId, externalId, slug }, slug, queueName);
-    if (read.workerId === NOT_DEPLOYED) return { workerId: null, task: null, queueId: read.queueId, notDeployed: true };
-    return { workerId: read.workerId, task: read.task, queueId: read.queueId, notDeployed: false };
+    const { notDeployed, reads } = await this.readWorkerHash("getPinnedTask", key, { environmentId, externalId }, [{ slug, queueName }]);
+    return { ...reads[0], notDeployed };
   }
 
-  /** One HMGET of one worker's hash (locked 0055, pinned 0070): the worker, the task and the override's queue association. */
+  /**
+   * One HMGET of one worker's hash (locked 0055, pinned 0070): `w`, then each distinct `t:<slug>`
+   * and `q:<queue>` asked for, whatever the number of requests. `notDeployed`: the pinned hash's
+   * negative entry (no worker has that external id yet).
+   */
   private async readWorkerHash(
     operation: string,
     key: string,
     fields: Record<string, string>,
-    slug: string,
-    queueName: string | undefined,
-  ): Promise<LockedTaskRead> {
-    const context = { ...fields, key };
+    requests: readonly LockedRequest[],
+  ): Promise<{ notDeployed: boolean; reads: LockedTaskRead[] }> {
+    const slugs = [...new Set(requests.map(({ slug }) => slug))];
+    const queues = [...new Set(requests.flatMap(({ queueName }) => (queueName === undefined ? [] : [queueName])))];
+    const context = { ...fields, key, ...(requests.length === 1 ? { slug: requests[0].slug } : { tasks: slugs.length }) };
     const raw = await this.redis.read(operation, "version", context, (client) =>
-      queueName === undefined
-        ? client.hmget(key, LOCKED_WORKER_FIELD, lockedTaskField(slug))
-        : client.hmget(key, LOCKED_WORKER_FIELD, lockedTaskField(slug), lockedQueueField(queueName)),
+      client.hmget(key, LOCKED_WORKER_FIELD, ...slugs.map(lockedTaskField), ...queues.map(lockedQueueField)),
     );
-    const asked = queueName === undefined ? undefined : null;
+    const unanswered = ({ queueName }: LockedRequest): LockedTaskRead => ({ workerId: null, task: null, queueId: queueName === undefined ? undefined : null });
     if (!raw.ok) {
       this.events.record("miss", "version");
-      return { workerId: null, task: null, queueId: asked };
+      return { notDeployed: false, reads: requests.map(unanswered) };
     }
-    const [rawWorker, rawTask, rawQueue] = raw.value;
-    if (rawWorker === NOT_DEPLOYED) {
+    if (raw.value[0] === NOT_DEPLOYED) {
       this.events.record("negative_hit", "version");
-      return { workerId: NOT_DEPLOYED, task: null, queueId: asked };
+      return { notDeployed: true, reads: requests.map(unanswered) };
     }
-    const workerId = this.decodeRead("version", { ok: true, value: rawWorker }, decodeWorkerId, context);
-    if (workerId === null) return { workerId: null, task: null, queueId: asked };
-    const task = this.decodeRead("worker", { ok: true, value: rawTask }, decodeTaskEntry, context, isAbsent);
-    const queueId = asked === null ? this.decodeRead("worker", { ok: true, value: rawQueue ?? null }, decodeQueueRef, context) : undefined;
-    return { workerId, task, queueId };
+    const workerId = this.values.decodeRead("version", { ok: true, value: raw.value[0] }, decodeWorkerId, context);
+    if (workerId === null) return { notDeployed: false, reads: requests.map(unanswered) };
+    const field = (i: number) => ({ ok: true as const, value: raw.value[i] ?? null });
+    const tasks = new Map(slugs.map((slug, i) => [slug, this.values.decodeRead("worker", field(1 + i), decodeTaskEntry, { ...context, slug }, isAbsent)]));
+    const queueIds = new Map(queues.map((name, i) => [name, this.values.decodeRead("worker", field(1 + slugs.length + i), decodeQueueRef, { ...context, queue: name })]));
+    const reads = requests.map(({ slug, queueName }) => ({
+      workerId,
+      task: tasks.get(slug)!,
+      queueId: queueName === undefined ? undefined : queueIds.get(queueName)!,
+    }));
+    return { notDeployed: false, reads };
   }
 
   // ---- replaces ----------------------------------------------------------------------------
@@ -309,14 +325,15 @@ export class RedisTaskMetadataStore implements TaskMetadataStore {
   }
 
   private async backfillWorkerHash(operation: string, key: string, workerId: string, fill: LockedFill, context: Record<string, unknown>): Promise<boolean> {
-    const fields: string[] = [];
-    if (fill.task) fields.push(lockedTaskField(fill.task.slug), encodeTaskEntry(fill.task.entry));
-    if (fill.queue) fields.push(lockedQueueField(fill.queue.name), encodeQueueRef(fill.queue.id));
+    const fields = [
+      ...(fill.tasks ?? []).flatMap(({ slug, entry }) => [lockedTaskField(slug), encodeTaskEntry(entry)]),
+      ...(fill.queues ?? []).flatMap(({ name, id }) => [lockedQueueField(name), encodeQueueRef(id)]),
+    ];
     const outcome = await this.redis.read(operation, "worker", context, (client) =>
       client.tmBackfillLocked(key, workerId, this.workerTtlSeconds, ...fields),
     );
     const written = outcome.ok && outcome.value === 1;
-    if (written) this.events.record("backfill", "worker");
+    if (written) this.events.record("backfill", "worker", fill.tasks?.length || 1);
     return written;
   }
 
@@ -331,52 +348,6 @@ export class RedisTaskMetadataStore implements TaskMetadataStore {
       client.tmPinAbsent(key, NOT_DEPLOYED, this.notDeployedTtlMs),
     );
     return outcome.ok && outcome.value === 1;
-  }
-
-  private readonly decodedValues = new WeakMap<object, Map<string, unknown>>();
-
-  /**
-   * Decodes each distinct stored value once. Stored values are few (one per task, queue and
-   * version of the workers in use) and the same ones come back on every hit, while JSON.parse and
-   * the zod check cost a third of a warm read's CPU beyond the HGET itself (scripts/bench.ts,
-   * `cpu/call`). Results are frozen, since every reader shares them. Only successful decodes are
-   * kept: a bad value is decoded, counted and logged again on each read until a back-fill
-   * overwrites it.
-   */
-  private decodeOnce<T>(decode: (raw: string) => Decoded<T>, raw: string): Decoded<T> {
-    let byRaw = this.decodedValues.get(decode) as Map<string, T> | undefined;
-    if (!byRaw) this.decodedValues.set(decode, (byRaw = new Map<string, T>()));
-    const known = byRaw.get(raw);
-    if (known !== undefined) return { ok: true, value: known };
-    const decoded = decode(raw);
-    if (decoded.ok) {
-      // Bounded without bookkeeping: refilling costs one decode per value.
-      if (byRaw.size >= 10_000) byRaw.clear();
-      byRaw.set(raw, Object.freeze(decoded.value));
-    }
-    return decoded;
-  }
-
-  private decodeRead<T>(
-    keyspace: Keyspace,
-    raw: Outcome<string | null>,
-    decode: (raw: string) => Decoded<T>,
-    context: Record<string, unknown>,
-    isNegative: (value: T) => boolean = () => false,
-  ): T | null {
-    if (!raw.ok || raw.value === null) {
-      this.events.record("miss", keyspace);
-      return null;
-    }
-    const decoded = this.decodeOnce(decode, raw.value);
-    if (!decoded.ok) {
-      this.events.record("decode_error", keyspace);
-      this.events.record("miss", keyspace);
-      this.errorLog.warn("decode", new TaskMetadataCacheError(decoded.error), context);
-      return null;
-    }
-    this.events.record(isNegative(decoded.value) ? "negative_hit" : "hit", keyspace);
-    return decoded.value;
   }
 }
 

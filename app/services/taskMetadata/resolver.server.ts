@@ -153,10 +153,9 @@ export class QueueResolver {
 
   /** Locked to a version: that worker's entry, with the checks of docs/api.md. */
   private async resolveLocked(input: ResolveInput, version: string, override: string | undefined) {
-    const { environment, taskSlug } = input;
-    const queueName = override !== undefined ? sanitizeQueueName(override, taskSlug) : undefined;
-    const answer = lockedAnswer(await this.lockedTask(environment.id, version, taskSlug, queueName), version);
-    return workerRule(input, answer, queueName, lockedTarget(version));
+    const queueName = lockedQueueName(input.taskSlug, override);
+    const answer = lockedAnswer(await this.lockedTask(input.environment.id, version, input.taskSlug, queueName));
+    return lockedRule(input, version, queueName, answer);
   }
 
   /**
@@ -165,7 +164,7 @@ export class QueueResolver {
    */
   private async resolvePinned(input: ResolveInput, externalId: string, override: string | undefined): Promise<ResolvedRule> {
     const { environment, taskSlug } = input;
-    const queueName = override !== undefined ? sanitizeQueueName(override, taskSlug) : undefined;
+    const queueName = lockedQueueName(taskSlug, override);
     const answer = await this.readThrough.read(this.lookups.pinned, { environmentId: environment.id, externalId, slug: taskSlug, queueName });
     const found = pinnedAnswer(answer);
     if (!found) {
@@ -246,13 +245,28 @@ export function resolvedTask(input: ResolveInput, resolved: ResolvedRule, trigge
   };
 }
 
+/** The queue a locked or pinned item asks its worker about: the sanitised override, if any. */
+export function lockedQueueName(taskSlug: string, override: string | undefined): string | undefined {
+  return override !== undefined ? sanitizeQueueName(override, taskSlug) : undefined;
+}
+
+/** A locked or pinned lookup's answer, from the cache or from Postgres. */
+export interface LockedRuleAnswer {
+  workerId: string;
+  entry: TaskEntry;
+  /** The override's queue id; null when not associated with the worker (or no override). */
+  queueId: string | null;
+  fromDatabase: boolean;
+}
+
+/** Locked to a version: the checks of docs/api.md on that worker's answer (null: the version is unknown), with their exact messages. */
+export function lockedRule(input: ResolveInput, version: string, queueName: string | undefined, answer: LockedRuleAnswer | null): ResolvedRule {
+  if (!answer) throw new ValidationError(lockedVersionNotFound(version));
+  return workerRule(input, answer, queueName, lockedTarget(version));
+}
+
 /** A locked or pinned worker's answer with the checks of docs/api.md; `target` names the worker in the errors. */
-function workerRule(
-  input: ResolveInput,
-  answer: { workerId: string; entry: TaskEntry; queueId: string | null; fromDatabase: boolean },
-  queueName: string | undefined,
-  target: string,
-): ResolvedRule {
+function workerRule(input: ResolveInput, answer: LockedRuleAnswer, queueName: string | undefined, target: string): ResolvedRule {
   const { workerId, entry, queueId, fromDatabase } = answer;
   const { taskSlug } = input;
   if (queueName !== undefined) {
@@ -271,26 +285,21 @@ function workerRule(
   };
 }
 
-/** The pinned lookup's answer from either side; null while no worker has the id. */
-function pinnedAnswer(answer: ReadThroughResult<PinnedAnswer | NotDeployedYet, LockedLookup | null>) {
-  if (!answer.fromDatabase) {
-    if (answer.value === NOT_DEPLOYED_YET) return null;
-    const { workerId, entry, queueId } = answer.value as PinnedAnswer;
-    return { workerId, entry, queueId, fromDatabase: false };
-  }
+/** The single locked lookup's answer in the rule's shape; null for an unknown version. */
+function lockedAnswer(answer: ReadThroughResult<LockedAnswer, LockedLookup | null>): LockedRuleAnswer | null {
+  if (!answer.fromDatabase) return { ...answer.value, fromDatabase: false };
   const found = answer.value;
   return found && { workerId: found.workerId, entry: found.entry, queueId: found.overrideQueueId ?? null, fromDatabase: true };
 }
 
-/** The locked lookup's answer, from either side; an unknown version is the locked-version error. */
-function lockedAnswer(answer: ReadThroughResult<LockedAnswer, LockedLookup | null>, version: string) {
+/** The pinned lookup's answer from either side; null while no worker has the id. */
+function pinnedAnswer(answer: ReadThroughResult<PinnedAnswer | NotDeployedYet, LockedLookup | null>): LockedRuleAnswer | null {
   if (!answer.fromDatabase) {
-    const { workerId, entry, queueId } = answer.value;
-    return { workerId, entry, queueId, fromDatabase: false };
+    if (answer.value === NOT_DEPLOYED_YET) return null;
+    return { ...(answer.value as PinnedAnswer), fromDatabase: false };
   }
   const found = answer.value;
-  if (!found) throw new ValidationError(lockedVersionNotFound(version));
-  return { workerId: found.workerId, entry: found.entry, queueId: found.overrideQueueId ?? null, fromDatabase: true };
+  return found && { workerId: found.workerId, entry: found.entry, queueId: found.overrideQueueId ?? null, fromDatabase: true };
 }
 
 /** Where the lookups read and write: the resolver's cache and source, looked up on each use. */
@@ -347,8 +356,8 @@ function lockedTaskLookup(io: LookupIo): Lookup<LockedArgs, LockedAnswer, Locked
       found &&
       (() =>
         io.cache.backfillLocked(environmentId, version, found.workerId, {
-          task: { slug, entry: found.entry },
-          queue: queueName !== undefined && found.overrideQueueId ? { name: queueName, id: found.overrideQueueId } : undefined,
+          tasks: [{ slug, entry: found.entry }],
+          queues: queueName !== undefined && found.overrideQueueId ? [{ name: queueName, id: found.overrideQueueId }] : [],
         })),
   };
 }

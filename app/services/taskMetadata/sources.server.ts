@@ -4,6 +4,7 @@ import { CURRENT_LABEL, type EnvironmentRef } from "~/domain/environments";
 import { SingleFlight } from "~/domain/singleFlight";
 import { ABSENT_TASK, type TaskEntry, type TaskMetadata, type WorkerMetadataSnapshot } from "~/domain/taskMetadataEntry";
 import { logger } from "~/services/logger.server";
+import type { LockedRequest } from "~/services/taskMetadata/store.server";
 
 /**
  * The Postgres side of task metadata: what the cache holds, read from the source of truth. Used
@@ -116,6 +117,13 @@ export async function findCurrentWorkerId(db: PrismaClient, environment: Environ
 /** Which worker a locked (by version) or pinned (by external deployment id) trigger names; by id once a cache read knew it. */
 export type WorkerSelector = { version: string } | { externalDeploymentId: string } | { id: string };
 
+// One spelling of the filter per selector rather than one CASE, so each uses its unique index.
+function whichWorker(worker: WorkerSelector): Prisma.Sql {
+  if ("version" in worker) return Prisma.sql`w.version = ${worker.version}`;
+  if ("externalDeploymentId" in worker) return Prisma.sql`w."externalDeploymentId" = ${worker.externalDeploymentId}`;
+  return Prisma.sql`w.id = ${worker.id}`;
+}
+
 export interface LockedLookup {
   workerId: string;
   entry: TaskEntry;
@@ -135,13 +143,6 @@ export async function findLockedTask(
   slug: string,
   overrideQueueName?: string,
 ): Promise<LockedLookup | null> {
-  // One spelling of the filter per selector rather than one CASE, so each uses its unique index.
-  const whichWorker =
-    "version" in worker
-      ? Prisma.sql`w.version = ${worker.version}`
-      : "externalDeploymentId" in worker
-        ? Prisma.sql`w."externalDeploymentId" = ${worker.externalDeploymentId}`
-        : Prisma.sql`w.id = ${worker.id}`;
   const queueName = overrideQueueName ?? null;
   const rows = await db.$queryRaw<(TaskJoinRow & { overrideQueueId: string | null })[]>`
     SELECT w.id AS "workerId", t.id AS "taskId", t.ttl, t."triggerSource"::text AS "triggerSource",
@@ -153,7 +154,7 @@ export async function findLockedTask(
     FROM "BackgroundWorker" w
     LEFT JOIN "BackgroundWorkerTask" t ON t."workerId" = w.id AND t.slug = ${slug}
     LEFT JOIN "TaskQueue" q ON q.id = t."queueId"
-    WHERE w."environmentId" = ${environmentId} AND ${whichWorker}`;
+    WHERE w."environmentId" = ${environmentId} AND ${whichWorker(worker)}`;
   const row = rows[0];
   if (!row) return null;
   return {
@@ -161,6 +162,41 @@ export async function findLockedTask(
     entry: rowEntry(row),
     overrideQueueId: overrideQueueName === undefined ? undefined : row.overrideQueueId,
   };
+}
+
+/**
+ * {@link findLockedTask} for many (task, queue) pairs of one worker, in one statement (a batch's
+ * locked group): one answer per request, in order; null when no such worker exists.
+ */
+export async function findLockedTasks(
+  db: PrismaClient,
+  environmentId: string,
+  worker: WorkerSelector,
+  requests: readonly LockedRequest[],
+): Promise<LockedLookup[] | null> {
+  const slugs = [...new Set(requests.map(({ slug }) => slug))];
+  const queues = [...new Set(requests.flatMap(({ queueName }) => (queueName === undefined ? [] : [queueName])))];
+  const rows = await db.$queryRaw<{ workerId: string; tasks: (TaskJoinRow & { slug: string })[] | null; queues: { name: string; id: string }[] | null }[]>`
+    SELECT w.id AS "workerId",
+      (SELECT json_agg(json_build_object('slug', s.slug, 'taskId', t.id, 'ttl', t.ttl, 'triggerSource', t."triggerSource"::text,
+                                         'queueId', q.id, 'queueName', q.name))
+         FROM unnest(${slugs}::text[]) AS s(slug)
+         LEFT JOIN "BackgroundWorkerTask" t ON t."workerId" = w.id AND t.slug = s.slug
+         LEFT JOIN "TaskQueue" q ON q.id = t."queueId") AS tasks,
+      (SELECT json_agg(json_build_object('name', o.name, 'id', o.id)) FROM "TaskQueue" o
+        WHERE o."environmentId" = w."environmentId" AND o.name = ANY(${queues}::text[])
+          AND EXISTS (SELECT 1 FROM "BackgroundWorkerTask" u WHERE u."queueId" = o.id AND u."workerId" = w.id)) AS queues
+    FROM "BackgroundWorker" w
+    WHERE w."environmentId" = ${environmentId} AND ${whichWorker(worker)}`;
+  const row = rows[0];
+  if (!row) return null;
+  const tasks = new Map((row.tasks ?? []).map((task) => [task.slug, task]));
+  const queueIds = new Map((row.queues ?? []).map(({ name, id }) => [name, id]));
+  return requests.map(({ slug, queueName }) => ({
+    workerId: row.workerId,
+    entry: rowEntry(tasks.get(slug)),
+    overrideQueueId: queueName === undefined ? undefined : (queueIds.get(queueName) ?? null),
+  }));
 }
 
 /** Everything a replace writes for one worker; null when the worker does not exist. */
@@ -199,6 +235,7 @@ export interface TaskMetadataSource {
   findCurrentTask(environment: EnvironmentRef, slug: string): Promise<{ workerId: string | null; entry: TaskEntry }>;
   findCurrentTasks(environment: EnvironmentRef, slugs: readonly string[]): Promise<CurrentTasksLookup>;
   findLockedTask(environmentId: string, worker: WorkerSelector, slug: string, overrideQueueName?: string): Promise<LockedLookup | null>;
+  findLockedTasks(environmentId: string, worker: WorkerSelector, requests: readonly LockedRequest[]): Promise<LockedLookup[] | null>;
 }
 
 export function postgresTaskMetadataSource(db: PrismaClient): TaskMetadataSource {
@@ -207,6 +244,7 @@ export function postgresTaskMetadataSource(db: PrismaClient): TaskMetadataSource
     findCurrentTasks: (environment, slugs) => findCurrentTasks(db, environment, slugs),
     findLockedTask: (environmentId, worker, slug, overrideQueueName) =>
       findLockedTask(db, environmentId, worker, slug, overrideQueueName),
+    findLockedTasks: (environmentId, worker, requests) => findLockedTasks(db, environmentId, worker, requests),
   };
 }
 
@@ -236,6 +274,8 @@ export function singleFlightSource(source: TaskMetadataSource, flights = new Sin
         ]),
         () => source.findLockedTask(environmentId, worker, slug, overrideQueueName),
       ),
+    findLockedTasks: (environmentId, worker, requests) =>
+      flights.run(JSON.stringify(["lockedMany", environmentId, worker, requests]), () => source.findLockedTasks(environmentId, worker, requests)),
   };
 }
 
@@ -331,6 +371,14 @@ export function replicaFirstSource(options: ReplicaFirstSourceOptions): TaskMeta
         () => replica.findLockedTask(environmentId, worker, slug, overrideQueueName),
         () => primary.findLockedTask(environmentId, worker, slug, overrideQueueName),
         (answer) => lockedNeedsPrimary(answer, overrideQueueName),
+      ),
+    findLockedTasks: (environmentId, worker, requests) =>
+      read(
+        "findLockedTasks",
+        { environmentId, worker, tasks: requests.length },
+        () => replica.findLockedTasks(environmentId, worker, requests),
+        () => primary.findLockedTasks(environmentId, worker, requests),
+        (answers) => answers === null || answers.some((answer, i) => lockedNeedsPrimary(answer, requests[i].queueName)),
       ),
   };
 }

@@ -23,6 +23,11 @@ export interface TaskMetadataStore {
    * answer as {@link getLockedTask}, or `notDeployed` while the short negative entry says no worker has the id.
    */
   getPinnedTask(environmentId: string, externalId: string, slug: string, queueName?: string): Promise<PinnedTaskRead>;
+  /**
+   * {@link getLockedTask} for many (task, queue) pairs of ONE version, in one read (an HMGET of that
+   * version's locked hash, 0055): one answer per request, in order.
+   */
+  getLockedTasks(environmentId: string, version: string, requests: readonly LockedRequest[]): Promise<LockedTaskRead[]>;
 
   /** Promotion / dev registration: current hash, the worker's hashes, owner and version, atomically. Throws on failure. */
   replaceCurrent(environmentId: string, snapshot: WorkerMetadataSnapshot): Promise<void>;
@@ -60,9 +65,16 @@ export interface PinnedTaskRead extends LockedTaskRead {
   notDeployed: boolean;
 }
 
+/** One locked lookup: a task of the version and, for a queue override, that queue's association. */
+export interface LockedRequest {
+  slug: string;
+  queueName?: string;
+}
+
+/** What a locked back-fill writes into one version's hash (tasks, absent ones included, and queue associations). */
 export interface LockedFill {
-  task?: { slug: string; entry: TaskEntry };
-  queue?: { name: string; id: string };
+  tasks?: readonly { slug: string; entry: TaskEntry }[];
+  queues?: readonly { name: string; id: string }[];
 }
 
 /** A replace or clear that did not reach the cache: its caller must repair the committed change. */
@@ -86,6 +98,9 @@ export class NoopTaskMetadataStore implements TaskMetadataStore {
   }
   async getPinnedTask(): Promise<PinnedTaskRead> {
     return { workerId: null, task: null, queueId: null, notDeployed: false };
+  }
+  async getLockedTasks(_environmentId: string, _version: string, requests: readonly LockedRequest[]): Promise<LockedTaskRead[]> {
+    return requests.map(({ queueName }) => ({ workerId: null, task: null, queueId: queueName === undefined ? undefined : null }));
   }
   async replaceCurrent() {}
   async clearCurrent() {}

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { isDatabaseUnavailable } from "~/domain/databaseOutage";
 import { CONSUMER_GROUP, decodeBufferedRun, type BufferedRun, type ShardKeys } from "~/domain/triggerBuffer";
+import { ATTR, SPAN } from "~/domain/traceAttributes";
 import { getEnv } from "~/env.server";
 import type { RedisClient } from "~/redis.server";
 import { logger } from "~/services/logger.server";
@@ -13,7 +14,8 @@ import {
   readyBufferRedis,
   recordDrained,
 } from "~/services/triggerBuffer/buffer.server";
-import { insertBufferedChunk } from "~/services/triggerBuffer/drainSql.server";
+import { insertBufferedChunk, type ChunkOutcome } from "~/services/triggerBuffer/drainSql.server";
+import { inLinkedSpan, type SpanOptions } from "~/services/tracing.server";
 
 /**
  * The drainer (docs/decisions/0060-trigger-buffer.md): every instance runs one, all in one
@@ -41,6 +43,23 @@ redis.call('XDEL', KEYS[1], ARGV[2])
 return 1`;
 
 type StreamEntry = [id: string, fields: string[] | null];
+
+/** Links kept per drain span: enough to find the triggers, bounded whatever the chunk size. */
+const DRAIN_LINKS = 32;
+
+/** The drain span: linked to the triggers it writes (their stored traceparent), with what it did. */
+function drainSpan(stream: string, runs: BufferedRun[]): SpanOptions<ChunkOutcome> {
+  const links = new Set<string>();
+  for (const run of runs) {
+    if (links.size >= DRAIN_LINKS) break;
+    if (run.traceparent) links.add(run.traceparent);
+  }
+  return {
+    attributes: { [ATTR.bufferStream]: stream, [ATTR.count]: runs.length },
+    links: [...links],
+    onResult: (span, outcome) => span.setAttributes({ [ATTR.bufferInserted]: outcome.inserted, [ATTR.bufferAliased]: outcome.aliased }),
+  };
+}
 
 export class TriggerBufferDrainer {
   readonly consumer = `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
@@ -118,7 +137,7 @@ export class TriggerBufferDrainer {
         await redis.eval(BURY, 3, keys.stream, keys.index, keys.dead, CONSUMER_GROUP, id, text);
       } else settled.push(id); // Deleted under us (a pending id without fields): only the acknowledgement is left.
     }
-    const outcome = await insertBufferedChunk(runs);
+    const outcome = await inLinkedSpan(SPAN.bufferDrain, drainSpan(keys.stream, runs), () => insertBufferedChunk(runs));
     await redis.eval(ACK, 2, keys.stream, keys.index, CONSUMER_GROUP, String(settled.length), ...settled, ...runs.map((r) => r.friendlyId));
     bufferCounters.drained += outcome.inserted;
     bufferCounters.aliased += outcome.aliased;

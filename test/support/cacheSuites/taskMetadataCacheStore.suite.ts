@@ -224,8 +224,8 @@ export function taskMetadataCacheStoreSuite(backend: () => CacheTestBackend, env
     it("locked back-fills slide the hash's TTL, and a version unknown to the cache starts a hash of its worker", async () => {
       await cache.replaceWorker(env, snapshot("w1", "1", 1));
       await admin.expire(keys.locked("1"), 100);
-      expect(await cache.backfillLocked(env, "1", "w1", { task: { slug: "task-3", entry: { found: false } }, queue: { name: "extra", id: "qx" } })).toBe(true);
-      expect(await cache.backfillLocked(env, "0.9", "w0", { task: { slug: "task-0", entry: entry("a") } })).toBe(true);
+      expect(await cache.backfillLocked(env, "1", "w1", { tasks: [{ slug: "task-3", entry: { found: false } }], queues: [{ name: "extra", id: "qx" }] })).toBe(true);
+      expect(await cache.backfillLocked(env, "0.9", "w0", { tasks: [{ slug: "task-0", entry: entry("a") }] })).toBe(true);
       expect(await admin.ttl(keys.locked("1"))).toBeGreaterThan(30 * DAY - 10);
       expect(await admin.ttl(keys.locked("0.9"))).toBeGreaterThan(30 * DAY - 10);
       expect(await cache.getLockedTask(env, "1", "task-3", "extra")).toEqual({ workerId: "w1", task: { found: false }, queueId: "qx" });
@@ -234,7 +234,7 @@ export function taskMetadataCacheStoreSuite(backend: () => CacheTestBackend, env
 
     it("a locked back-fill is refused when the version's hash belongs to another worker", async () => {
       await cache.replaceWorker(env, snapshot("w1", "1", 1));
-      expect(await cache.backfillLocked(env, "1", "w-other", { task: { slug: "task-9", entry: entry("stale") } })).toBe(false);
+      expect(await cache.backfillLocked(env, "1", "w-other", { tasks: [{ slug: "task-9", entry: entry("stale") }] })).toBe(false);
       expect(await admin.hexists(keys.locked("1"), "t:task-9")).toBe(0);
       expect(await admin.hget(keys.locked("1"), "w")).toBe("w1");
     });
