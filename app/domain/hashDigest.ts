@@ -18,13 +18,13 @@ export const NEGATIVE_ENTRY = encodeTaskEntry(ABSENT_TASK);
 const WORDS = 5;
 
 export interface HashDigest {
-  /** 40 hex characters. */
-  digest: string;
+  /** 40 hex characters: the XOR of each counted field's SHA-1 (a content checksum, not a secret). */
+  checksum: string;
   /** Positive entries counted. */
   entries: number;
 }
 
-/** The Lua twin of {@link digestEntries}: KEYS[1] is the hash; returns { digest, entries }. */
+/** The Lua twin of {@link digestEntries}: KEYS[1] is the hash; returns { checksum, entries }. */
 export const DIGEST_SCRIPT = `
 local flat = redis.call('HGETALL', KEYS[1])
 local acc = {0, 0, 0, 0, 0}
@@ -53,7 +53,7 @@ export function digestEntries(entries: Iterable<readonly [field: string, value: 
     for (let w = 0; w < WORDS; w++) acc[w] ^= parseInt(h.slice(8 * w, 8 * w + 8), 16) | 0;
     count++;
   }
-  return { digest: acc.map((word) => (word >>> 0).toString(16).padStart(8, "0")).join(""), entries: count };
+  return { checksum: acc.map((word) => (word >>> 0).toString(16).padStart(8, "0")).join(""), entries: count };
 }
 
 /** The digest the current hash has when it holds exactly the worker's tasks as Postgres has them. */

@@ -30,8 +30,8 @@ describe("digestEntries", () => {
     const a = digestEntries([["x", "1"], ["y", "2"], ["z", NEGATIVE_ENTRY]]);
     expect(a).toEqual(digestEntries([["y", "2"], ["x", "1"]]));
     expect(a.entries).toBe(2);
-    expect(a.digest).toMatch(/^[0-9a-f]{40}$/);
-    expect(digestEntries([["x", "1"], ["y", "3"]]).digest).not.toBe(a.digest);
-    expect(digestEntries([]).digest).toBe("0".repeat(40));
+    expect(a.checksum).toMatch(/^[0-9a-f]{40}$/);
+    expect(digestEntries([["x", "1"], ["y", "3"]]).checksum).not.toBe(a.checksum);
+    expect(digestEntries([]).checksum).toBe("0".repeat(40));
   });
 });

@@ -35,8 +35,8 @@ export interface ContentComparison {
 }
 
 async function redisDigest(admin: TaskMetadataCacheAdmin, key: string): Promise<HashDigest> {
-  const [digest, entries] = (await admin.client.eval(DIGEST_SCRIPT, 1, key, NEGATIVE_ENTRY)) as [string, number];
-  return { digest, entries: Number(entries) };
+  const [checksum, entries] = (await admin.client.eval(DIGEST_SCRIPT, 1, key, NEGATIVE_ENTRY)) as [string, number];
+  return { checksum, entries: Number(entries) };
 }
 
 /** Compares the current hash at `key` with the tasks of `snapshot` (null: no current worker). */
@@ -48,7 +48,7 @@ export async function compareCurrentContents(
   const tasks = snapshot?.tasks ?? [];
   const expected = expectedDigest(tasks);
   const cached = await redisDigest(admin, key);
-  if (cached.digest === expected.digest && cached.entries === expected.entries) return { digestMatched: true, drift: [] };
+  if (cached.checksum === expected.checksum && cached.entries === expected.entries) return { digestMatched: true, drift: [] };
 
   const entries = new Map(tasks.map((t) => [t.slug, t.entry]));
   const fields = await admin.client.hgetall(key);
