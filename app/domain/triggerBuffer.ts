@@ -90,6 +90,7 @@ export const BufferedRunSchema = z.object({
   tracestate: z.string().nullable().optional(),
   sdkVersion: z.string().nullable().optional(),
   triggerClient: z.string().nullable().optional(),
+  metadataSource: z.enum(["cache", "database"]).nullable().optional(),
 });
 
 export type BufferedRun = z.output<typeof BufferedRunSchema>;

@@ -93,5 +93,6 @@ export function newRun(
     tracestate: input.headers.tracestate ?? null,
     sdkVersion: input.headers.sdkVersion ?? null,
     triggerClient: input.headers.triggerClient ?? null,
+    metadataSource: resolved.source,
   };
 }

@@ -34,7 +34,11 @@ export function RunsTable({ environmentId, runs }: { environmentId: string; runs
 function RunTableRow({ environmentId, run }: { environmentId: string; run: RunRow }) {
   return (
     <tr className="align-top hover:bg-slate-50">
-      <td className="px-3 py-2 font-mono text-xs text-slate-700">{run.friendlyId}</td>
+      <td className="px-3 py-2 font-mono text-xs">
+        <Link to={`/admin/runs/${run.friendlyId}`} className="text-indigo-700 hover:underline">
+          {run.friendlyId}
+        </Link>
+      </td>
       <td className="px-3 py-2 font-mono text-xs">
         <Link to={`/admin/runs?${new URLSearchParams({ env: environmentId, task: run.taskIdentifier })}`} className="text-indigo-700 hover:underline">
           {run.taskIdentifier}
