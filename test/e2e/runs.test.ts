@@ -152,3 +152,123 @@ describe("run detail", () => {
     }
   });
 });
+
+describe("runs list", () => {
+  const listUrl = () => `${server.url}/admin/runs?env=${project.prod.id}`;
+
+  for (const { name, viewport } of VIEWPORTS) {
+    for (const { role, user } of USERS) {
+      it(`fits the window, counts the runs, shows relative times with the UTC time on hover (${role}, ${name})`, async () => {
+        const { context, page, errors } = await openAs(browser, server.url, user, viewport);
+        try {
+          await page.goto(listUrl());
+          expect(await page.title()).toBe(`Runs of ${project.projectSlug} / prod · Hotpath`);
+          expect(await page.getByTestId("run-count").innerText()).toBe("5 runs in this environment");
+          const runs = page.getByRole(name === "desktop" ? "table" : "list", { name: "Runs" });
+          // The creation time: the last time of a table row, the first of a card.
+          const times = runs.locator(`[data-run="${keyedRunId}"] time`);
+          const created = name === "desktop" ? times.last() : times.first();
+          expect(await created.innerText()).toMatch(/ago$|^just now$/);
+          expect(await created.getAttribute("title")).toMatch(/ UTC$/);
+          if (name === "desktop") {
+            const box = page.locator("main div:has(> table[aria-label='Runs'])");
+            const { scrollWidth, clientWidth } = await box.evaluate((el) => ({ scrollWidth: el.scrollWidth, clientWidth: el.clientWidth }));
+            expect(scrollWidth, "the runs table is cut at the right").toBeLessThanOrEqual(clientWidth);
+          }
+          await expectNoSidewaysScroll(page);
+          await expectAxeClean(page);
+          await screenshot(page, `admin-runs-${name}-${role.toLowerCase()}`);
+          expect(errors).toEqual([]);
+        } finally {
+          await context.close();
+        }
+      });
+    }
+  }
+
+  it("searches tasks by substring and keeps the form equal to the URL after Clear filters and Back", async () => {
+    const { context, page, errors } = await openAs(browser, server.url, ADMIN, VIEWPORTS[0].viewport);
+    try {
+      await page.goto(listUrl());
+      const task = page.getByLabel("Task contains");
+      await task.fill("REPORT");
+      await task.press("Enter");
+      await page.waitForURL((u) => u.searchParams.get("task") === "REPORT");
+      await expect.poll(() => page.getByTestId("run-count").innerText()).toBe("1 run match these filters");
+
+      await page.getByRole("search").getByRole("link", { name: "Clear filters" }).click();
+      await page.waitForURL((u) => !u.searchParams.has("task"));
+      await expect.poll(() => task.inputValue()).toBe("");
+
+      await page.goBack();
+      await page.waitForURL((u) => u.searchParams.get("task") === "REPORT");
+      await expect.poll(() => task.inputValue()).toBe("REPORT");
+
+      // Changing another filter now carries what the form shows, which is what the URL said.
+      await page.goBack();
+      await page.waitForURL((u) => !u.searchParams.has("task"));
+      await expect.poll(() => task.inputValue()).toBe("");
+      await page.getByLabel("Kind").selectOption("SCHEDULED");
+      await page.waitForURL((u) => u.searchParams.get("kind") === "SCHEDULED");
+      expect(new URL(page.url()).searchParams.has("task") && new URL(page.url()).searchParams.get("task") !== "").toBe(false);
+      await page.getByLabel("Created").selectOption("1h");
+      await page.waitForURL((u) => u.searchParams.get("period") === "1h" && u.searchParams.get("kind") === "SCHEDULED");
+      await expect.poll(() => page.getByTestId("run-count").innerText()).toBe("1 run match these filters");
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("remembers the chosen environment, and reads an old `source` link as kind", async () => {
+    const { context, page } = await openAs(browser, server.url, VIEWER, VIEWPORTS[0].viewport);
+    try {
+      await page.goto(listUrl());
+      await page.getByLabel("Environment").selectOption(project.dev.id);
+      await page.waitForURL((u) => u.searchParams.get("env") === project.dev.id);
+      await page.goto(`${server.url}/admin/runs`);
+      await page.waitForURL((u) => u.searchParams.get("env") === project.dev.id);
+      await page.goto(`${listUrl()}&source=AGENT`);
+      await page.waitForURL((u) => u.searchParams.get("kind") === "AGENT" && !u.searchParams.has("source"));
+      expect(await page.getByLabel("Kind").inputValue()).toBe("AGENT");
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("refreshes the first page on its own when auto-refresh is on", async () => {
+    const { context, page, errors } = await openAs(browser, server.url, VIEWER, VIEWPORTS[0].viewport);
+    try {
+      await page.goto(listUrl());
+      const toggle = page.getByRole("switch", { name: /Auto-refresh/ });
+      expect(await toggle.getAttribute("aria-checked")).toBe("false");
+      await toggle.click();
+      await page.waitForURL((u) => u.searchParams.get("live") === "1");
+      await expect.poll(() => page.getByRole("switch", { name: /Auto-refresh/ }).getAttribute("aria-checked")).toBe("true");
+      const { id } = await trigger("send-email", { payload: { late: true } });
+      await page.locator(`table[aria-label="Runs"] [data-run="${id}"]`).waitFor({ timeout: 20_000 });
+      expect(await page.getByTestId("run-count").innerText()).toBe("6 runs in this environment");
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+describe("cache page filter", () => {
+  it("shows what the URL says after Back", async () => {
+    const { context, page } = await openAs(browser, server.url, VIEWER, VIEWPORTS[0].viewport);
+    try {
+      await page.goto(`${server.url}/admin/environments/${project.prod.id}/cache`);
+      const box = page.getByLabel("Filter fields").first();
+      await box.fill("send");
+      await box.press("Enter");
+      await page.waitForURL((u) => u.searchParams.get("q") === "send");
+      await page.goBack();
+      await page.waitForURL((u) => !u.searchParams.has("q"));
+      await expect.poll(() => box.inputValue()).toBe("");
+    } finally {
+      await context.close();
+    }
+  });
+});
