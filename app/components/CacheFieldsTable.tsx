@@ -18,7 +18,7 @@ export function CacheFieldsTable({
   deleteHref?: (field: string) => string;
 }) {
   return (
-    <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white">
+    <div tabIndex={0} role="region" aria-label="Cache fields table" className="relative overflow-x-auto rounded-lg border border-slate-200 bg-white">
       <table className="min-w-full divide-y divide-slate-200 text-sm" aria-label={label}>
         <thead className="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
           <tr>
@@ -39,7 +39,7 @@ export function CacheFieldsTable({
               <tr key={row.field} data-field={row.field} data-state={row.state} className={`align-top ${row.state === "drift" ? "bg-red-50/60" : ""}`}>
                 <td className="px-3 py-2 font-mono text-xs text-slate-900">{row.field}</td>
                 <td className="px-3 py-2 font-mono text-xs text-slate-600">{task?.queueName ?? "—"}</td>
-                <td className="px-3 py-2 font-mono text-xs text-slate-400">{task?.queueId ?? "—"}</td>
+                <td className="px-3 py-2 font-mono text-xs text-slate-500">{task?.queueId ?? "—"}</td>
                 <td className="px-3 py-2 font-mono text-xs text-slate-700" data-column="ttl">
                   {task ? (task.ttl ?? "none") : "—"}
                 </td>

@@ -18,7 +18,13 @@ import { workerHashPage } from "~/presenters/environmentCache.server";
 import { loadPageData } from "~/presenters/pageData.server";
 import { requireUser } from "~/services/session.server";
 
-export const meta: MetaFunction = () => [{ title: "Worker hash · Hotpath" }];
+export const meta: MetaFunction<typeof loader> = ({ data, params }) => [
+  {
+    title: data?.page
+      ? `Worker ${data.page.worker?.version ?? params.workerId ?? ""} cache of ${data.page.environment.projectSlug} / ${data.page.environment.slug} · Hotpath`
+      : "Worker cache · Hotpath",
+  },
+];
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 const blank = (v: unknown) => (v === "" ? undefined : v);

@@ -26,9 +26,18 @@ export async function expectAxeClean(page: Page): Promise<void> {
 }
 
 /** The page is no wider than the window (a table may scroll inside its own box, never the page). */
-export async function expectNoSidewaysScroll(page: Page): Promise<void> {
-  const { scrollWidth, innerWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth }));
-  expect(scrollWidth, `page is ${scrollWidth}px wide in a ${innerWidth}px window`).toBeLessThanOrEqual(innerWidth);
+export async function expectNoSidewaysScroll(page: Page, what = "page"): Promise<void> {
+  const { scrollWidth, innerWidth, widest } = await page.evaluate(() => {
+    // The element reaching furthest right, to name in the failure.
+    let widest = "";
+    let right = 0;
+    for (const el of Array.from(document.body.querySelectorAll("*"))) {
+      const r = el.getBoundingClientRect().right;
+      if (r > right) [right, widest] = [r, `${el.tagName.toLowerCase()}.${String(el.getAttribute("class") ?? "").split(" ").slice(0, 3).join(".")}`];
+    }
+    return { scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth, widest };
+  });
+  expect(scrollWidth, `${what} is ${scrollWidth}px wide in a ${innerWidth}px window (widest: ${widest})`).toBeLessThanOrEqual(innerWidth);
 }
 
 /** A new logged-in context of the given size with its errors collected (close `context` when done). */

@@ -38,7 +38,7 @@ export function WorkerHashes({ environmentId, redis, href }: { environmentId: st
 
 function WorkerHashTable({ environmentId, rows }: { environmentId: string; rows: WorkerHashRow[] }) {
   return (
-    <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white">
+    <div tabIndex={0} role="region" aria-label="Worker hashes table" className="relative overflow-x-auto rounded-lg border border-slate-200 bg-white">
       <table className="min-w-full divide-y divide-slate-200 text-sm" aria-label="Worker hashes">
         <thead className="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
           <tr>
