@@ -167,13 +167,6 @@ function keyset(cursor: RunCursor, direction: "older" | "newer"): Prisma.TaskRun
 /** Null when the environment does not exist. */
 export async function runsPage(environmentId: string, filters: RunFilters, pageSize = RUNS_PAGE_SIZE): Promise<RunsPage | null> {
   const db = readPrisma();
-  const environments = await readOrPrimary(async (source) => {
-    const options = await environmentOptions(source);
-    return options.some((e) => e.id === environmentId) ? options : null;
-  });
-  const environment = environments?.find((e) => e.id === environmentId);
-  if (!environments || !environment) return null;
-
   const direction = filters.before && !filters.after ? "newer" : "older";
   const cursor = direction === "newer" ? filters.before : filters.after;
   const now = new Date();
@@ -191,7 +184,12 @@ export async function runsPage(environmentId: string, filters: RunFilters, pageS
     ...(cursor ? keyset(cursor, direction) : {}),
   };
   const order = direction === "older" ? "desc" : "asc";
-  const [rows, tasks, count] = await Promise.all([
+  // Every read at once (one round trip of latency): an unknown environment simply matches no rows.
+  const [environments, rows, tasks, count] = await Promise.all([
+    readOrPrimary(async (source) => {
+      const options = await environmentOptions(source);
+      return options.some((e) => e.id === environmentId) ? options : null;
+    }),
     db.taskRun.findMany({
       where,
       orderBy: [{ createdAt: order }, { id: order }],
@@ -219,6 +217,9 @@ export async function runsPage(environmentId: string, filters: RunFilters, pageS
     }),
     db.taskRun.count({ where: { ...matching, ...(since ? { createdAt: { gte: since } } : {}) }, take: RUN_COUNT_CAP + 1 }),
   ]);
+
+  const environment = environments?.find((e) => e.id === environmentId);
+  if (!environments || !environment) return null;
 
   const more = rows.length > pageSize;
   const page = rows.slice(0, pageSize);
