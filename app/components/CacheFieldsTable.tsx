@@ -25,7 +25,7 @@ export function CacheFieldsTable({
             <th className="px-3 py-2">Task (field)</th>
             <th className="px-3 py-2">Queue name</th>
             <th className="px-3 py-2">Queue id</th>
-            <th className="px-3 py-2">TTL</th>
+            <th className="px-3 py-2" title="The TTL a run of this task gets (not the key's expiry)">Run TTL</th>
             <th className="px-3 py-2">Kind</th>
             <th className="px-3 py-2">vs Postgres</th>
             <th className="px-3 py-2">Raw</th>

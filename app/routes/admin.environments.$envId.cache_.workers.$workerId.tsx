@@ -102,7 +102,7 @@ export default function WorkerHashPage() {
       ) : (
         <section className="space-y-3">
           <div className="flex flex-wrap items-end justify-between gap-3">
-            <p className="text-sm text-slate-500">Read with HSCAN; the filter is a MATCH on field names (literal text).</p>
+            <p className="text-sm text-slate-500">Read from Redis a page at a time; the filter keeps field names that contain the text.</p>
             <FieldFilterForm filter={filter} />
           </div>
           {fields.items.length === 0 ? (

@@ -23,7 +23,7 @@ export function PostgresAndRedisSummary({ currentWorker, keys, redis }: Pick<Env
             <>
               <dt className="text-slate-500">Fields</dt>
               <dd data-testid="current-field-count">{redis.status.exists ? redis.status.fieldCount : "key absent"}</dd>
-              <dt className="text-slate-500">TTL</dt>
+              <dt className="text-slate-500">Key expires in</dt>
               <dd data-testid="current-ttl">
                 <KeyTtl seconds={redis.status.ttlSeconds} />
               </dd>

@@ -15,7 +15,7 @@ export function WorkerHashes({ environmentId, redis, href }: { environmentId: st
       <div>
         <h2 className="text-base font-semibold text-slate-900">Worker hashes</h2>
         <p className="text-sm text-slate-500">
-          This environment's keys, found with SCAN MATCH on its hash tag (never KEYS); a page walks the keyspace until it finds some or has walked 100 steps.
+          This environment's keys in Redis, found a page at a time without blocking the server; a page stops after it finds some keys or has looked through 100 batches.
         </p>
       </div>
       {workers.items.length === 0 ? (
