@@ -164,25 +164,27 @@ function keyset(cursor: RunCursor, direction: "older" | "newer"): Prisma.TaskRun
   };
 }
 
+/** The filters as Prisma conditions: `matching` (what the count counts) and `where` (that plus the page's keyset bound). */
+function runsWhere(environmentId: string, filters: RunFilters, now: Date, keysetBound: Prisma.TaskRunWhereInput) {
+  const since = filters.period ? periodStart(filters.period, now) : null;
+  const matching: Prisma.TaskRunWhereInput = {
+    environmentId,
+    ...(filters.task ? { taskIdentifier: { contains: containsPattern(filters.task), mode: "insensitive" } } : {}),
+    ...(filters.status ? { status: filters.status } : {}),
+    ...(filters.kind ? { taskKind: filters.kind } : {}),
+    // The period's bound goes beside the keyset's (an AND), so each keeps its own index range.
+    ...(since ? { AND: [{ createdAt: { gte: since } }] } : {}),
+  };
+  return { matching, where: { ...matching, ...keysetBound } satisfies Prisma.TaskRunWhereInput };
+}
+
 /** Null when the environment does not exist. */
 export async function runsPage(environmentId: string, filters: RunFilters, pageSize = RUNS_PAGE_SIZE): Promise<RunsPage | null> {
   const db = readPrisma();
   const direction = filters.before && !filters.after ? "newer" : "older";
   const cursor = direction === "newer" ? filters.before : filters.after;
   const now = new Date();
-  const matching: Prisma.TaskRunWhereInput = {
-    environmentId,
-    ...(filters.task ? { taskIdentifier: { contains: containsPattern(filters.task), mode: "insensitive" } } : {}),
-    ...(filters.status ? { status: filters.status } : {}),
-    ...(filters.kind ? { taskKind: filters.kind } : {}),
-  };
-  const since = filters.period ? periodStart(filters.period, now) : null;
-  // The period's bound goes beside the keyset's (an AND), so each keeps its own index range.
-  const where: Prisma.TaskRunWhereInput = {
-    ...matching,
-    ...(since ? { AND: [{ createdAt: { gte: since } }] } : {}),
-    ...(cursor ? keyset(cursor, direction) : {}),
-  };
+  const { matching, where } = runsWhere(environmentId, filters, now, cursor ? keyset(cursor, direction) : {});
   const order = direction === "older" ? "desc" : "asc";
   // Every read at once (one round trip of latency): an unknown environment simply matches no rows.
   const [environments, rows, tasks, count] = await Promise.all([
@@ -215,7 +217,7 @@ export async function runsPage(environmentId: string, filters: RunFilters, pageS
       take: 500,
       select: { slug: true },
     }),
-    db.taskRun.count({ where: { ...matching, ...(since ? { createdAt: { gte: since } } : {}) }, take: RUN_COUNT_CAP + 1 }),
+    db.taskRun.count({ where: matching, take: RUN_COUNT_CAP + 1 }),
   ]);
 
   const environment = environments?.find((e) => e.id === environmentId);
