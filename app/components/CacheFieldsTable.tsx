@@ -1,6 +1,7 @@
 import { Link } from "@remix-run/react";
 import type { FieldRow } from "~/presenters/environmentCache.server";
 import { Badge, KindBadge } from "~/components/Badge";
+import { CopyButton } from "~/components/CopyButton";
 
 /**
  * The decoded fields of one task metadata hash, each compared with Postgres: in sync, a negative
@@ -67,6 +68,7 @@ export function CacheFieldsTable({
                     <summary className="cursor-pointer select-none text-xs font-medium text-indigo-600">JSON</summary>
                     <pre className="mt-1 max-w-md overflow-x-auto rounded bg-slate-900 p-2 font-mono text-xs text-slate-100">{row.rawJson}</pre>
                   </details>
+                  <CopyButton value={row.rawJson} label={`Copy value of ${row.field}`} />
                 </td>
                 {deleteHref ? (
                   <td className="px-3 py-2 text-right">

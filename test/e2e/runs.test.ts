@@ -1,6 +1,8 @@
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prisma } from "~/db.server";
+import { environmentKeys } from "~/domain/cacheKeys";
+import { keyPrefix } from "~/redis.server";
 import { upsertUser } from "~/models/user.server";
 import { disconnectTaskMetadataCache } from "~/services/taskMetadata/index.server";
 import type { AppServer } from "../support/appServer";
@@ -255,7 +257,21 @@ describe("runs list", () => {
   });
 });
 
-describe("cache page filter", () => {
+describe("cache page", () => {
+  it("copies the key name and a field's value", async () => {
+    const { context, page } = await openAs(browser, server.url, VIEWER, VIEWPORTS[0].viewport);
+    try {
+      await page.goto(`${server.url}/admin/environments/${project.prod.id}/cache`);
+      await page.getByRole("button", { name: "Copy key name" }).click();
+      await expect.poll(() => page.evaluate(() => navigator.clipboard.readText())).toBe(environmentKeys(keyPrefix(), project.prod.id).current);
+      await page.getByRole("button", { name: "Copy value of send-email" }).click();
+      const value = JSON.parse(await page.evaluate(() => navigator.clipboard.readText())) as { n?: string };
+      expect(value.n).toBe("emails");
+    } finally {
+      await context.close();
+    }
+  });
+
   it("shows what the URL says after Back", async () => {
     const { context, page } = await openAs(browser, server.url, VIEWER, VIEWPORTS[0].viewport);
     try {
