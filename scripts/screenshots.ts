@@ -136,8 +136,26 @@ try {
 
   await shoot(page, "deployments", "/admin/deployments");
   const prodId = prodCache.split("/")[3];
-  await shoot(page, "runs", `/admin/runs?${new URLSearchParams({ env: prodId, source: "SCHEDULED" })}`);
+  const runs = `/admin/runs?${new URLSearchParams({ env: prodId, kind: "SCHEDULED" })}`;
+  await shoot(page, "runs", runs);
+  const run = await page.locator('table[aria-label="Runs"] a[href^="/admin/runs/run_"]').first().getAttribute("href");
+  if (run) await shoot(page, "run-detail", run);
   await shoot(page, "history", "/admin/history");
+
+  // The same pages on a phone-sized screen (390×844), signed in as the same user.
+  const narrow = await page.context().newPage();
+  await narrow.setViewportSize({ width: 390, height: 844 });
+  for (const [name, pathname] of [
+    ["overview", "/admin?window=5m"],
+    ["environments", "/admin/environments"],
+    ["environment-cache", prodCache],
+    ["deployments", "/admin/deployments"],
+    ["runs", runs],
+    ["history", "/admin/history"],
+    ...(run ? [["run-detail", run]] : []),
+  ] as [string, string][]) {
+    await shoot(narrow, `${name}-narrow`, pathname, name === "overview" ? ".recharts-surface >> nth=2" : undefined);
+  }
 } finally {
   await load.stop().catch(() => {});
   await browser.close();

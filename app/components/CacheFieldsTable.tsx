@@ -1,6 +1,7 @@
 import { Link } from "@remix-run/react";
 import type { FieldRow } from "~/presenters/environmentCache.server";
 import { Badge, KindBadge } from "~/components/Badge";
+import { CopyButton } from "~/components/CopyButton";
 
 /**
  * The decoded fields of one task metadata hash, each compared with Postgres: in sync, a negative
@@ -18,14 +19,14 @@ export function CacheFieldsTable({
   deleteHref?: (field: string) => string;
 }) {
   return (
-    <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white">
+    <div tabIndex={0} role="region" aria-label="Cache fields table" className="relative overflow-x-auto rounded-lg border border-slate-200 bg-white">
       <table className="min-w-full divide-y divide-slate-200 text-sm" aria-label={label}>
         <thead className="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
           <tr>
             <th className="px-3 py-2">Task (field)</th>
             <th className="px-3 py-2">Queue name</th>
             <th className="px-3 py-2">Queue id</th>
-            <th className="px-3 py-2">TTL</th>
+            <th className="px-3 py-2" title="The TTL a run of this task gets (not the key's expiry)">Run TTL</th>
             <th className="px-3 py-2">Kind</th>
             <th className="px-3 py-2">vs Postgres</th>
             <th className="px-3 py-2">Raw</th>
@@ -39,7 +40,7 @@ export function CacheFieldsTable({
               <tr key={row.field} data-field={row.field} data-state={row.state} className={`align-top ${row.state === "drift" ? "bg-red-50/60" : ""}`}>
                 <td className="px-3 py-2 font-mono text-xs text-slate-900">{row.field}</td>
                 <td className="px-3 py-2 font-mono text-xs text-slate-600">{task?.queueName ?? "—"}</td>
-                <td className="px-3 py-2 font-mono text-xs text-slate-400">{task?.queueId ?? "—"}</td>
+                <td className="px-3 py-2 font-mono text-xs text-slate-500">{task?.queueId ?? "—"}</td>
                 <td className="px-3 py-2 font-mono text-xs text-slate-700" data-column="ttl">
                   {task ? (task.ttl ?? "none") : "—"}
                 </td>
@@ -67,6 +68,7 @@ export function CacheFieldsTable({
                     <summary className="cursor-pointer select-none text-xs font-medium text-indigo-600">JSON</summary>
                     <pre className="mt-1 max-w-md overflow-x-auto rounded bg-slate-900 p-2 font-mono text-xs text-slate-100">{row.rawJson}</pre>
                   </details>
+                  <CopyButton value={row.rawJson} label={`Copy value of ${row.field}`} />
                 </td>
                 {deleteHref ? (
                   <td className="px-3 py-2 text-right">

@@ -7,6 +7,8 @@ export function FieldFilterForm({ filter }: { filter: string }) {
   return (
     <Form method="get" role="search" className="flex items-center gap-2">
       <input
+        // Keyed by the URL's value: after Back or "Clear", the box shows what the URL says, not what was typed.
+        key={filter}
         ref={searchRef}
         type="search"
         name="q"

@@ -16,7 +16,7 @@ export function RouteErrorPanel() {
     : "The server could not complete this request. It has been logged; try again shortly.";
   return (
     <div role="alert" className="rounded-lg border border-red-200 bg-red-50 px-6 py-5">
-      <p className="text-sm font-semibold text-red-800">{title}</p>
+      <h1 className="text-sm font-semibold text-red-800">{title}</h1>
       <p className="mt-1 text-sm text-red-700">{detail}</p>
     </div>
   );

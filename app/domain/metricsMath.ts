@@ -315,6 +315,10 @@ export interface SeriesPoint {
   hitsPerMinute: number;
   missesPerMinute: number;
   backfillsPerMinute: number;
+  /** Lookups in the point's span (how much its hit rate can be trusted). */
+  lookups?: number;
+  /** Cached "task absent" answers per minute: triggers for tasks the current version does not have. */
+  undeployedPerMinute?: number;
   cacheP50Ms: number | null;
   cacheP99Ms: number | null;
   databaseP50Ms: number | null;
@@ -354,6 +358,8 @@ export function buildSeries(
       hitsPerMinute: summary.hits / span,
       missesPerMinute: summary.misses / span,
       backfillsPerMinute: summary.backfills / span,
+      lookups: summary.lookups,
+      undeployedPerMinute: summary.negativeHits / span,
       cacheP50Ms: quantileMs(counts.resolves.cache, 0.5),
       cacheP99Ms: quantileMs(counts.resolves.cache, 0.99),
       databaseP50Ms: quantileMs(counts.resolves.database, 0.5),

@@ -92,6 +92,7 @@ export const BufferedRunSchema = z.object({
   triggerClient: z.string().nullable().optional(),
   externalDeploymentId: z.string().nullable().optional(),
   versionDeadlineAt: nullableDate.optional(),
+  metadataSource: z.enum(["cache", "database"]).nullable().optional(),
 });
 
 export type BufferedRun = z.output<typeof BufferedRunSchema>;

@@ -4,14 +4,16 @@ import type { Prisma } from "~/generated/prisma/client.ts";
 import { TRIGGER_SOURCES, type TaskKind } from "~/domain/environments";
 import { TaskRunStatus } from "~/generated/prisma/enums.ts";
 import { decodeRunCursor, encodeRunCursor, type RunCursor } from "~/domain/runCursor";
+import { periodStart, RUN_PERIODS } from "~/domain/runPeriods";
 import { unstorableText } from "~/domain/storableInput";
 import { byProjectThenSlug } from "~/presenters/environmentSummary.server";
 
 /**
- * The runs list (/admin/runs): one environment at a time, filtered by task, status and Source
- * (the task kind), newest first, paged by keyset over (createdAt desc, id desc). Every page is one
- * range scan of the (environmentId, createdAt) index, whatever its depth. Filters live in the query
- * string so a link can be shared.
+ * The runs list (/admin/runs): one environment at a time, filtered by task (a case-insensitive
+ * substring), status, kind and creation time, newest first, paged by keyset over (createdAt desc,
+ * id desc). Every page is one range scan of the (environmentId, createdAt) index, whatever its
+ * depth, beside one capped count of the matches. Filters live in the query string so a link can
+ * be shared.
  */
 
 export const RUNS_PAGE_SIZE = 25;
@@ -40,9 +42,13 @@ export const RunFiltersSchema = z.object({
   env: z.preprocess(blankToUndefined, z.string().max(64).superRefine(storable).optional()),
   task: z.preprocess(blankToUndefined, z.string().trim().max(256).superRefine(storable).optional()),
   status: z.preprocess(blankToUndefined, z.enum(Object.values(TaskRunStatus)).optional()),
-  source: z.preprocess(blankToUndefined, z.enum(TRIGGER_SOURCES).optional()),
+  kind: z.preprocess(blankToUndefined, z.enum(TRIGGER_SOURCES).optional()),
   /** Runs pinned to this external deployment id (docs/api.md "Version skew"). */
   externalDeploymentId: z.preprocess(blankToUndefined, z.string().trim().max(128).superRefine(storable).optional()),
+  /** Only runs created within this period before now. */
+  period: z.preprocess(blankToUndefined, z.enum(RUN_PERIODS).optional()),
+  /** Reload the first page every few seconds ("1"). */
+  live: z.preprocess(blankToUndefined, z.literal("1").optional()),
   /** Rows older than this position (the "next" page). */
   after: cursorParam,
   /** Rows newer than this position (the "newer" page). */
@@ -50,6 +56,24 @@ export const RunFiltersSchema = z.object({
 });
 
 export type RunFilters = z.output<typeof RunFiltersSchema>;
+
+/** Counting stops here: past it the page says "10,000+" rather than scan the whole environment. */
+export const RUN_COUNT_CAP = 10_000;
+
+/** `kind` was called `source` in older links: the same filter under its old name. */
+export function legacyKindParam(params: URLSearchParams): URLSearchParams | null {
+  if (!params.has("source")) return null;
+  const renamed = new URLSearchParams(params);
+  const kind = renamed.get("source") ?? "";
+  renamed.delete("source");
+  if (!renamed.has("kind") && kind !== "") renamed.set("kind", kind);
+  return renamed;
+}
+
+/** A LIKE pattern that matches `text` literally anywhere (Prisma's `contains` leaves `%`, `_` and `\` to the caller). */
+export function containsPattern(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
 
 /** The filters in `params`, or a message naming the first bad parameter. */
 export function parseRunFilters(params: URLSearchParams): { ok: true; filters: RunFilters } | { ok: false; error: string } {
@@ -88,6 +112,10 @@ export interface RunsPage {
   /** Task slugs registered in the environment, for the task filter's suggestions. */
   taskSlugs: string[];
   runs: RunRow[];
+  /** Runs matching the filters (all pages), up to {@link RUN_COUNT_CAP}; `capped` when there are more. */
+  matching: { count: number; capped: boolean };
+  /** When the page was read (relative times are shown against it). */
+  now: string;
   /** Cursor for the next (older) page, when there is one. */
   olderCursor: string | null;
   /** Cursor for the newer page, when this is not the first page. */
@@ -100,6 +128,12 @@ async function environmentOptions(db = readPrisma()): Promise<EnvironmentOption[
     orderBy: byProjectThenSlug,
   });
   return environments.map((e) => ({ id: e.id, label: `${e.project.slug} / ${e.slug}` }));
+}
+
+/** Whether an environment with this id exists (a remembered choice may have been deleted since). */
+export async function environmentExists(environmentId: string): Promise<boolean> {
+  const found = await readOrPrimary((db) => db.runtimeEnvironment.findUnique({ where: { id: environmentId }, select: { id: true } }));
+  return found !== null;
 }
 
 /**
@@ -133,28 +167,35 @@ function keyset(cursor: RunCursor, direction: "older" | "newer"): Prisma.TaskRun
   };
 }
 
+/** The filters as Prisma conditions: `matching` (what the count counts) and `where` (that plus the page's keyset bound). */
+function runsWhere(environmentId: string, filters: RunFilters, now: Date, keysetBound: Prisma.TaskRunWhereInput) {
+  const since = filters.period ? periodStart(filters.period, now) : null;
+  const matching: Prisma.TaskRunWhereInput = {
+    environmentId,
+    ...(filters.task ? { taskIdentifier: { contains: containsPattern(filters.task), mode: "insensitive" } } : {}),
+    ...(filters.status ? { status: filters.status } : {}),
+    ...(filters.kind ? { taskKind: filters.kind } : {}),
+    ...(filters.externalDeploymentId ? { externalDeploymentId: filters.externalDeploymentId } : {}),
+    // The period's bound goes beside the keyset's (an AND), so each keeps its own index range.
+    ...(since ? { AND: [{ createdAt: { gte: since } }] } : {}),
+  };
+  return { matching, where: { ...matching, ...keysetBound } satisfies Prisma.TaskRunWhereInput };
+}
+
 /** Null when the environment does not exist. */
 export async function runsPage(environmentId: string, filters: RunFilters, pageSize = RUNS_PAGE_SIZE): Promise<RunsPage | null> {
   const db = readPrisma();
-  const environments = await readOrPrimary(async (source) => {
-    const options = await environmentOptions(source);
-    return options.some((e) => e.id === environmentId) ? options : null;
-  });
-  const environment = environments?.find((e) => e.id === environmentId);
-  if (!environments || !environment) return null;
-
   const direction = filters.before && !filters.after ? "newer" : "older";
   const cursor = direction === "newer" ? filters.before : filters.after;
-  const where: Prisma.TaskRunWhereInput = {
-    environmentId,
-    ...(filters.task ? { taskIdentifier: filters.task } : {}),
-    ...(filters.status ? { status: filters.status } : {}),
-    ...(filters.source ? { taskKind: filters.source } : {}),
-    ...(filters.externalDeploymentId ? { externalDeploymentId: filters.externalDeploymentId } : {}),
-    ...(cursor ? keyset(cursor, direction) : {}),
-  };
+  const now = new Date();
+  const { matching, where } = runsWhere(environmentId, filters, now, cursor ? keyset(cursor, direction) : {});
   const order = direction === "older" ? "desc" : "asc";
-  const [rows, tasks] = await Promise.all([
+  // Every read at once (one round trip of latency): an unknown environment simply matches no rows.
+  const [environments, rows, tasks, count] = await Promise.all([
+    readOrPrimary(async (source) => {
+      const options = await environmentOptions(source);
+      return options.some((e) => e.id === environmentId) ? options : null;
+    }),
     db.taskRun.findMany({
       where,
       orderBy: [{ createdAt: order }, { id: order }],
@@ -181,7 +222,11 @@ export async function runsPage(environmentId: string, filters: RunFilters, pageS
       take: 500,
       select: { slug: true },
     }),
+    db.taskRun.count({ where: matching, take: RUN_COUNT_CAP + 1 }),
   ]);
+
+  const environment = environments?.find((e) => e.id === environmentId);
+  if (!environments || !environment) return null;
 
   const more = rows.length > pageSize;
   const page = rows.slice(0, pageSize);
@@ -211,6 +256,8 @@ export async function runsPage(environmentId: string, filters: RunFilters, pageS
       tags: r.tags,
       createdAt: r.createdAt.toISOString(),
     })),
+    matching: { count: Math.min(count, RUN_COUNT_CAP), capped: count > RUN_COUNT_CAP },
+    now: now.toISOString(),
     olderCursor,
     newerCursor,
   };

@@ -7,7 +7,7 @@ import { EnvironmentsTable } from "~/components/overview/EnvironmentsTable";
 import { RefreshControls, WindowChooser } from "~/components/overview/PageControls";
 import { RedisServerTiles } from "~/components/overview/RedisServerTiles";
 import { TriggerBufferTiles } from "~/components/overview/TriggerBufferTiles";
-import { KeyspaceTable, RedisProblems, SummaryTiles } from "~/components/overview/TrafficSections";
+import { KeyspaceTable, RedisProblems, SummaryTiles, UnknownSummaryTiles } from "~/components/overview/TrafficSections";
 import { PageHeader } from "~/components/PageHeader";
 import { RouteErrorPanel } from "~/components/RouteErrorPanel";
 import { METRICS_WINDOWS, parseWindow } from "~/domain/metricsMath";
@@ -66,7 +66,7 @@ export default function OverviewPage() {
       />
       <RedisProblems problems={overview.problems} />
       <DriftPanel drift={overview.drift} />
-      {summary ? <SummaryTiles summary={summary} windowLabel={windowLabel} /> : null}
+      {summary ? <SummaryTiles summary={summary} windowLabel={windowLabel} /> : <UnknownSummaryTiles />}
       {noTraffic ? (
         <EmptyState title={`No cache traffic in the last ${windowLabel} yet`}>
           Trigger a task (<code className="rounded bg-slate-100 px-1">POST /api/v1/tasks/&lt;task&gt;/trigger</code> with an
@@ -75,7 +75,7 @@ export default function OverviewPage() {
         </EmptyState>
       ) : summary ? (
         <>
-          <CacheOverviewCharts points={overview.series} stepMinutes={overview.stepMinutes} />
+          <CacheOverviewCharts points={overview.series} stepMinutes={overview.stepMinutes} nowMs={overview.generatedAt} />
           <KeyspaceTable keyspaces={overview.keyspaces} />
         </>
       ) : null}

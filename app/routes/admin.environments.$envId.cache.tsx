@@ -130,7 +130,7 @@ export default function EnvironmentCachePage() {
         description={
           <>
             What Redis holds for this {environment.type.toLowerCase()} environment, compared field by field with Postgres.{" "}
-            <Link to="/admin/environments" className="text-indigo-600 hover:underline">
+            <Link to="/admin/environments" className="text-indigo-700 underline">
               All environments
             </Link>
           </>

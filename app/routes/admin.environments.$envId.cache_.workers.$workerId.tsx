@@ -18,7 +18,13 @@ import { workerHashPage } from "~/presenters/environmentCache.server";
 import { loadPageData } from "~/presenters/pageData.server";
 import { requireUser } from "~/services/session.server";
 
-export const meta: MetaFunction = () => [{ title: "Worker hash · Hotpath" }];
+export const meta: MetaFunction<typeof loader> = ({ data, params }) => [
+  {
+    title: data?.page
+      ? `Worker ${data.page.worker?.version ?? params.workerId ?? ""} cache of ${data.page.environment.projectSlug} / ${data.page.environment.slug} · Hotpath`
+      : "Worker cache · Hotpath",
+  },
+];
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 const blank = (v: unknown) => (v === "" ? undefined : v);
@@ -96,7 +102,7 @@ export default function WorkerHashPage() {
       ) : (
         <section className="space-y-3">
           <div className="flex flex-wrap items-end justify-between gap-3">
-            <p className="text-sm text-slate-500">Read with HSCAN; the filter is a MATCH on field names (literal text).</p>
+            <p className="text-sm text-slate-500">Read from Redis a page at a time; the filter keeps field names that contain the text.</p>
             <FieldFilterForm filter={filter} />
           </div>
           {fields.items.length === 0 ? (

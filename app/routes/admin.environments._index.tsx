@@ -41,7 +41,7 @@ export default function EnvironmentsPage() {
       {environments.length === 0 ? (
         <EmptyState title="No environments yet">Run the seed (npm run db:seed) or create a project; its environments appear here.</EmptyState>
       ) : (
-        <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white">
+        <div tabIndex={0} role="region" aria-label="Environments table" className="relative overflow-x-auto rounded-lg border border-slate-200 bg-white">
           <table className="min-w-full divide-y divide-slate-200 text-sm" aria-label="Environments">
             <thead className="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
               <tr>
@@ -73,11 +73,11 @@ export default function EnvironmentsPage() {
                   <td className="px-3 py-2">
                     <Badge tone={TYPE_TONES[env.type]}>{env.type}</Badge>
                   </td>
-                  <td className="px-3 py-2 font-mono text-xs">{env.currentVersion ?? <span className="text-slate-400">none</span>}</td>
+                  <td className="px-3 py-2 font-mono text-xs">{env.currentVersion ?? <span className="text-slate-500">none</span>}</td>
                   <td className="px-3 py-2 text-right tabular-nums">{env.workerCount}</td>
                   <td className="px-3 py-2">
                     {!env.cache ? (
-                      <span className="text-slate-400">unknown</span>
+                      <span className="text-slate-500">unknown</span>
                     ) : env.cache.exists ? (
                       <span className="flex items-center gap-1.5">
                         <Badge tone="emerald">present</Badge>

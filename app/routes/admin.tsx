@@ -1,5 +1,6 @@
 import { type LoaderFunctionArgs } from "@remix-run/node";
-import { Form, NavLink, Outlet, useLoaderData } from "@remix-run/react";
+import { Form, Outlet, useLoaderData } from "@remix-run/react";
+import { AdminNav } from "~/components/AdminNav";
 import { requireUser } from "~/services/session.server";
 
 /**
@@ -25,28 +26,18 @@ export default function AdminLayout() {
   const { user } = useLoaderData<typeof loader>();
   return (
     <div className="flex min-h-full flex-col md:flex-row">
+      <a
+        href="#main"
+        className="sr-only focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:z-50 focus:rounded-md focus:bg-white focus:px-3 focus:py-2 focus:text-sm focus:font-semibold focus:text-indigo-700 focus:shadow"
+      >
+        Skip to content
+      </a>
       <aside className="flex shrink-0 flex-col gap-4 border-b border-slate-200 bg-white px-4 py-4 md:w-60 md:border-b-0 md:border-r md:py-6">
         <div className="flex items-center gap-2 px-2">
           <span aria-hidden className="h-2.5 w-2.5 rounded-full bg-orange-500" />
           <span className="text-base font-semibold tracking-tight text-slate-900">Hotpath</span>
         </div>
-        <nav aria-label="Admin" className="flex gap-1 overflow-x-auto md:flex-col">
-          {NAV.map((item) => (
-            <NavLink
-              key={item.to}
-              to={item.to}
-              end={item.end}
-              prefetch="intent"
-              className={({ isActive }) =>
-                `whitespace-nowrap rounded-md px-3 py-2 text-sm font-medium ${
-                  isActive ? "bg-indigo-50 text-indigo-700" : "text-slate-600 hover:bg-slate-100 hover:text-slate-900"
-                }`
-              }
-            >
-              {item.label}
-            </NavLink>
-          ))}
-        </nav>
+        <AdminNav items={NAV} />
         <div className="mt-auto flex items-center justify-between gap-2 border-t border-slate-200 px-2 pt-4 md:flex-col md:items-stretch">
           <div className="min-w-0">
             <p className="truncate text-sm text-slate-700" title={user.email}>
@@ -70,7 +61,7 @@ export default function AdminLayout() {
           </Form>
         </div>
       </aside>
-      <main className="min-w-0 flex-1 px-6 py-8 md:px-10">
+      <main id="main" tabIndex={-1} className="min-w-0 flex-1 px-4 py-6 focus:outline-none sm:px-6 md:px-10 md:py-8">
         <Outlet />
       </main>
     </div>

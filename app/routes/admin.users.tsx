@@ -50,14 +50,14 @@ export default function UsersPage() {
         actions={isAdmin ? null : <Badge title="Sign in as an ADMIN to change users">read-only (VIEWER)</Badge>}
       />
       <FlashMessage flash={flash} />
-      <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white">
+      <div tabIndex={0} role="region" aria-label="Users table" className="relative overflow-x-auto rounded-lg border border-slate-200 bg-white">
         <table className="min-w-full divide-y divide-slate-200 text-sm" aria-label="Users">
           <thead className="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
             <tr>
               <th className="px-3 py-2">Email</th>
               <th className="px-3 py-2">Role</th>
               <th className="px-3 py-2 text-right">Open sessions</th>
-              <th className="px-3 py-2 text-right">{isAdmin ? "Actions" : ""}</th>
+              <th className="px-3 py-2 text-right">{isAdmin ? "Actions" : <span className="sr-only">Actions (admins only)</span>}</th>
             </tr>
           </thead>
           <tbody className="divide-y divide-slate-100">

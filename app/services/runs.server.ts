@@ -51,6 +51,8 @@ export interface NewRun {
   /** Pinned to an external deployment id, and (while no worker has it) when waiting for it ends. */
   externalDeploymentId?: string | null;
   versionDeadlineAt?: Date | null;
+  /** Where the resolver found the task metadata (shown on the run's admin page). */
+  metadataSource?: "cache" | "database" | null;
   /** A batch item: its batch (internal id) and index. */
   batchId?: string | null;
   batchIndex?: number | null;
@@ -129,6 +131,7 @@ export const COLUMNS: [column: string, sqlType: string, value: (run: NewRun) => 
   ["tracestate", "text", (r) => r.tracestate ?? null],
   ["sdkVersion", "text", (r) => r.sdkVersion ?? null],
   ["triggerClient", "text", (r) => r.triggerClient ?? null],
+  ["metadataSource", "text", (r) => r.metadataSource ?? null],
   ["batchId", "text", (r) => r.batchId ?? null],
   ["batchIndex", "integer", (r) => r.batchIndex ?? null],
   ["externalDeploymentId", "text", (r) => r.externalDeploymentId ?? null],
@@ -161,15 +164,21 @@ const INSERT_KEYED_RUN = `
   ON CONFLICT ("environmentId", "taskIdentifier", "idempotencyKey") DO NOTHING
   RETURNING "friendlyId"`;
 
+/**
+ * The follow-up of a keyed insert that did nothing: the run holding the key, counted as reused.
+ * An UPDATE in place of the SELECT it replaced, so the reuse shown on the run's page costs no
+ * extra statement.
+ */
 const EXISTING_RUN = `
-  SELECT "friendlyId" FROM "TaskRun"
-   WHERE "environmentId" = $1 AND "taskIdentifier" = $2 AND "idempotencyKey" = $3`;
+  UPDATE "TaskRun" SET "idempotencyReuseCount" = "idempotencyReuseCount" + 1, "idempotencyLastReusedAt" = $4::timestamp
+   WHERE "environmentId" = $1 AND "taskIdentifier" = $2 AND "idempotencyKey" = $3
+  RETURNING "friendlyId"`;
 
 /**
  * Inserts the run, or returns the existing run of the same (environment, task, unexpired
  * idempotency key). One statement for a new run. Concurrent requests with one key are serialised
  * by the unique index: the losers' INSERT waits for the winner's commit, does nothing, and the
- * follow-up SELECT sees the winner's row — exactly one run, every caller gets its id.
+ * follow-up (which counts the reuse) finds the winner's row — exactly one run, every caller gets its id.
  */
 export async function createRun(run: NewRun): Promise<CreatedRun> {
   const pool = pgPool();
@@ -182,9 +191,9 @@ export async function createRun(run: NewRun): Promise<CreatedRun> {
   });
   if (inserted.rows[0]) return { id: inserted.rows[0].friendlyId, isCached: false };
   const existing = await pool.query<{ friendlyId: string }>({
-    name: "existing-task-run",
+    name: "reuse-task-run",
     text: EXISTING_RUN,
-    values: [run.environmentId, run.taskIdentifier, run.idempotencyKey],
+    values: [run.environmentId, run.taskIdentifier, run.idempotencyKey, timestampParam(run.createdAt)],
   });
   if (!existing.rows[0]) {
     // Only reachable if the conflicting run was deleted (or its key reset) between the two statements.

@@ -102,6 +102,7 @@ export function newRun(
     triggerClient: input.headers.triggerClient ?? null,
     externalDeploymentId: options.externalDeploymentId ?? null,
     versionDeadlineAt: resolved.awaitingDeployment ? versionDeadline(delayUntil ?? now) : null,
+    metadataSource: resolved.source,
   };
 }
 

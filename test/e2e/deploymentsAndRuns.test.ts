@@ -13,7 +13,7 @@ import { createTestProject, type TestProject } from "../support/fixtures";
 /**
  * The deployments and runs pages in a real browser against the built server: promote and roll
  * back through the confirmation step (checked in Postgres and in the Redis owner key), a VIEWER
- * refused, and the runs filters (Source above all) and keyset pages in the URL.
+ * refused, and the runs filters (kind above all) and keyset pages in the URL.
  */
 
 const ADMIN = { email: "deploy-admin@hotpath.test", password: "deploy admin password 1" };
@@ -149,18 +149,18 @@ describe("runs page", () => {
   const runsUrl = () => `${server.url}/admin/runs?env=${project.prod.id}`;
   const rowIds = () => page.locator('table[aria-label="Runs"] tbody tr td:first-child').allInnerTexts();
 
-  it("narrows the list by Source, with the filter in the URL", async () => {
+  it("narrows the list by kind, with the filter in the URL", async () => {
     await page.goto(runsUrl());
     expect(await rowIds()).toHaveLength(25);
-    await page.getByLabel("Source").selectOption("AGENT");
-    await page.waitForURL((u) => u.searchParams.get("source") === "AGENT");
+    await page.getByLabel("Kind").selectOption("AGENT");
+    await page.waitForURL((u) => u.searchParams.get("kind") === "AGENT");
     const ids = Array.from({ length: RUNS }, (_, i) => i)
       .filter((i) => i % 3 === 2)
       .reverse()
       .map((i) => `run_e2e${String(i).padStart(3, "0")}`);
     // The URL changes as the navigation commits; the table follows on React's next render.
     await expect.poll(rowIds).toEqual(ids);
-    const kinds = await page.locator('table[aria-label="Runs"] tbody tr td:nth-child(5)').allInnerTexts();
+    const kinds = await page.locator('table[aria-label="Runs"] tbody tr td:nth-child(4)').allInnerTexts();
     expect(new Set(kinds)).toEqual(new Set(["AGENT"]));
     await screenshot(page, "admin-runs-source-agent");
 

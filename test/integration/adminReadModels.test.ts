@@ -76,22 +76,22 @@ describe("runs read model", () => {
     expect(backToFirst!.olderCursor).not.toBeNull();
   });
 
-  it("filters by Source, status and task, within the environment only", async () => {
-    const agent = await walk({ source: "AGENT" }, 5);
+  it("filters by kind, status and task, within the environment only", async () => {
+    const agent = await walk({ kind: "AGENT" }, 5);
     expect(agent.seen).toHaveLength(11);
     const kinds = await prisma().taskRun.findMany({ where: { friendlyId: { in: agent.seen } }, select: { taskKind: true } });
     expect(new Set(kinds.map((k) => k.taskKind))).toEqual(new Set(["AGENT"]));
 
-    const combined = await walk({ source: "STANDARD", status: "COMPLETED", task: "even-task" }, 50);
+    const combined = await walk({ kind: "STANDARD", status: "COMPLETED", task: "even-task" }, 50);
     // i ≡ 0 (mod 3), i ≡ 0 (mod 4), i even: 0, 12, 24.
     expect(combined.seen.sort()).toEqual(["run_rm000", "run_rm012", "run_rm024"]);
     expect((await walk({ task: "nothing-like-this" }, 5)).seen).toEqual([]);
   });
 
   it("names the bad parameter of a malformed query", () => {
-    expect(parseRunFilters(new URLSearchParams({ source: "CRON" }))).toMatchObject({ ok: false, error: expect.stringMatching(/^Query parameter 'source' \('CRON'\)/) });
+    expect(parseRunFilters(new URLSearchParams({ kind: "CRON" }))).toMatchObject({ ok: false, error: expect.stringMatching(/^Query parameter 'kind' \('CRON'\)/) });
     expect(parseRunFilters(new URLSearchParams({ after: "garbage!" }))).toMatchObject({ ok: false, error: expect.stringContaining("'after'") });
-    expect(parseRunFilters(new URLSearchParams({ status: "", source: "" }))).toMatchObject({ ok: true, filters: {} });
+    expect(parseRunFilters(new URLSearchParams({ status: "", kind: "" }))).toMatchObject({ ok: true, filters: {} });
   });
 
   it("defaults to an environment that has runs, and is null for an unknown environment", async () => {

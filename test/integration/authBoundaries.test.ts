@@ -188,7 +188,7 @@ function adminRoutes(): AdminRoute[] {
       const url = `/${segments
         .filter((s) => s !== "_index")
         .map((s) => s.replace(/_$/, ""))
-        .map((s) => (s === "$envId" ? project.prod.id : s === "$workerId" ? workerId : s))
+        .map((s) => (s === "$envId" ? project.prod.id : s === "$workerId" ? workerId : s === "$runId" ? prodRunId : s))
         .join("/")}`;
       const source = readFileSync(path.join(dir, file), "utf8");
       return { file, url, actionUrl: index ? `${url}?index` : url, hasAction: /export (async function|const) action\b/.test(source) };
@@ -240,6 +240,7 @@ describe("admin routes: every route file in app/routes", () => {
         `admin.environments.$envId.cache.tsx → /admin/environments/${project.prod.id}/cache`,
         `admin.environments.$envId.cache_.workers.$workerId.tsx → /admin/environments/${project.prod.id}/cache/workers/${workerId}`,
         "admin.runs.tsx → /admin/runs",
+        `admin.runs_.$runId.tsx → /admin/runs/${prodRunId}`,
       ]),
     );
     expect(await redis().exists(taskMetadataCacheAdmin().keys(project.prod.id).current)).toBe(1);

@@ -73,7 +73,7 @@ function VersionsTable({
   confirmHref: (workerId: string) => string;
 }) {
   return (
-    <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white">
+    <div tabIndex={0} role="region" aria-label="Versions table" className="relative overflow-x-auto rounded-lg border border-slate-200 bg-white">
       <table className="min-w-full divide-y divide-slate-200 text-sm" aria-label={label}>
         <thead className="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
           <tr>
@@ -82,7 +82,7 @@ function VersionsTable({
             <th className="px-3 py-2">Status</th>
             <th className="px-3 py-2 text-right">Tasks</th>
             <th className="px-3 py-2">Created (UTC)</th>
-            <th className="px-3 py-2 text-right">{isAdmin ? "Action" : ""}</th>
+            <th className="px-3 py-2 text-right">{isAdmin ? "Action" : <span className="sr-only">Actions (admins only)</span>}</th>
           </tr>
         </thead>
         <tbody className="divide-y divide-slate-100">

@@ -15,7 +15,7 @@ export function CurrentHashFields({ redis, filter, isAdmin, href }: { redis: Red
       <div className="flex flex-wrap items-end justify-between gap-3">
         <div>
           <h2 className="text-base font-semibold text-slate-900">Current hash fields</h2>
-          <p className="text-sm text-slate-500">Read with HSCAN, a page at a time; DRIFT marks a field that disagrees with Postgres.</p>
+          <p className="text-sm text-slate-500">Read from Redis a page at a time; DRIFT marks a field that disagrees with Postgres.</p>
         </div>
         <FieldFilterForm filter={filter} />
       </div>

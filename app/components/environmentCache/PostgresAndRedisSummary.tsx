@@ -1,3 +1,4 @@
+import { CopyButton } from "~/components/CopyButton";
 import { KeyTtl } from "~/components/KeyTtl";
 import type { EnvironmentCachePage } from "~/presenters/environmentCache.server";
 
@@ -18,12 +19,14 @@ export function PostgresAndRedisSummary({ currentWorker, keys, redis }: Pick<Env
         <h2 className="text-sm font-semibold text-slate-900">Redis current hash</h2>
         <dl className="mt-2 grid grid-cols-[8rem_1fr] gap-y-1 text-sm">
           <dt className="text-slate-500">Key</dt>
-          <dd className="break-all font-mono text-xs" data-testid="current-key">{keys.current}</dd>
+          <dd className="font-mono text-xs">
+            <span className="break-all" data-testid="current-key">{keys.current}</span> <CopyButton value={keys.current} label="Copy key name" />
+          </dd>
           {redis.ok ? (
             <>
               <dt className="text-slate-500">Fields</dt>
               <dd data-testid="current-field-count">{redis.status.exists ? redis.status.fieldCount : "key absent"}</dd>
-              <dt className="text-slate-500">TTL</dt>
+              <dt className="text-slate-500">Key expires in</dt>
               <dd data-testid="current-ttl">
                 <KeyTtl seconds={redis.status.ttlSeconds} />
               </dd>

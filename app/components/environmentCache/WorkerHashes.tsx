@@ -15,7 +15,7 @@ export function WorkerHashes({ environmentId, redis, href }: { environmentId: st
       <div>
         <h2 className="text-base font-semibold text-slate-900">Worker hashes</h2>
         <p className="text-sm text-slate-500">
-          This environment's keys, found with SCAN MATCH on its hash tag (never KEYS); a page walks the keyspace until it finds some or has walked 100 steps.
+          This environment's keys in Redis, found a page at a time without blocking the server; a page stops after it finds some keys or has looked through 100 batches.
         </p>
       </div>
       {workers.items.length === 0 ? (
@@ -38,7 +38,7 @@ export function WorkerHashes({ environmentId, redis, href }: { environmentId: st
 
 function WorkerHashTable({ environmentId, rows }: { environmentId: string; rows: WorkerHashRow[] }) {
   return (
-    <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white">
+    <div tabIndex={0} role="region" aria-label="Worker hashes table" className="relative overflow-x-auto rounded-lg border border-slate-200 bg-white">
       <table className="min-w-full divide-y divide-slate-200 text-sm" aria-label="Worker hashes">
         <thead className="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
           <tr>

@@ -14,7 +14,7 @@ export function EnvironmentsTable({ overview, windowLabel }: { overview: Pick<Ca
           prod environments.
         </EmptyState>
       ) : (
-        <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white">
+        <div tabIndex={0} role="region" aria-label="Environments table" className="relative overflow-x-auto rounded-lg border border-slate-200 bg-white">
           <table className="min-w-full text-sm" data-testid="environments-table">
             <thead className="bg-slate-50 text-left text-xs uppercase tracking-wide text-slate-500">
               <tr>
@@ -73,12 +73,12 @@ function EnvironmentRow({ environment: e }: { environment: EnvironmentCacheRow }
                   unknown worker
                 </span>
               ) : (
-                <span className="text-slate-400">none</span>
+                <span className="text-slate-500">none</span>
               ))}
           </td>
         </>
       ) : (
-        <td colSpan={4} className="px-3 py-2 text-xs text-slate-400">
+        <td colSpan={4} className="px-3 py-2 text-xs text-slate-500">
           Redis unavailable
         </td>
       )}

@@ -18,6 +18,18 @@ export function RedisProblems({ problems }: { problems: OverviewProblem[] }) {
   );
 }
 
+/** The headline tiles when the metrics could not be read: "unknown", never a reassuring 0. */
+export function UnknownSummaryTiles() {
+  const hint = "Redis could not be read";
+  return (
+    <div className="grid grid-cols-2 gap-3 md:grid-cols-3 xl:grid-cols-6" data-testid="unknown-tiles">
+      {["Hit rate", "Hits", "Misses", "Back-fills", "Errors", "Ops/s"].map((label) => (
+        <Tile key={label} label={label} value="unknown" hint={hint} />
+      ))}
+    </div>
+  );
+}
+
 /** The window's headline figures: hit rate (coloured by threshold), hits, misses, back-fills, errors, ops/s. */
 export function SummaryTiles({ summary, windowLabel }: { summary: NonNullable<CacheOverview["summary"]>; windowLabel: string }) {
   return (
@@ -47,7 +59,7 @@ export function SummaryTiles({ summary, windowLabel }: { summary: NonNullable<Ca
 export function KeyspaceTable({ keyspaces }: { keyspaces: CacheOverview["keyspaces"] }) {
   return (
     <Section id="by-keyspace" title="By keyspace" description="Raw cache events. One lookup can touch several keyspaces (the in-process tier, then Redis), so the hit rate above counts lookups instead.">
-      <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white">
+      <div tabIndex={0} role="region" aria-label="Events by keyspace" className="relative overflow-x-auto rounded-lg border border-slate-200 bg-white">
         <table className="min-w-full text-sm">
           <thead className="bg-slate-50 text-left text-xs uppercase tracking-wide text-slate-500">
             <tr>

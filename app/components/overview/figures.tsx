@@ -11,7 +11,7 @@ export const TONE_CLASSES = {
   good: "border-emerald-200 bg-emerald-50 text-emerald-700",
   warn: "border-amber-200 bg-amber-50 text-amber-700",
   bad: "border-red-200 bg-red-50 text-red-700",
-  none: "border-slate-200 bg-white text-slate-400",
+  none: "border-slate-200 bg-white text-slate-500",
 } as const;
 
 export function Tile({ label, value, hint, className = "border-slate-200 bg-white text-slate-900", href }: {
