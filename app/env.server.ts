@@ -99,6 +99,7 @@ const EnvSchema = z.object({
   TASK_META_CACHE_INVALIDATION_CHANNEL: optional(z.string().min(1)),
   /** How often one instance compares every current hash's owner with Postgres and rebuilds strays (0: never). */
   TASK_META_CACHE_RECONCILE_INTERVAL_MS: optional(nonNegativeInt).transform((v) => v ?? 60_000),
+  TASK_META_CACHE_RECONCILE_ENVS_PER_SECOND: optional(positiveInt).transform((v) => v ?? 20),
 
   /**
    * In-process tier of the API-key cache (apiKeyL1.server.ts): a warm trigger authenticates from
