@@ -57,6 +57,8 @@ export type TraceSampler = (typeof TRACE_SAMPLERS)[number];
 const EnvSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   PORT: optional(port).transform((v) => v ?? 3000),
+  /** Worker processes of the server (node:cluster); the default depends on NODE_ENV: see webConcurrency(). */
+  WEB_CONCURRENCY: optional(positiveInt.max(256, "must be at most 256")),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
 
   DATABASE_URL: url(["postgresql:", "postgres:"]),

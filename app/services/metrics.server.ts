@@ -21,6 +21,7 @@ import { dbQueryCount } from "~/db.server";
 import { getEnv } from "~/env.server";
 import { keyPrefix, redis, type RedisClient } from "~/redis.server";
 import { writeEnvironmentLookups } from "~/services/hitRateRollup.server";
+import { shareRegistries } from "~/services/webCluster.server";
 import { logger } from "~/services/logger.server";
 import { sampledTraceId } from "~/services/tracing.server";
 import { registerTriggerBufferMetrics } from "~/services/triggerBuffer/metrics.server";
@@ -290,6 +291,8 @@ export function metricsRecorder(): MetricsRecorder {
     collectDefaultMetrics({ register: registry });
     if (getEnv().TRIGGER_BUFFER_ENABLED) registerTriggerBufferMetrics(registry);
     processRecorder = new MetricsRecorder({ registry });
+    // Under WEB_CONCURRENCY the primary adds this registry up with the other workers' (0077).
+    shareRegistries([registry]);
   }
   return processRecorder;
 }
