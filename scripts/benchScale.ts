@@ -66,7 +66,7 @@ function printTable(results: ScaleResult[]) {
     ...(["20", "1000", "10000"] as const).map(
       (size) => [`promotion p50 / p99 ms, ${size} tasks`, (r: ScaleResult) => `${r.promotions[size].p50.toFixed(0)} / ${r.promotions[size].p99.toFixed(0)}`] as [string, (r: ScaleResult) => string],
     ),
-    ["partial reads seen / reads", (r) => `${r.promotions.partialReads} / ${r.promotions.reads}`],
+    ["partial reads seen / reads (field not yet back-filled)", (r) => `${r.promotions.partialReads} / ${r.promotions.reads} (${r.promotions.absentReads})`],
     ["resolves during churn", (r) => r.promotions.resolves.toLocaleString("en")],
   ];
   const width = Math.max(...rows.map(([name]) => name.length));
@@ -79,6 +79,9 @@ async function run(serverUrl: string) {
   log(`redis-server of this bench on :${redisServer.port}`);
   const results: ScaleResult[] = [];
   const started = Date.now();
+  // Read once the app's clients point at the bench's database and Redis (never before: the
+  // singletons would keep the configuration they were opened with).
+  let machine: Awaited<ReturnType<typeof machineInfo>> | undefined;
   try {
     for (const n of sizes) {
       log(`N=${n.toLocaleString("en")}: database ${DATABASE}: drop, create, migrate`);
@@ -89,6 +92,7 @@ async function run(serverUrl: string) {
       const admin = new Redis(redisServer.url);
       try {
         await admin.flushall(); // the bench's own server: nothing else lives in it
+        machine ??= await machineInfo();
         results.push(await measureScale({ environments: n, prefix: PREFIX, redis: admin, promotionsPerSecond, statements: () => dbQueryCount("primary") }));
       } finally {
         admin.disconnect();
@@ -109,7 +113,7 @@ async function run(serverUrl: string) {
   const dir = path.join(projectRoot, "bench-results");
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `bench-scale-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
-  fs.writeFileSync(file, `${JSON.stringify({ kind: "scale", finishedAt: new Date().toISOString(), machine: await machineInfo(), promotionsPerSecond, results }, null, 2)}\n`);
+  fs.writeFileSync(file, `${JSON.stringify({ kind: "scale", finishedAt: new Date().toISOString(), machine, promotionsPerSecond, results }, null, 2)}\n`);
   console.log(`\nresults   ${path.relative(projectRoot, file)}`);
 }
 
