@@ -1,3 +1,4 @@
+import cluster from "node:cluster";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -22,6 +23,8 @@ const ENTRY_EXPORTS = [
   "bufferedPageBody",
   "refuseUnstorablePageInput",
   "requestLineProblem",
+  "webConcurrency",
+  "runClusterPrimary",
 ] as const;
 type ServerEntry = Pick<typeof AppEntry, (typeof ENTRY_EXPORTS)[number] | "logger">;
 
@@ -33,6 +36,10 @@ if (!isServerEntry(build.entry.module)) {
 }
 const { handleApiRequest, start, shutdown, limitPageBodies, bufferedPageBody, refuseUnstorablePageInput, requestLineProblem, logger } =
   build.entry.module;
+
+// WEB_CONCURRENCY > 1: this process only forks that many workers running this file, which share
+// the port (app/services/webCluster.server.ts); it never gets past this line.
+if (cluster.isPrimary && build.entry.module.webConcurrency() > 1) await build.entry.module.runClusterPrimary(build.entry.module.webConcurrency());
 
 const app = express();
 app.disable("x-powered-by");
@@ -148,7 +155,7 @@ function refuseOddRequestLine(req: IncomingMessage, res: ServerResponse): boolea
   return true;
 }
 server.listen(port, () => {
-  console.log(`Hotpath listening on http://localhost:${port}`);
+  console.log(cluster.isWorker ? `Hotpath worker ${process.pid} listening on http://localhost:${port}` : `Hotpath listening on http://localhost:${port}`);
 });
 
 /**
@@ -156,12 +163,18 @@ server.listen(port, () => {
  * which nothing keeps Node's event loop alive and the process exits with 0 by itself. If something
  * still does after 10 s (a request that never ends, a leak), it exits with 1 and names what is open.
  */
+// `on`, not `once`: a cluster worker gets Ctrl-C's SIGINT from the terminal and again from its
+// primary, and a second signal must not kill it mid-drain.
+let stopRequested = false;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
+  process.on(signal, () => {
+    if (stopRequested) return;
+    stopRequested = true;
     setTimeout(() => {
       console.error(`Shutdown incomplete after 10 s; still open: ${process.getActiveResourcesInfo().join(", ")}`);
       process.exit(1);
     }, 10_000).unref();
-    void shutdown({ server });
+    // A cluster worker's IPC channel to its primary would keep it alive: closed once all else is.
+    void shutdown({ server }).then(() => cluster.worker?.disconnect());
   });
 }

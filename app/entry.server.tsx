@@ -23,6 +23,7 @@ export { bufferedPageBody, limitPageBodies, refuseUnstorablePageInput } from "~/
 export { requestLineProblem } from "~/domain/requestLine";
 export { logger } from "~/services/logger.server";
 export { start, shutdown } from "~/lifecycle.server";
+export { runClusterPrimary, webConcurrency } from "~/services/webCluster.server";
 
 /**
  * How long a streamed page waits for its deferred data (single fetch reads it from here, it

@@ -57,6 +57,8 @@ export type TraceSampler = (typeof TRACE_SAMPLERS)[number];
 const EnvSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   PORT: optional(port).transform((v) => v ?? 3000),
+  /** Worker processes of the server (node:cluster); the default depends on NODE_ENV: see webConcurrency(). */
+  WEB_CONCURRENCY: optional(positiveInt.max(256, "must be at most 256")),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
 
   DATABASE_URL: url(["postgresql:", "postgres:"]),
@@ -104,6 +106,7 @@ const EnvSchema = z.object({
    * another queue, TTL or kind). Off: drift is only recorded and shown (docs/operations.md).
    */
   TASK_META_CACHE_REPAIR_DRIFT: booleanString(true),
+  TASK_META_CACHE_RECONCILE_ENVS_PER_SECOND: optional(positiveInt).transform((v) => v ?? 20),
 
   /**
    * In-process tier of the API-key cache (apiKeyL1.server.ts): a warm trigger authenticates from

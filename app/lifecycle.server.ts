@@ -4,7 +4,8 @@ import { getEnv } from "~/env.server";
 import { disconnectRedis } from "~/redis.server";
 import { disconnectApiKeyCache } from "~/services/apiKeyAuth.server";
 import { logger } from "~/services/logger.server";
-import { stopMetrics } from "~/services/metrics.server";
+import { metricsRecorder, stopMetrics } from "~/services/metrics.server";
+import { isClusterWorker } from "~/services/webCluster.server";
 import { startRunLifecycle, stopRunLifecycle } from "~/services/runLifecycle.server";
 import { startTracing, stopTracing } from "~/services/tracing.server";
 import { disconnectTriggerBuffer } from "~/services/triggerBuffer/buffer.server";
@@ -52,6 +53,8 @@ export async function start(options: { cacheConnectTimeoutMs?: number } = {}): P
   startCacheReconciler();
   startRunLifecycle();
   startTriggerBufferDrainer();
+  // A cluster worker's registry must exist before the primary first asks for it (/metrics).
+  if (isClusterWorker()) metricsRecorder();
   void warnWithoutPersistence();
   return { port: env.PORT, trustProxyHops: env.TRUST_PROXY_HOPS, pageBodyLimitBytes: env.PAGE_BODY_LIMIT_BYTES, cacheConnected };
 }

@@ -49,6 +49,7 @@ import { backendTicks, cpuBetween, statementsSent, withApplicationName } from ".
 import { inProcessTier } from "./bench/scenarios";
 import { formatCount, formatCountRange, formatRatioLine, label, pairedRatio, spread, type Spread, type Target } from "./bench/stats";
 import { positiveIntFlag } from "./bench/flags";
+import { cpuDelta, treeCpuMs } from "./bench/processCpu";
 import { startOtlpSink, tracingVariables, type OtlpSink } from "./bench/tracingTargets";
 
 const USAGE =
@@ -67,6 +68,7 @@ const { values: flags } = parseArgs({
     tracing: { type: "boolean", default: false },
     before: { type: "string" },
     profile: { type: "string" },
+    workers: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
   strict: true,
@@ -100,7 +102,9 @@ type TargetName =
   | "route, before tracing"
   | "route, tracing off"
   | "route, tracing 0.01"
-  | "route, tracing 1.0";
+  | "route, tracing 1.0"
+  | "route, 1 worker"
+  | "route, every core";
 
 interface HttpTarget {
   name: TargetName;
@@ -127,6 +131,10 @@ interface LoadResult {
   statementsPer1k: number;
   postgresCpuMsPer1k: number | null;
   vanishedBackends: number;
+  /** CPU ms per 1,000 triggers of the server's processes (a cluster's primary and each worker, summed) and of this load generator; null without /proc. */
+  serverCpuMsPer1k: number | null;
+  serverProcesses: number;
+  loadGeneratorCpuMsPer1k: number;
   requestsPerSecond: number;
   requests: number;
   p50Ms: number;
@@ -243,6 +251,8 @@ async function measuredLoad(target: HttpTarget, phase: Phase, rep: number): Prom
   const kind = target.name === "node:http + INSERT floor" ? "floor" : "route";
   const statementsBefore = await statementsSent(base, kind, METRICS_TOKEN);
   const ticksBefore = await backendTicks(target.applicationName);
+  const serverBefore = target.child?.pid ? treeCpuMs(target.child.pid) : null;
+  const generatorBefore = process.cpuUsage();
   const r = await load(target, options.duration);
   // The requests still in flight when autocannon stopped counting finish on the server: let them
   // land, and count them (requests sent, not answers received, is what the server served).
@@ -250,6 +260,8 @@ async function measuredLoad(target: HttpTarget, phase: Phase, rep: number): Prom
   const ticksAfter = await backendTicks(target.applicationName);
   const statements = (await statementsSent(base, kind, METRICS_TOKEN)) - statementsBefore;
   const cpu = ticksBefore && ticksAfter ? cpuBetween(ticksBefore, ticksAfter) : null;
+  const generator = process.cpuUsage(generatorBefore);
+  const server = cpuDelta(serverBefore, target.child?.pid ? treeCpuMs(target.child.pid) : null);
   const answered = Math.max(1, r.requests.sent - r.non2xx - r.errors - r.timeouts);
   return {
     target: target.name,
@@ -266,6 +278,9 @@ async function measuredLoad(target: HttpTarget, phase: Phase, rep: number): Prom
     statementsPer1k: (statements * 1000) / answered,
     postgresCpuMsPer1k: cpu ? (cpu.ms * 1000) / answered : null,
     vanishedBackends: cpu?.vanished ?? 0,
+    serverCpuMsPer1k: server ? ([...server.values()].reduce((a, b) => a + b, 0) * 1000) / answered : null,
+    serverProcesses: server?.size ?? 0,
+    loadGeneratorCpuMsPer1k: ((generator.user + generator.system) / 1000) * (1000 / answered),
   };
 }
 
@@ -328,6 +343,47 @@ function tracingRatios(results: LoadResult[]): Ratio[] {
     }
     return ratios;
   });
+}
+
+/** `--workers`: the route as one process (WEB_CONCURRENCY=1) and as one worker per core. */
+function workerTargets(data: Awaited<ReturnType<typeof seedBenchData>>): HttpTarget[] {
+  const route = (name: TargetName, applicationName: string, workers: number): HttpTarget => ({
+    name,
+    applicationName,
+    script: "server.ts",
+    args: [],
+    env: { METRICS_TOKEN, WEB_CONCURRENCY: String(workers), NODE_ENV: "production" },
+    path: ROUTE_PATH,
+    headers: { authorization: `Bearer ${data.apiKey}`, "content-type": "application/json" },
+    port: 0,
+    output: "",
+  });
+  return [route("route, 1 worker", "hotpath-bench-route-w1", 1), route("route, every core", "hotpath-bench-route-wn", os.availableParallelism())];
+}
+
+function workerRatios(results: LoadResult[]): Ratio[] {
+  const perRep = (name: TargetName, phase: Phase) =>
+    results.filter((r) => r.target === name && r.phase === phase).sort((a, b) => a.rep - b.rep).map((r) => r.requestsPerSecond);
+  return PHASES.map((phase) => ({
+    name: `every core (${os.availableParallelism()}) / 1 worker, req/s${phase === PHASES[0] ? "" : `, ${phase}`}`,
+    ratio: pairedRatio(perRep("route, every core", phase), perRep("route, 1 worker", phase)),
+    target: { kind: "min", value: 1.25 },
+  }));
+}
+
+/** Where the CPU went, per 1,000 triggers (medians): the server's processes, its Postgres backends, the load generator. */
+function printCpu(results: LoadResult[]) {
+  console.log(`
+cpu per 1,000 triggers (medians): server processes / postgres backends / load generator (autocannon, this process)`);
+  for (const phase of PHASES) {
+    for (const name of ["route, 1 worker", "route, every core"] as const) {
+      const runs = results.filter((r) => r.target === name && r.phase === phase);
+      const median = (values: (number | null)[]) => (values.every((v) => v !== null) ? spread(values as number[]).median.toFixed(0) : "n/a");
+      console.log(
+        `${label(`${name}, ${phase}`, 50)}  server=${median(runs.map((r) => r.serverCpuMsPer1k))}ms (${runs[0]?.serverProcesses ?? 0} processes)  postgres=${median(runs.map((r) => r.postgresCpuMsPer1k))}ms  generator=${median(runs.map((r) => r.loadGeneratorCpuMsPer1k))}ms`,
+      );
+    }
+  }
 }
 
 function buildTargets(data: Awaited<ReturnType<typeof seedBenchData>>): { targets: HttpTarget[]; hasL1: boolean } {
@@ -451,7 +507,7 @@ async function run(serverUrl: string) {
     if (stale) log(`deleted ${stale} keys left under ${BENCH_PREFIX} by an earlier run`);
     const data = await seedBenchData();
     const machine = await machineInfo();
-    const built = sink ? { targets: tracingTargets(data, sink), hasL1: false } : buildTargets(data);
+    const built = sink ? { targets: tracingTargets(data, sink), hasL1: false } : flags.workers ? { targets: workerTargets(data), hasL1: false } : buildTargets(data);
     targets = built.targets;
 
     for (const target of targets) target.port = await freePort();
@@ -495,7 +551,8 @@ async function run(serverUrl: string) {
     const summaries = summarize(results, targets);
     printSummaries(summaries, width);
 
-    const ratios = sink ? tracingRatios(results) : ratiosOf(results, built.hasL1);
+    const ratios = sink ? tracingRatios(results) : flags.workers ? workerRatios(results) : ratiosOf(results, built.hasL1);
+    if (flags.workers) printCpu(results);
     if (sink) console.log(`\notlp sink  ${sink.stats().requests} export requests, ${formatCount(sink.stats().bytes / 1024)} kB`);
     const ratioWidth = Math.max(...ratios.map((r) => r.name.length));
     console.log(`\nratios — median of the per-repetition ratios [min–max]`);

@@ -4,7 +4,7 @@
  *
  *   node scripts/bootstrap.mjs quickstart        install → services → .env → database → migrate → seed → build → serve
  *   node scripts/bootstrap.mjs test [vitest args] install → services → generate → typecheck → build → vitest run
- *   node scripts/bootstrap.mjs bench|bench:http|bench:batch  install → services → database → migrate → build → scripts/bench*.ts
+ *   node scripts/bootstrap.mjs bench|bench:http|bench:batch|bench:scale  install → services → database → migrate → build → scripts/bench*.ts
  *
  * Plain Node ESM without npm dependencies: it runs before `npm install`. Every child process gets
  * the merged configuration (real environment over .env) plus the chosen DATABASE_URL / REDIS_URL.
@@ -26,7 +26,7 @@ import {
   redact,
 } from "./services.mjs";
 
-const MODES = ["quickstart", "test", "bench", "bench:http", "bench:batch"];
+const MODES = ["quickstart", "test", "bench", "bench:http", "bench:batch", "bench:scale"];
 const [mode, ...extraArgs] = process.argv.slice(2);
 const bin = (name) => path.join(root, "node_modules", ".bin", name);
 const log = (message) => console.log(`[hotpath] ${message}`);
@@ -360,4 +360,4 @@ if (major < 20 || (major === 20 && minor < 6)) fail(`Node.js 20.19 or newer is r
 await ensureDependencies();
 if (mode === "quickstart") await quickstart();
 else if (mode === "test") await test();
-else await bench({ bench: "scripts/bench.ts", "bench:http": "scripts/benchHttp.ts", "bench:batch": "scripts/benchBatch.ts" }[mode]);
+else await bench({ bench: "scripts/bench.ts", "bench:http": "scripts/benchHttp.ts", "bench:batch": "scripts/benchBatch.ts", "bench:scale": "scripts/benchScale.ts" }[mode]);

@@ -104,6 +104,12 @@ export function reconcileLockKey(prefix: string): string {
   return `${prefix}task-meta:reconcile-lock`;
 }
 
+/** Where the sweep keeps its place between passes: `since` (ms) and the rolling pass's `cursor` (decision 0075). */
+export function reconcileStateKey(prefix: string): string {
+  assertPrefix(prefix);
+  return `${prefix}task-meta:reconcile-state`;
+}
+
 export interface ParsedTaskMetaKey {
   environmentId: string;
   kind: TaskMetaKeyKind;

@@ -114,9 +114,11 @@ export function sumCounts(list: Iterable<MetricCounts>): MetricCounts {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Redis layout: one hash per minute, `<prefix>metrics:{m}:<minute>`. The `{m}` hash tag puts every
-// bucket in one cluster slot, so a flush touching two minutes is still one pipeline to one node.
-// Fields: `e:<event>:<keyspace>`, `r:<source>:<bucket index>`, `env:<environment id>:<source>`.
+// Redis layout: one hash per minute, `<prefix>metrics:{m:<minute>}`, with the counts of every
+// instance: `e:<event>:<keyspace>`, `r:<source>:<bucket index>`. Each minute is its own hash tag,
+// so on a Cluster the buckets spread over slots (one key per flush still). Per-environment
+// lookups are not here: they go to the hit-rate roll-ups (hitRateRollup.ts), spread by
+// environment. `env:<id>:<source>` fields written before 0076 are still read.
 
 export const BUCKET_TTL_SECONDS = 48 * 60 * 60;
 
@@ -125,10 +127,10 @@ export function minuteOf(timestampMs: number): number {
 }
 
 export function metricsBucketKey(prefix: string, minute: number): string {
-  return `${prefix}metrics:{m}:${minute}`;
+  return `${prefix}metrics:{m:${minute}}`;
 }
 
-/** The non-zero counts as `[field, increment]` pairs for HINCRBY. */
+/** The non-zero counts as `[field, increment]` pairs for HINCRBY; per-environment lookups are left to the roll-ups. */
 export function toBucketFields(counts: MetricCounts): [field: string, increment: number][] {
   const fields: [string, number][] = [];
   for (const event of CACHE_EVENTS) {
@@ -141,11 +143,6 @@ export function toBucketFields(counts: MetricCounts): [field: string, increment:
     counts.resolves[source].forEach((n, i) => {
       if (n) fields.push([`r:${source}:${i}`, n]);
     });
-  }
-  for (const [environmentId, bySource] of Object.entries(counts.environments)) {
-    for (const source of RESOLVE_SOURCES) {
-      if (bySource[source]) fields.push([`env:${environmentId}:${source}`, bySource[source]]);
-    }
   }
   return fields;
 }

@@ -10,6 +10,7 @@ import {
   type MetricCounts,
   metricsBucketKey,
   METRICS_WINDOWS,
+  minuteOf,
   type MetricsSummary,
   type MetricsWindow,
   parseBucketFields,
@@ -20,8 +21,9 @@ import {
   windowSeconds,
 } from "~/domain/metricsMath";
 import { parseRedisInfo, redisServerFigures, type RedisServerFigures } from "~/domain/redisInfo";
-import { environmentSummary, environmentSummarySelect, type EnvironmentSummary } from "~/presenters/environmentSummary.server";
+import { byProjectThenSlug, environmentSummary, environmentSummarySelect, type EnvironmentSummary } from "~/presenters/environmentSummary.server";
 import { keyPrefix, redis, type RedisClient } from "~/redis.server";
+import { readLowestHitRates, type LowestHitRates } from "~/services/hitRateRollup.server";
 import { logger } from "~/services/logger.server";
 import { taskMetadataCacheAdmin, type TaskMetadataCacheAdmin } from "~/services/taskMetadata/index.server";
 
@@ -97,15 +99,22 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** Each minute's bucket of the window, in order, in one pipeline (the buckets share one slot). */
+/**
+ * Each minute's bucket of the window, in order: one pipeline on a single Redis; on a Cluster, where
+ * each minute is its own slot, the reads are sent at once and answered node by node.
+ */
 async function readBuckets(client: RedisClient, prefix: string, minutes: number[]): Promise<MetricCounts[]> {
+  const parse = (hash: unknown) => (hash && typeof hash === "object" ? parseBucketFields(hash as Record<string, string>) : emptyCounts());
+  if (client instanceof Cluster) {
+    return (await Promise.all(minutes.map((minute) => client.hgetall(metricsBucketKey(prefix, minute))))).map(parse);
+  }
   const pipeline = client.pipeline();
   for (const minute of minutes) pipeline.hgetall(metricsBucketKey(prefix, minute));
   const replies = await pipeline.exec();
   if (!replies) throw new Error("the metrics pipeline returned no replies");
   return replies.map(([error, hash]) => {
     if (error) throw error;
-    return hash && typeof hash === "object" ? parseBucketFields(hash as Record<string, string>) : emptyCounts();
+    return parse(hash);
   });
 }
 
@@ -116,32 +125,45 @@ async function readServerFigures(client: RedisClient): Promise<RedisServerFigure
 }
 
 function byLowestHitRate(a: { hitRate: number | null; label: string }, b: { hitRate: number | null; label: string }) {
-  // Environments without lookups in the window say nothing about the cache: they go last.
-  if (a.hitRate === null || b.hitRate === null) {
-    if (a.hitRate !== b.hitRate) return a.hitRate === null ? 1 : -1;
-  } else if (a.hitRate !== b.hitRate) {
-    return a.hitRate - b.hitRate;
-  }
+  if (a.hitRate !== b.hitRate) return (a.hitRate ?? 0) - (b.hitRate ?? 0);
   return a.label.localeCompare(b.label);
 }
 
-/** The environments with the lowest hit rate first (those without lookups last), at most a page of them. */
-function rankEnvironments<E extends { id: string; slug: string; project: { slug: string } }>(
-  environments: E[],
-  total: ReturnType<typeof sumCounts> | null,
-) {
-  return environments
-    .map((environment) => {
-      const lookups = total?.environments[environment.id] ?? { cache: 0, database: 0 };
-      return {
-        environment,
-        lookups: lookups.cache + lookups.database,
-        hitRate: hitRate(lookups.cache, lookups.database),
-        label: `${environment.project.slug}/${environment.slug}`,
-      };
+type SummaryRow = Parameters<typeof environmentSummary>[0];
+interface RankedRow {
+  environment: SummaryRow;
+  lookups: number;
+  hitRate: number | null;
+}
+
+/**
+ * The table's environments: the lowest hit rates of the window from the roll-ups (at most a page),
+ * then, when fewer environments had lookups, those without any, by project and slug. Two
+ * statements at most, whatever the size of the fleet.
+ */
+async function rankEnvironments(db: PrismaClient, lowest: LowestHitRates | null): Promise<RankedRow[]> {
+  const active = lowest?.environments ?? [];
+  const summaries = active.length
+    ? await db.runtimeEnvironment.findMany({ where: { id: { in: active.map((e) => e.environmentId) } }, select: environmentSummarySelect })
+    : [];
+  const byId = new Map(summaries.map((s) => [s.id, s]));
+  const ranked = active
+    .filter((e) => byId.has(e.environmentId)) // an environment deleted since its lookups
+    .map((e) => {
+      const environment = byId.get(e.environmentId)!;
+      return { environment, lookups: e.cache + e.database, hitRate: hitRate(e.cache, e.database), label: `${environment.project.slug}/${environment.slug}` };
     })
     .sort(byLowestHitRate)
-    .slice(0, ENVIRONMENT_ROWS_LIMIT);
+    .map(({ environment, lookups, hitRate: rate }) => ({ environment, lookups, hitRate: rate }));
+  // Only when every environment with lookups is listed: the rest have none in the window.
+  if (ranked.length >= ENVIRONMENT_ROWS_LIMIT || (lowest && lowest.active > active.length)) return ranked;
+  const idle = await db.runtimeEnvironment.findMany({
+    where: { id: { notIn: active.map((e) => e.environmentId) } },
+    select: environmentSummarySelect,
+    orderBy: byProjectThenSlug,
+    take: ENVIRONMENT_ROWS_LIMIT - ranked.length,
+  });
+  return [...ranked, ...idle.map((environment) => ({ environment, lookups: 0, hitRate: null }))];
 }
 
 /** Each ranked environment's current-hash status, or null (with a problem to show) when Redis does not answer in time. */
@@ -170,17 +192,21 @@ export async function getCacheOverview(window: MetricsWindow, deps: CacheOvervie
   const minutes = windowMinutes(window, now);
   const { stepMinutes } = METRICS_WINDOWS[window];
 
-  const [buckets, environments, redisServer] = await Promise.all([
-    withTimeout(readBuckets(deps.metricsRedis ?? redis(), prefix, minutes), timeoutMs, "Redis (metrics buckets)").catch(
+  const metricsRedis = deps.metricsRedis ?? redis();
+  const [buckets, lowest, environmentCount, redisServer] = await Promise.all([
+    withTimeout(readBuckets(metricsRedis, prefix, minutes), timeoutMs, "Redis (metrics buckets)").catch((error: unknown) => {
+      logger.error("cache overview: could not read the metrics buckets", { window, error });
+      problems.push({ part: "metrics", message: `The metrics could not be read from Redis: ${messageOf(error)}.` });
+      return null;
+    }),
+    withTimeout(readLowestHitRates(metricsRedis, prefix, window, minuteOf(now), ENVIRONMENT_ROWS_LIMIT), timeoutMs, "Redis (hit rates)").catch(
       (error: unknown) => {
-        logger.error("cache overview: could not read the metrics buckets", { window, error });
-        problems.push({ part: "metrics", message: `The metrics could not be read from Redis: ${messageOf(error)}.` });
+        logger.error("cache overview: could not read the per-environment hit rates", { window, error });
+        problems.push({ part: "metrics", message: `The per-environment hit rates could not be read from Redis: ${messageOf(error)}.` });
         return null;
       },
     ),
-    db.runtimeEnvironment.findMany({
-      select: environmentSummarySelect,
-    }),
+    db.runtimeEnvironment.count(),
     withTimeout(readServerFigures(admin.client), timeoutMs, "Redis (INFO)").catch((error: unknown) => {
       logger.error("cache overview: could not read the cache Redis server figures", { error });
       problems.push({ part: "cache", message: `The cache's Redis did not answer: ${messageOf(error)}.` });
@@ -189,7 +215,7 @@ export async function getCacheOverview(window: MetricsWindow, deps: CacheOvervie
   ]);
 
   const total = buckets ? sumCounts(buckets) : null;
-  const ranked = rankEnvironments(environments, total);
+  const ranked = await rankEnvironments(db, lowest);
   // The per-environment key reads only when INFO answered: a Redis that is down would otherwise
   // cost one timeout per environment.
   const statuses = redisServer ? await readCurrentStatuses(admin, ranked, timeoutMs, problems) : null;
@@ -224,7 +250,7 @@ export async function getCacheOverview(window: MetricsWindow, deps: CacheOvervie
           : null,
       };
     }),
-    environmentCount: environments.length,
+    environmentCount,
     redisServer,
     problems,
   };

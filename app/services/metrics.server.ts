@@ -20,6 +20,8 @@ import {
 import { dbQueryCount } from "~/db.server";
 import { getEnv } from "~/env.server";
 import { keyPrefix, redis, type RedisClient } from "~/redis.server";
+import { writeEnvironmentLookups } from "~/services/hitRateRollup.server";
+import { shareRegistries } from "~/services/webCluster.server";
 import { logger } from "~/services/logger.server";
 import { sampledTraceId } from "~/services/tracing.server";
 import { registerTriggerBufferMetrics } from "~/services/triggerBuffer/metrics.server";
@@ -208,32 +210,27 @@ export class MetricsRecorder implements CacheEventSink {
   private async writePending(): Promise<void> {
     const batch = this.pending;
     const fields = toBucketFields(batch);
-    if (fields.length === 0) return;
+    if (fields.length === 0 && Object.keys(batch.environments).length === 0) return;
     this.pending = emptyCounts();
-    let key = "(no key)";
-    let unwritten: MetricCounts;
-    let failure: unknown;
-    try {
-      key = metricsBucketKey(this.prefix(), minuteOf(this.now()));
-      const pipeline = this.redis().pipeline();
-      for (const [field, increment] of fields) pipeline.hincrby(key, field, increment);
-      pipeline.expire(key, BUCKET_TTL_SECONDS);
-      const results = await pipeline.exec();
-      if (!results) throw new Error("pipeline was discarded");
-      // Keep exactly the fields Redis refused: re-adding ones it applied would count them twice.
-      const refused = fields.filter((_, i) => results[i]?.[0]);
-      failure = results.find(([error]) => error)?.[0] ?? undefined;
-      unwritten = parseBucketFields(Object.fromEntries(refused.map(([field, n]) => [field, String(n)])));
-    } catch (error) {
-      failure = error;
-      unwritten = batch;
-    }
+    const minute = minuteOf(this.now());
+    const key = metricsBucketKey(this.prefix(), minute);
+    // The instance-wide counts (one key) and the per-environment roll-ups (a call per shard) at once.
+    const [globals, environments] = await Promise.all([
+      this.writeGlobals(key, fields, batch),
+      writeEnvironmentLookups(this.redis(), this.prefix(), minute, batch.environments).catch((error: unknown) => ({
+        unwritten: batch.environments,
+        error,
+      })),
+    ]);
+    const failure = globals.failure ?? environments.error;
     if (failure) {
-      addCounts(this.pending, unwritten);
+      addCounts(this.pending, globals.unwritten);
+      addCounts(this.pending, { ...emptyCounts(), environments: environments.unwritten });
       if (!this.failing) {
         logger.error("metrics flush to Redis failed; keeping the counts for the next flush", {
           key,
           fields: fields.length,
+          environments: Object.keys(environments.unwritten).length,
           error: failure,
         });
       }
@@ -241,6 +238,26 @@ export class MetricsRecorder implements CacheEventSink {
     } else if (this.failing) {
       this.failing = false;
       logger.info("metrics flush to Redis recovered; held-back counts written", { key, fields: fields.length });
+    }
+  }
+
+  /** HINCRBYs of the instance-wide counts into the minute's bucket; what Redis refused comes back. */
+  private async writeGlobals(key: string, fields: [string, number][], batch: MetricCounts): Promise<{ unwritten: MetricCounts; failure: unknown }> {
+    if (fields.length === 0) return { unwritten: emptyCounts(), failure: undefined };
+    try {
+      const pipeline = this.redis().pipeline();
+      for (const [field, increment] of fields) pipeline.hincrby(key, field, increment);
+      pipeline.expire(key, BUCKET_TTL_SECONDS);
+      const results = await pipeline.exec();
+      if (!results) throw new Error("pipeline was discarded");
+      // Keep exactly the fields Redis refused: re-adding ones it applied would count them twice.
+      const refused = fields.filter((_, i) => results[i]?.[0]);
+      return {
+        unwritten: parseBucketFields(Object.fromEntries(refused.map(([field, n]) => [field, String(n)]))),
+        failure: results.find(([error]) => error)?.[0] ?? undefined,
+      };
+    } catch (error) {
+      return { unwritten: { ...batch, environments: {} }, failure: error };
     }
   }
 }
@@ -274,6 +291,8 @@ export function metricsRecorder(): MetricsRecorder {
     collectDefaultMetrics({ register: registry });
     if (getEnv().TRIGGER_BUFFER_ENABLED) registerTriggerBufferMetrics(registry);
     processRecorder = new MetricsRecorder({ registry });
+    // Under WEB_CONCURRENCY the primary adds this registry up with the other workers' (0077).
+    shareRegistries([registry]);
   }
   return processRecorder;
 }

@@ -137,7 +137,8 @@ describe("cache overview", () => {
       expect(Date.now() - started).toBeLessThan(3_000);
       expect(overview.summary).toBeNull();
       expect(overview.redisServer).toBeNull();
-      expect(overview.problems.map((p) => p.part).sort()).toEqual(["cache", "metrics"]);
+      // Metrics twice: the counts and the per-environment hit rates.
+      expect(overview.problems.map((p) => p.part).sort()).toEqual(["cache", "metrics", "metrics"]);
       expect(overview.problems[0].message).toMatch(/Redis/);
       expect(overview.environments.map((e) => e.slug).sort()).toEqual(["dev", "prod"]);
       expect(overview.environments.every((e) => e.current === null)).toBe(true);

@@ -3,6 +3,8 @@ import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { BUCKET_TTL_SECONDS, LATENCY_BUCKETS_MS, metricsBucketKey, minuteOf, parseBucketFields } from "~/domain/metricsMath";
 import { resetEnvForTests } from "~/env.server";
 import { keyPrefix, redis, type RedisClient } from "~/redis.server";
+import { rollupShard } from "~/domain/hitRateRollup";
+import { environmentLookups } from "~/services/hitRateRollup.server";
 import { logger } from "~/services/logger.server";
 import { MetricsRecorder, metricsAccess, metricsRecorder } from "~/services/metrics.server";
 import { freePort } from "../support/appServer";
@@ -43,6 +45,9 @@ function recorder(options: ConstructorParameters<typeof MetricsRecorder>[0] = {}
 afterEach(async () => {
   await Promise.all(recorders.splice(0).map((r) => r.stop()));
   await redis().del(bucketKey());
+  // The roll-ups too, so that each test counts its own environments' lookups.
+  const rollups = await redis().keys(`${keyPrefix()}metrics:{me:*`);
+  if (rollups.length) await redis().del(...rollups);
   vi.restoreAllMocks();
 });
 
@@ -58,7 +63,7 @@ describe("the metrics sink", () => {
     expect(await redis().exists(bucketKey())).toBe(0);
   });
 
-  it("writes the deltas to the minute's bucket in one pipeline per flush, expiring after 48 h", async () => {
+  it("writes the deltas to the minute's bucket in one pipeline per flush, expiring after 48 h, and each environment's lookups to its roll-up shard", async () => {
     const { client, counts } = countingClient(redis());
     const sink = recorder({ redis: () => client });
     sink.record("hit", "current", 3);
@@ -69,7 +74,9 @@ describe("the metrics sink", () => {
     sink.observeResolve("cache", 0.3, "env_a");
     sink.observeResolve("database", 4, "env_b");
     await sink.flush();
-    expect(counts).toEqual({ pipelines: 1, directCommands: 0 });
+    // One pipeline for the instance-wide counts; one script call per roll-up shard with lookups
+    // (env_a and env_b fall in two shards), after the script's one-time definition on the client.
+    expect(counts).toEqual({ pipelines: 1, directCommands: 1 + new Set(["env_a", "env_b"].map(rollupShard)).size });
 
     const stored = parseBucketFields(await redis().hgetall(bucketKey()));
     expect(stored.events.hit.current).toBe(3);
@@ -79,9 +86,11 @@ describe("the metrics sink", () => {
     expect(stored.resolves.cache[0]).toBe(1);
     expect(stored.resolves.cache[LATENCY_BUCKETS_MS.indexOf(0.5)]).toBe(1);
     expect(stored.resolves.database[LATENCY_BUCKETS_MS.indexOf(5)]).toBe(1);
-    expect(stored.environments).toEqual({ env_a: { cache: 2, database: 0 }, env_b: { cache: 0, database: 1 } });
-    // Only non-zero fields are written: 4 events + 3 latency buckets + 2 environment counters.
-    expect(await redis().hlen(bucketKey())).toBe(9);
+    expect(stored.environments).toEqual({});
+    expect(await environmentLookups(redis(), keyPrefix(), "5m", "env_a")).toEqual({ cache: 2, database: 0 });
+    expect(await environmentLookups(redis(), keyPrefix(), "24h", "env_b")).toEqual({ cache: 0, database: 1 });
+    // Only non-zero fields are written: 4 events + 3 latency buckets.
+    expect(await redis().hlen(bucketKey())).toBe(7);
     const ttl = await redis().ttl(bucketKey());
     expect(ttl).toBeGreaterThan(BUCKET_TTL_SECONDS - 10);
     expect(ttl).toBeLessThanOrEqual(BUCKET_TTL_SECONDS);
@@ -89,6 +98,7 @@ describe("the metrics sink", () => {
     // A flush with nothing new costs no round trip; the next counts add to the same bucket.
     await sink.flush();
     expect(counts.pipelines).toBe(1);
+    expect(counts.directCommands).toBe(3);
     sink.record("hit", "current", 2);
     await sink.flush();
     expect(counts.pipelines).toBe(2);
@@ -127,7 +137,7 @@ describe("the metrics sink", () => {
       await sink.flush();
       const stored = parseBucketFields(await redis().hgetall(bucketKey()));
       expect(stored.events.hit.current).toBe(5);
-      expect(stored.environments.env_a).toEqual({ cache: 0, database: 1 });
+      expect(await environmentLookups(redis(), keyPrefix(), "1h", "env_a")).toEqual({ cache: 0, database: 1 });
       expect(stored.resolves.database.reduce((a, b) => a + b, 0)).toBe(1);
     } finally {
       dead.disconnect();

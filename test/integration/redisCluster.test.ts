@@ -65,6 +65,32 @@ async function environmentsOnEveryMaster(label: string): Promise<Map<string, str
 }
 
 describe("cluster specifics", () => {
+  it("metrics: the minute buckets and the hit-rate shards spread over the masters; a flush and the overview's reads work there", async () => {
+    const { MetricsRecorder } = await import("~/services/metrics.server");
+    const { readLowestHitRates } = await import("~/services/hitRateRollup.server");
+    const { metricsBucketKey, minuteOf } = await import("~/domain/metricsMath");
+    const { rollupBase, ROLLUP_SHARDS } = await import("~/domain/hitRateRollup");
+    const slotOwner = async (key: string) => {
+      const slot = Number(await (backend.admin as import("ioredis").Cluster).cluster("KEYSLOT", key));
+      return (backend.admin as import("ioredis").Cluster).slots[slot][0];
+    };
+    const shardMasters = new Set(await Promise.all(Array.from({ length: ROLLUP_SHARDS }, (_, i) => slotOwner(`${rollupBase(prefix, i)}state`))));
+    const minuteMasters = new Set(await Promise.all(Array.from({ length: 30 }, (_, i) => slotOwner(metricsBucketKey(prefix, 29_000_000 + i)))));
+    expect(shardMasters.size).toBe(3);
+    expect(minuteMasters.size).toBe(3);
+
+    const now = Date.now();
+    const recorder = new MetricsRecorder({ redis: () => backend.client, prefix: () => prefix, flushIntervalMs: 60_000, now: () => now });
+    for (let i = 0; i < 200; i++) recorder.observeResolve(i % 4 === 0 ? "database" : "cache", 0.3, `cluster-env-${i % 50}`);
+    await recorder.stop();
+    const read = await readLowestHitRates(backend.admin, prefix, "1h", minuteOf(now), 100);
+    expect(read.active).toBe(50);
+    // Environments 0, 2, 4, … had two of their four lookups from Postgres; the odd ones none.
+    expect(read.environments[0]).toMatchObject({ hitRate: 0.5, cache: 2, database: 2 });
+    expect(read.environments.filter((e) => e.hitRate === 1)).toHaveLength(25);
+    expect(Number(await backend.admin.hget(metricsBucketKey(prefix, minuteOf(now)), "r:cache:3"))).toBe(150);
+  });
+
   it("the harness is a real cluster: a multi-key command across two environments' slots is refused (CROSSSLOT)", async () => {
     const [a, b] = [...(await environmentsOnEveryMaster("crossslot")).values()];
     await expect(backend.admin.del(environmentKeys(prefix, a).current, environmentKeys(prefix, b).current)).rejects.toThrow(/CROSSSLOT/);

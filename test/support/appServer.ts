@@ -34,7 +34,8 @@ export async function startAppServer(extraEnv: Record<string, string> = {}): Pro
   const child = spawn(path.join(root, "node_modules/.bin/tsx"), ["server.ts"], {
     cwd: root,
     // The current-hash sweep is off unless a test turns it on: tests plant stale hashes on purpose.
-    env: { ...process.env, NODE_ENV: "production", PORT: String(port), TASK_META_CACHE_RECONCILE_INTERVAL_MS: "0", ...extraEnv },
+    // One process unless a test asks for more (WEB_CONCURRENCY defaults to every core in production).
+    env: { ...process.env, NODE_ENV: "production", PORT: String(port), TASK_META_CACHE_RECONCILE_INTERVAL_MS: "0", WEB_CONCURRENCY: "1", ...extraEnv },
     stdio: ["ignore", "pipe", "pipe"],
   });
   child.stdout!.on("data", (d) => (log += d));

@@ -94,11 +94,11 @@ describe("ops per second", () => {
 });
 
 describe("per-minute buckets", () => {
-  it("are keyed by minute under the prefix with one hash tag shared by all of them", () => {
+  it("are keyed by minute under the prefix, each minute its own hash tag (spread over Cluster slots)", () => {
     const t = Date.UTC(2026, 0, 1, 12, 34, 56);
     expect(minuteOf(t)).toBe(Math.floor(t / 60_000));
     expect(minuteOf(minuteOf(t) * 60_000)).toBe(minuteOf(t));
-    expect(metricsBucketKey("tr:", 29_000_000)).toBe("tr:metrics:{m}:29000000");
+    expect(metricsBucketKey("tr:", 29_000_000)).toBe("tr:metrics:{m:29000000}");
   });
 
   it("cover exactly the window's minutes, oldest first, ending with the current one", () => {
@@ -110,7 +110,7 @@ describe("per-minute buckets", () => {
     expect(windowMinutes("24h", now)).toHaveLength(1440);
   });
 
-  it("round-trip through HINCRBY fields, writing only non-zero counts", () => {
+  it("round-trip through HINCRBY fields, writing only non-zero counts and no environments (those go to the roll-ups)", () => {
     const counts = emptyCounts();
     counts.events.hit.current = 7;
     counts.events.redis_error.version = 2;
@@ -123,10 +123,11 @@ describe("per-minute buckets", () => {
       ["e:redis_error:version", 2],
       ["r:cache:0", 5],
       [`r:database:${LATENCY_BUCKET_COUNT - 1}`, 1],
-      ["env:cm0envid01:cache", 5],
     ]);
     const hash = Object.fromEntries(fields.map(([f, n]) => [f, String(n)]));
-    expect(parseBucketFields(hash)).toEqual(counts);
+    expect(parseBucketFields(hash)).toEqual({ ...counts, environments: {} });
+    // Buckets written before the roll-ups (0076) still read back with their environments.
+    expect(parseBucketFields({ ...hash, "env:cm0envid01:cache": "5" })).toEqual(counts);
   });
 
   it("skip fields they do not know (another version writing the same bucket) and non-numbers", () => {

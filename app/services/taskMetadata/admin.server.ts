@@ -5,6 +5,7 @@ import {
   NO_CURRENT_WORKER,
   parseTaskMetaKey,
   reconcileLockKey,
+  reconcileStateKey,
   type EnvironmentKeys,
 } from "~/domain/cacheKeys";
 import { containsPattern, escapeGlob } from "~/domain/redisGlob";
@@ -194,6 +195,17 @@ export class TaskMetadataCacheAdmin {
   /** Takes the current-hash sweep's lock for `ttlMs` unless another instance holds it; never released early. */
   async takeReconcileLock(ttlMs: number, holder: string): Promise<boolean> {
     return (await this.client.set(reconcileLockKey(this.options.prefix), holder, "PX", ttlMs, "NX")) !== null;
+  }
+
+  /** The sweep's place between passes (one hash, one slot): null fields when never written. */
+  async readSweepState(): Promise<{ since: number | null; cursor: string }> {
+    const [since, cursor] = await this.client.hmget(reconcileStateKey(this.options.prefix), "since", "cursor");
+    const sinceMs = since === null ? NaN : Number(since);
+    return { since: Number.isFinite(sinceMs) ? sinceMs : null, cursor: cursor ?? "" };
+  }
+
+  async writeSweepState(state: { since: number; cursor: string }): Promise<void> {
+    await this.client.hset(reconcileStateKey(this.options.prefix), { since: String(state.since), cursor: state.cursor });
   }
 
   /** SCAN has no key, so on a cluster it must go to the master that holds this environment's slot. */

@@ -17,20 +17,35 @@ import { rebuildCurrentCache } from "~/services/workers.server";
  * else would: a promotion whose cache write failed in a process that died before its repair (the
  * repair lives in that process's memory), a Redis restored from an old snapshot, a hand edit.
  *
- * For each environment it compares the owner key (the worker the hash was written for) with
- * Postgres' current worker, and rebuilds the hash where they differ; where they agree it compares
- * the contents (contentDrift.server.ts: a digest, then field by field) and repairs by policy. An absent owner needs
- * nothing: the first miss back-fills from Postgres. Off the hot path: environments are read a
- * batch at a time with one statement each, owners with one GET per environment on the admin
+ * For each environment it checks, it compares the owner key (the worker the hash was written for)
+ * with Postgres' current worker, and rebuilds the hash where they differ; where they agree it
+ * compares the contents (contentDrift.server.ts: a digest, then field by field) and repairs by
+ * policy. An absent owner needs nothing: the first miss back-fills from Postgres.
+ *
+ * Which environments a pass checks (decision 0075), so that its cost follows change, not the
+ * size of the fleet:
+ * - the *changed* ones: every environment with a promotion updated, or a worker registered, since
+ *   the previous pass began minus one interval (Postgres' own rows are the change log: they are
+ *   committed with the change, so a Redis that refused the hash write cannot lose them too);
+ * - a *rolling* slice of the rest: the next RECONCILE_ENVS_PER_SECOND × interval environments in
+ *   id order after the previous pass's cursor, wrapping at the end.
+ * A hash made stale by a promotion or registration is repaired by the first or second pass after
+ * it commits (within 2 intervals); any other stale hash within ⌈N ÷ (rate × interval)⌉ intervals.
+ * Off the hot path: a statement per 500 environments, one GET per environment on the admin
  * connection, and a Redis lock lets one instance sweep per interval.
  */
 
 const BATCH = 500;
+/** How far back the change window may stay while rebuilds keep failing. */
+const MAX_RETRY_INTERVALS = 10;
 
 export interface ReconcileReport {
   /** Another instance holds the sweep's lock for this interval. */
   skipped: boolean;
   checked: number;
+  /** Of those, environments changed since the previous pass, and the rolling pass's share. */
+  changed: number;
+  rolled: number;
   /** Environments whose current hash was rebuilt. */
   repaired: string[];
   /** Environments whose rebuild failed (Redis down, say); the next sweep tries again. */
@@ -46,55 +61,127 @@ interface EnvironmentRow {
   workerId: string | null;
 }
 
-/** Postgres' current worker of each environment, a batch in id order: one statement. */
-function currentWorkers(after: string): Promise<EnvironmentRow[]> {
-  return prisma().$queryRaw<EnvironmentRow[]>`
-    SELECT e.id, e.type::text AS type, ${currentWorkerIdSql(Prisma.sql`e.id`, Prisma.sql`e.type`)} AS "workerId"
-    FROM "RuntimeEnvironment" e
+const selectCurrent = Prisma.sql`SELECT e.id, e.type::text AS type, ${currentWorkerIdSql(Prisma.sql`e.id`, Prisma.sql`e.type`)} AS "workerId"
+    FROM "RuntimeEnvironment" e`;
+
+/** Postgres' current worker of the next environments in id order after `after`: one statement. */
+function currentWorkers(after: string, limit = BATCH): Promise<EnvironmentRow[]> {
+  return prisma().$queryRaw<EnvironmentRow[]>`${selectCurrent}
     WHERE e.id > ${after}
+    ORDER BY e.id
+    LIMIT ${limit}`;
+}
+
+/**
+ * The same for environments with a promotion or a registration after `since` (ms), a batch in id
+ * order: one statement, served by the indexes on those times. Timestamps are stored as UTC.
+ */
+function changedWorkers(since: number, after: string): Promise<EnvironmentRow[]> {
+  const at = new Date(since).toISOString();
+  return prisma().$queryRaw<EnvironmentRow[]>`${selectCurrent}
+    WHERE e.id > ${after} AND e.id IN (
+      SELECT p."environmentId" FROM "WorkerDeploymentPromotion" p WHERE p."updatedAt" > ${at}::timestamp
+      UNION SELECT w."environmentId" FROM "BackgroundWorker" w WHERE w."createdAt" > ${at}::timestamp)
     ORDER BY e.id
     LIMIT ${BATCH}`;
 }
 
 /**
- * One sweep over every environment. With `lockMs`, it first takes the sweep's lock for that long
- * and is skipped when another instance holds it.
+ * The per-environment check: rebuilds the current hash when its owner is not Postgres' current
+ * worker, then checks its contents. `owner` is null when the environment has no owner key.
  */
-export async function reconcileCurrentHashes(options: { lockMs?: number; admin?: TaskMetadataCacheAdmin } = {}): Promise<ReconcileReport> {
+export async function checkEnvironment(
+  admin: TaskMetadataCacheAdmin,
+  environment: EnvironmentRow,
+  owner: { workerId: string | null } | null,
+  report: ReconcileReport,
+): Promise<void> {
+  // No owner: nothing to repair, the first miss back-fills from Postgres.
+  if (owner === null) return;
+  if (owner.workerId === environment.workerId) return checkContents(admin, environment, { mismatch: false }, report);
+  logger.warn("current hash written for another worker than Postgres' current; rebuilding it", {
+    environmentId: environment.id,
+    cachedOwner: owner.workerId,
+    currentWorkerId: environment.workerId,
+  });
+  // The rebuild reads Postgres again, so a promotion that lands meanwhile is what gets written.
+  const rebuilt = await rebuildCurrentCache({ id: environment.id, type: environment.type });
+  if (rebuilt) report.repaired.push(environment.id);
+  else report.failed.push(environment.id);
+  await checkContents(admin, environment, { mismatch: true, repaired: rebuilt }, report);
+}
+
+/** Reads the batch's owners (one GET each) and checks every environment of it. */
+async function checkBatch(batch: EnvironmentRow[], admin: TaskMetadataCacheAdmin, report: ReconcileReport): Promise<void> {
+  const owners = await admin.currentOwners(batch.map((environment) => environment.id));
+  report.checked += batch.length;
+  for (const [i, environment] of batch.entries()) await checkEnvironment(admin, environment, owners[i], report);
+}
+
+/** Checks every environment changed since `since`; returns how many. */
+async function checkChanged(since: number, admin: TaskMetadataCacheAdmin, report: ReconcileReport): Promise<number> {
+  let count = 0;
+  for (let after = ""; ; ) {
+    const batch = await changedWorkers(since, after);
+    if (batch.length > 0) await checkBatch(batch, admin, report);
+    count += batch.length;
+    if (batch.length < BATCH) return count;
+    after = batch[batch.length - 1].id;
+  }
+}
+
+/**
+ * Checks up to `budget` environments after `cursor` in id order; returns how many and the next
+ * cursor ("" once the end is reached: the next pass starts again from the first).
+ */
+async function checkRolling(cursor: string, budget: number, admin: TaskMetadataCacheAdmin, report: ReconcileReport) {
+  let count = 0;
+  let after = cursor;
+  while (count < budget) {
+    const want = Math.min(BATCH, budget - count);
+    const batch = await currentWorkers(after, want);
+    if (batch.length > 0) await checkBatch(batch, admin, report);
+    count += batch.length;
+    if (batch.length < want) return { count, cursor: "" };
+    after = batch[batch.length - 1].id;
+  }
+  return { count, cursor: after };
+}
+
+export interface ReconcileOptions {
+  /** Take the sweep's lock for this long first; skipped when another instance holds it. */
+  lockMs?: number;
+  admin?: TaskMetadataCacheAdmin;
+  /** The sweep's interval (the change window's overlap and the rolling budget); the setting by default. */
+  intervalMs?: number;
+  /** The rolling pass's rate; TASK_META_CACHE_RECONCILE_ENVS_PER_SECOND by default. */
+  envsPerSecond?: number;
+  now?: () => number;
+}
+
+/** One pass: the environments changed since the previous pass, then a rolling slice of the rest. */
+export async function reconcileCurrentHashes(options: ReconcileOptions = {}): Promise<ReconcileReport> {
   const admin = options.admin ?? taskMetadataCacheAdmin();
-  const report: ReconcileReport = { skipped: false, checked: 0, repaired: [], failed: [], drift: [] };
+  const env = getEnv();
+  const intervalMs = options.intervalMs ?? (env.TASK_META_CACHE_RECONCILE_INTERVAL_MS || 60_000);
+  const envsPerSecond = options.envsPerSecond ?? env.TASK_META_CACHE_RECONCILE_ENVS_PER_SECOND;
+  const report: ReconcileReport = { skipped: false, checked: 0, changed: 0, rolled: 0, repaired: [], failed: [], drift: [] };
   if (options.lockMs) {
     // Never released: the lock is the interval, so that one instance sweeps per interval.
     if (!(await admin.takeReconcileLock(options.lockMs, randomUUID()))) return { ...report, skipped: true };
   }
-
-  for (let after = ""; ; ) {
-    const batch = await currentWorkers(after);
-    if (batch.length === 0) break;
-    after = batch[batch.length - 1].id;
-    const owners = await admin.currentOwners(batch.map((environment) => environment.id));
-    report.checked += batch.length;
-    for (const [i, environment] of batch.entries()) {
-      const owner = owners[i];
-      // No owner: nothing to repair, the first miss back-fills from Postgres.
-      if (owner === null) continue;
-      if (owner.workerId === environment.workerId) {
-        await checkContents(admin, environment, { mismatch: false }, report);
-        continue;
-      }
-      logger.warn("current hash written for another worker than Postgres' current; rebuilding it", {
-        environmentId: environment.id,
-        cachedOwner: owner.workerId,
-        currentWorkerId: environment.workerId,
-      });
-      // The rebuild reads Postgres again, so a promotion that lands meanwhile is what gets written.
-      const rebuilt = await rebuildCurrentCache({ id: environment.id, type: environment.type });
-      if (rebuilt) report.repaired.push(environment.id);
-      else report.failed.push(environment.id);
-      await checkContents(admin, environment, { mismatch: true, repaired: rebuilt }, report);
-    }
-    if (batch.length < BATCH) break;
-  }
+  const startedAt = (options.now ?? Date.now)();
+  const state = await admin.readSweepState();
+  // First pass (or a lost state): the last two intervals' changes; the rolling pass covers the rest.
+  const since = state.since ?? startedAt - 2 * intervalMs;
+  report.changed = await checkChanged(since, admin, report);
+  const rolling = await checkRolling(state.cursor, Math.max(1, Math.round((envsPerSecond * intervalMs) / 1000)), admin, report);
+  report.rolled = rolling.count;
+  // One interval of overlap: a change committed late, or stamped by a clock a little behind, is
+  // still seen by the next pass. A failed rebuild keeps the window (at most MAX_RETRY_INTERVALS
+  // back; the rolling pass covers what is older), so it is retried.
+  const next = report.failed.length ? Math.max(since, startedAt - MAX_RETRY_INTERVALS * intervalMs) : startedAt - intervalMs;
+  await admin.writeSweepState({ since: next, cursor: rolling.cursor });
   return report;
 }
 
