@@ -111,19 +111,25 @@ export async function checkEnvironment(
   await checkContents(admin, environment, { mismatch: true, repaired: rebuilt }, report);
 }
 
-/** Reads the batch's owners (one GET each) and checks every environment of it. */
-async function checkBatch(batch: EnvironmentRow[], admin: TaskMetadataCacheAdmin, report: ReconcileReport): Promise<void> {
+/**
+ * Reads the batch's owners (one GET each) and checks every environment of it not checked yet in
+ * this pass (`seen`: a changed environment may come round in the rolling slice too).
+ */
+async function checkBatch(rows: EnvironmentRow[], admin: TaskMetadataCacheAdmin, report: ReconcileReport, seen: Set<string>): Promise<void> {
+  const batch = rows.filter((environment) => !seen.has(environment.id));
+  if (batch.length === 0) return;
+  for (const environment of batch) seen.add(environment.id);
   const owners = await admin.currentOwners(batch.map((environment) => environment.id));
   report.checked += batch.length;
   for (const [i, environment] of batch.entries()) await checkEnvironment(admin, environment, owners[i], report);
 }
 
 /** Checks every environment changed since `since`; returns how many. */
-async function checkChanged(since: number, admin: TaskMetadataCacheAdmin, report: ReconcileReport): Promise<number> {
+async function checkChanged(since: number, admin: TaskMetadataCacheAdmin, report: ReconcileReport, seen: Set<string>): Promise<number> {
   let count = 0;
   for (let after = ""; ; ) {
     const batch = await changedWorkers(since, after);
-    if (batch.length > 0) await checkBatch(batch, admin, report);
+    await checkBatch(batch, admin, report, seen);
     count += batch.length;
     if (batch.length < BATCH) return count;
     after = batch[batch.length - 1].id;
@@ -134,13 +140,13 @@ async function checkChanged(since: number, admin: TaskMetadataCacheAdmin, report
  * Checks up to `budget` environments after `cursor` in id order; returns how many and the next
  * cursor ("" once the end is reached: the next pass starts again from the first).
  */
-async function checkRolling(cursor: string, budget: number, admin: TaskMetadataCacheAdmin, report: ReconcileReport) {
+async function checkRolling(cursor: string, budget: number, admin: TaskMetadataCacheAdmin, report: ReconcileReport, seen: Set<string>) {
   let count = 0;
   let after = cursor;
   while (count < budget) {
     const want = Math.min(BATCH, budget - count);
     const batch = await currentWorkers(after, want);
-    if (batch.length > 0) await checkBatch(batch, admin, report);
+    await checkBatch(batch, admin, report, seen);
     count += batch.length;
     if (batch.length < want) return { count, cursor: "" };
     after = batch[batch.length - 1].id;
@@ -174,8 +180,9 @@ export async function reconcileCurrentHashes(options: ReconcileOptions = {}): Pr
   const state = await admin.readSweepState();
   // First pass (or a lost state): the last two intervals' changes; the rolling pass covers the rest.
   const since = state.since ?? startedAt - 2 * intervalMs;
-  report.changed = await checkChanged(since, admin, report);
-  const rolling = await checkRolling(state.cursor, Math.max(1, Math.round((envsPerSecond * intervalMs) / 1000)), admin, report);
+  const seen = new Set<string>();
+  report.changed = await checkChanged(since, admin, report, seen);
+  const rolling = await checkRolling(state.cursor, Math.max(1, Math.round((envsPerSecond * intervalMs) / 1000)), admin, report, seen);
   report.rolled = rolling.count;
   // One interval of overlap: a change committed late, or stamped by a clock a little behind, is
   // still seen by the next pass. A failed rebuild keeps the window (at most MAX_RETRY_INTERVALS
