@@ -118,7 +118,8 @@ describe("the server's sweep (TASK_META_CACHE_RECONCILE_INTERVAL_MS)", () => {
       expect(response.status).toBe(200);
       const run = await prisma().taskRun.findUniqueOrThrow({ where: { friendlyId: response.body.id }, select: { queue: true } });
       expect(run.queue).toBe("emails-v2");
-      expect(server.output()).toMatch(/current hash written for another worker than Postgres' current; rebuilding it/);
+      // A sweep that read the owner just before the plant sees the old contents as drift instead: repaired either way.
+      expect(server.output()).toMatch(/current hash (written for another worker than Postgres' current|fields drift from Postgres); rebuilding it/);
     } finally {
       await server.stop();
     }
