@@ -78,43 +78,13 @@ export function RunFilters({ page, filters }: { page: RunsPage; filters: RunFilt
           ))}
         </datalist>
       </label>
-      <label className="text-xs font-medium text-slate-700">
-        Status
-        <select name="status" defaultValue={filters.status} className={`mt-1 ${inputClass}`} onChange={submitOnChange}>
-          <option value="">Any status</option>
-          {STATUSES.map((s) => (
-            <option key={s} value={s}>
-              {s}
-            </option>
-          ))}
-        </select>
-      </label>
-      <label className="text-xs font-medium text-slate-700">
-        Kind
-        <select name="kind" defaultValue={filters.kind} className={`mt-1 ${inputClass}`} onChange={submitOnChange}>
-          <option value="">Any kind</option>
-          {KINDS.map((k) => (
-            <option key={k} value={k}>
-              {k}
-            </option>
-          ))}
-        </select>
-      </label>
+      <FilterSelect label="Status" name="status" defaultValue={filters.status} anyLabel="Any status" options={STATUSES.map((s) => [s, s])} onChange={submitOnChange} />
+      <FilterSelect label="Kind" name="kind" defaultValue={filters.kind} anyLabel="Any kind" options={KINDS.map((k) => [k, k])} onChange={submitOnChange} />
       <label className="text-xs font-medium text-slate-700">
         External deployment id
         <input name="externalDeploymentId" type="search" defaultValue={filters.externalDeploymentId} placeholder="any" className={`mt-1 w-44 ${inputClass}`} />
       </label>
-      <label className="text-xs font-medium text-slate-700">
-        Created
-        <select name="period" defaultValue={filters.period} className={`mt-1 ${inputClass}`} onChange={submitOnChange}>
-          <option value="">Any time</option>
-          {RUN_PERIODS.map((p) => (
-            <option key={p} value={p}>
-              {RUN_PERIOD_LABELS[p]}
-            </option>
-          ))}
-        </select>
-      </label>
+      <FilterSelect label="Created" name="period" defaultValue={filters.period} anyLabel="Any time" options={RUN_PERIODS.map((p) => [p, RUN_PERIOD_LABELS[p]])} onChange={submitOnChange} />
       {filters.live ? <input type="hidden" name="live" value="1" /> : null}
       <button type="submit" className="rounded-md bg-indigo-600 px-3 py-1.5 text-sm font-semibold text-white shadow-sm hover:bg-indigo-500">
         Apply
@@ -125,5 +95,29 @@ export function RunFilters({ page, filters }: { page: RunsPage; filters: RunFilt
         </Link>
       ) : null}
     </Form>
+  );
+}
+
+/** One of the list's select filters: "any" first, then `options` as [value, label]; submits on change. */
+function FilterSelect(props: {
+  label: string;
+  name: string;
+  defaultValue: string;
+  anyLabel: string;
+  options: readonly (readonly [string, string])[];
+  onChange: (e: React.ChangeEvent<HTMLSelectElement>) => void;
+}) {
+  return (
+    <label className="text-xs font-medium text-slate-700">
+      {props.label}
+      <select name={props.name} defaultValue={props.defaultValue} className={`mt-1 ${inputClass}`} onChange={props.onChange}>
+        <option value="">{props.anyLabel}</option>
+        {props.options.map(([value, label]) => (
+          <option key={value} value={value}>
+            {label}
+          </option>
+        ))}
+      </select>
+    </label>
   );
 }
