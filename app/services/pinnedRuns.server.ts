@@ -2,6 +2,7 @@ import { pgPool } from "~/db.server";
 import { HotpathError } from "~/domain/errors";
 import { defaultQueueName } from "~/domain/queueNames";
 import type { EnvironmentType } from "~/generated/prisma/enums";
+import { drainStatement } from "~/services/drainStatement.server";
 import { logger } from "~/services/logger.server";
 import { resolveTask, type ResolvedTask } from "~/services/taskMetadata/index.server";
 
@@ -59,7 +60,7 @@ const EXPIRE_PAST_DEADLINE = `
 
 /** Waiting pinned runs past their deadline → EXPIRED; returns how many. */
 export async function expirePinnedPastDeadline(now: string, batchSize: number): Promise<number> {
-  return drain(async () => (await pgPool().query({ name: "lifecycle-pinned-deadline", text: EXPIRE_PAST_DEADLINE, values: [now, batchSize] })).rowCount ?? 0, batchSize);
+  return drainStatement({ name: "lifecycle-pinned-deadline", text: EXPIRE_PAST_DEADLINE, values: [now, batchSize] }, batchSize);
 }
 
 /** Releases (or refuses) the waiting pinned runs whose id a deploy has registered; returns how many were QUEUED. */
@@ -71,12 +72,12 @@ export async function releasePinnedRuns(now: string, batchSize: number): Promise
     if (!outcome) continue;
     const match = [group.externalDeploymentId, group.environmentId, group.taskIdentifier, group.queue, now, batchSize];
     if ("refused" in outcome) {
-      await drain(async () => (await pgPool().query({ name: "lifecycle-pinned-refuse", text: REFUSE_PINNED, values: [...match, outcome.refused] })).rowCount ?? 0, batchSize);
+      await drainStatement({ name: "lifecycle-pinned-refuse", text: REFUSE_PINNED, values: [...match, outcome.refused] }, batchSize);
       continue;
     }
     const r = outcome.resolved;
     const values = [...match, r.queueName, r.lockedWorkerId, r.lockedQueueId, r.taskKind];
-    released += await drain(async () => (await pgPool().query({ name: "lifecycle-pinned-release", text: RELEASE_PINNED, values })).rowCount ?? 0, batchSize);
+    released += await drainStatement({ name: "lifecycle-pinned-release", text: RELEASE_PINNED, values }, batchSize);
   }
   return released;
 }
@@ -100,12 +101,3 @@ async function resolveGroup(group: PinnedGroup): Promise<{ resolved: ResolvedTas
   }
 }
 
-/** Runs `step` until it moves less than a full batch. */
-async function drain(step: () => Promise<number>, batchSize: number): Promise<number> {
-  let total = 0;
-  for (;;) {
-    const moved = await step();
-    total += moved;
-    if (moved < batchSize) return total;
-  }
-}

@@ -7,6 +7,7 @@ import { ATTR, SPAN } from "~/domain/traceAttributes";
 import { getEnv } from "~/env.server";
 import type { EnvironmentType } from "~/generated/prisma/enums";
 import { keyPrefix, redis } from "~/redis.server";
+import { drainStatement } from "~/services/drainStatement.server";
 import { logger } from "~/services/logger.server";
 import { resolveTask } from "~/services/taskMetadata/index.server";
 import { expirePinnedPastDeadline, releasePinnedRuns } from "~/services/pinnedRuns.server";
@@ -120,20 +121,11 @@ async function releasePendingVersion(now: string, batchSize: number): Promise<nu
     const resolved = await resolveRef(task);
     if (!resolved?.taskFound) continue;
     const values = [task.environmentId, task.taskIdentifier, batchSize, now, defaultQueueName(task.taskIdentifier), resolved.queueName];
-    released += await drain(async () => (await pgPool().query({ name: "lifecycle-release-pending", text: RELEASE_PENDING, values })).rowCount ?? 0, batchSize);
+    released += await drainStatement({ name: "lifecycle-release-pending", text: RELEASE_PENDING, values }, batchSize);
   }
   return released;
 }
 
-/** Runs `step` until it moves less than a full batch. */
-async function drain(step: () => Promise<number>, batchSize: number): Promise<number> {
-  let total = 0;
-  for (;;) {
-    const moved = await step();
-    total += moved;
-    if (moved < batchSize) return total;
-  }
-}
 
 /** One tick: everything due at `now`, in bounded batches. */
 export async function runLifecycleTick(options: LifecycleOptions = {}): Promise<LifecycleReport> {
@@ -150,7 +142,7 @@ export async function runLifecycleTick(options: LifecycleOptions = {}): Promise<
       report.pendingVersion += pending;
       if (selected < batchSize) break;
     }
-    report.expired = await drain(async () => (await pgPool().query({ name: "lifecycle-expire", text: EXPIRE_DUE, values: [now, batchSize] })).rowCount ?? 0, batchSize);
+    report.expired = await drainStatement({ name: "lifecycle-expire", text: EXPIRE_DUE, values: [now, batchSize] }, batchSize);
     report.released = await releasePendingVersion(now, batchSize);
     report.expired += await expirePinnedPastDeadline(now, batchSize);
     report.released += await releasePinnedRuns(now, batchSize);
